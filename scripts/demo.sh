@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set-up command 1: install what is needed, build, install, start a throwaway
+# PostgreSQL with schema_guard preloaded and show the guard at work.
+source "$(dirname "$0")/lib.sh"
+install_deps
+build_install
+DIR=${DEMO_DIR:-/tmp/schema_guard_demo}
+PORT=${DEMO_PORT:-54329}
+stop_cluster "$DIR"
+start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
+echo "== cluster running: psql -h $DIR/sock -p $PORT -U postgres  (stop: $PG_BIN/pg_ctl -D $DIR/data stop)"
+runuser -u postgres -- "$PG_BIN/psql" -X -h "$DIR/sock" -p "$PORT" -U postgres -d postgres -e <<'SQL'
+CREATE EXTENSION schema_guard;
+SELECT active, load_method, effective_mode FROM schema_guard.status();
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text, plan text);
+INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'free' FROM generate_series(1, 10000) g;
+-- unsafe: builds the index while every write waits
+CREATE INDEX accounts_email_idx ON accounts (email);
+-- safe: the same index, built concurrently
+CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);
+-- unsafe: a volatile default rewrites the whole table under ACCESS EXCLUSIVE
+ALTER TABLE accounts ADD COLUMN created_at timestamptz DEFAULT clock_timestamp();
+-- safe: a non-volatile default is stored once, no rewrite
+SET lock_timeout = '2s';
+ALTER TABLE accounts ADD COLUMN created_at timestamptz DEFAULT now();
+SQL

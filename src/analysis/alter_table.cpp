@@ -1,0 +1,553 @@
+// ALTER TABLE: the lock comes from the server's own AlterTableGetLockLevel(); the
+// rewrite, scan and index-build decisions follow tablecmds.c (ATExecAddColumn,
+// ATPrepAlterColumnType / ATColumnChangeRequiresRewrite, NotNullImpliedByRelConstraints,
+// ATExecAttachPartition) using the functions those use.
+#include "analysis/analysis.hpp"
+#include "boundary.hpp"
+
+namespace schema_guard::analysis {
+namespace {
+
+using policy::RuleId;
+
+Oid RelationAccessMethod(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (tup == nullptr) return InvalidOid;
+  const Oid am = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam;
+  ReleaseSysCache(tup);
+  return am;
+}
+
+const char *ColumnText(const char *colname) {
+  return psprintf("column %s", quote_identifier(colname));
+}
+
+// ---------------------------------------------------------------- ADD COLUMN
+
+bool IsSerialTypeName(const TypeName *tn) {
+  // Mirrors transformColumnDefinition(): an unqualified serial type name.
+  if (tn == nullptr || list_length(tn->names) != 1 || tn->pct_type) return false;
+  const char *name = strVal(linitial(tn->names));
+  return strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
+         strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
+         strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0;
+}
+
+struct DefaultProbe {
+  const ColumnDef *def;
+  Node *raw_default;
+  bool has_default;          // a default (column's own or the domain's) exists
+  bool volatile_default;     // contain_volatile_functions on the planned default
+  bool null_default;         // the default is a NULL constant
+  bool domain_constraints;   // the type is a domain with constraints
+};
+
+void ProbeDefault(void *arg) {
+  auto *p = static_cast<DefaultProbe *>(arg);
+  Oid typid;
+  int32 typmod;
+  typenameTypeIdAndMod(nullptr, p->def->typeName, &typid, &typmod);
+  p->domain_constraints = DomainHasConstraints(typid);
+  Node *expr = nullptr;
+  if (p->raw_default != nullptr) {
+    ParseState *pstate = make_parsestate(nullptr);
+    expr = cookDefault(pstate, p->raw_default, typid, typmod, p->def->colname, '\0');
+  } else {
+    expr = get_typdefault(typid);  // what build_column_default() falls back to
+  }
+  if (expr == nullptr) return;
+  p->has_default = true;
+  Node *planned = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(expr)));
+  p->volatile_default = contain_volatile_functions(planned);
+  p->null_default = IsA(planned, Const) && reinterpret_cast<Const *>(planned)->constisnull;
+}
+
+void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool if_not_exists,
+                      StatementAnalysis *out) {
+  if (def == nullptr || def->colname == nullptr) return;
+  HeapTuple att = SearchSysCacheAttName(relid, def->colname);
+  if (att != nullptr) {  // IF NOT EXISTS skips it; otherwise PostgreSQL raises the error
+    ReleaseSysCache(att);
+    return;
+  }
+  (void)if_not_exists;
+  const char *what = psprintf("column %s", quote_identifier(def->colname));
+
+  Node *raw_default = nullptr;
+  bool identity = false, generated = false, not_null = false;
+  bool check = false, foreign = false, unique_or_pk = false;
+  ListCell *lc;
+  foreach (lc, def->constraints) {
+    auto *con = static_cast<Constraint *>(lfirst(lc));
+    switch (con->contype) {
+      case CONSTR_DEFAULT: raw_default = con->raw_expr; break;
+      case CONSTR_IDENTITY: identity = true; break;
+      case CONSTR_GENERATED: generated = true; break;
+      case CONSTR_NOTNULL: not_null = true; break;
+      case CONSTR_PRIMARY: not_null = true; unique_or_pk = true; break;
+      case CONSTR_UNIQUE: unique_or_pk = true; break;
+      case CONSTR_CHECK: check = true; break;
+      case CONSTR_FOREIGN: foreign = true; break;
+      default: break;
+    }
+  }
+
+  const char *rewrite_reason = nullptr;
+  DefaultProbe probe = {def, raw_default, false, false, false, false};
+  if (identity) {
+    rewrite_reason = "An identity column is filled for every existing row.";
+  } else if (generated) {
+    rewrite_reason = "A GENERATED ... STORED column is computed for every existing row.";
+  } else if (IsSerialTypeName(def->typeName)) {
+    rewrite_reason = "A serial column's default nextval() is volatile: every existing row gets its own value.";
+  } else if (TryInSubtransaction(ProbeDefault, &probe)) {
+    if (probe.has_default && probe.domain_constraints)
+      rewrite_reason = "The column's type is a domain with constraints, checked for every existing row.";
+    else if (probe.has_default && probe.volatile_default)
+      rewrite_reason = "The default is volatile, so it is evaluated for every existing row (a non-volatile default such as now() would be stored once).";
+    else if (!probe.has_default && probe.domain_constraints)
+      rewrite_reason = "The column's type is a domain with constraints, checked for every existing row.";
+  } else {
+    return;  // PostgreSQL will reject the column itself; let it say why
+  }
+
+  if (rewrite_reason != nullptr) {
+    AddFinding(out, RuleId::AddColumnRewrite, relid, lock, kRewrite, what, rewrite_reason);
+  } else {
+    // No rewrite: Phase 3 still scans for NOT NULL without a stored non-null value,
+    // and for inline CHECK / FOREIGN KEY validation.
+    if (not_null && (!probe.has_default || probe.null_default))
+      AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+                 psprintf("adding NOT NULL %s without a default", what),
+                 "Every existing row is checked, and the statement fails if the table has rows.");
+    if (check)
+      AddFinding(out, RuleId::AddCheckScan, relid, lock, kScan,
+                 psprintf("a CHECK constraint on new %s", what));
+  }
+  if (foreign)
+    AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
+               psprintf("a FOREIGN KEY on new %s", what));
+  if (unique_or_pk)
+    AddFinding(out, RuleId::AddConstraintIndexBuild, relid, lock, kIndexBuild,
+               psprintf("a UNIQUE or PRIMARY KEY constraint on new %s", what));
+}
+
+// --------------------------------------------------------- ALTER COLUMN TYPE
+
+// tablecmds.c ATColumnChangeRequiresRewrite(), which is static there; every
+// function it calls is exported.
+bool ColumnChangeRequiresRewrite(Node *expr, AttrNumber varattno) {
+  for (;;) {
+    if (IsA(expr, Var) && reinterpret_cast<Var *>(expr)->varattno == varattno) return false;
+    if (IsA(expr, RelabelType)) {
+      expr = reinterpret_cast<Node *>(reinterpret_cast<RelabelType *>(expr)->arg);
+    } else if (IsA(expr, CoerceToDomain)) {
+      auto *d = reinterpret_cast<CoerceToDomain *>(expr);
+      if (DomainHasConstraints(d->resulttype)) return true;
+      expr = reinterpret_cast<Node *>(d->arg);
+    } else if (IsA(expr, FuncExpr)) {
+      auto *f = reinterpret_cast<FuncExpr *>(expr);
+      if ((f->funcid == F_TIMESTAMPTZ_TIMESTAMP || f->funcid == F_TIMESTAMP_TIMESTAMPTZ) &&
+          !TimestampTimestampTzRequiresRewrite())
+        expr = static_cast<Node *>(linitial(f->args));
+      else
+        return true;
+    } else {
+      return true;
+    }
+  }
+}
+
+struct TypeChangeProbe {
+  Oid relid;
+  const char *colname;
+  ColumnDef *def;
+  // results
+  bool known;
+  bool rewrite;
+  bool index_rebuild;
+  const char *new_type;
+};
+
+// Does USING merely name the column (optionally cast to the new type)?  Then the
+// transform is the one PostgreSQL builds without USING.
+bool UsingIsPlainColumn(Node *using_expr, const char *colname, CoercionContext *ccontext) {
+  Node *e = using_expr;
+  *ccontext = COERCION_ASSIGNMENT;
+  if (IsA(e, TypeCast)) {
+    e = reinterpret_cast<TypeCast *>(e)->arg;
+    *ccontext = COERCION_EXPLICIT;
+  }
+  if (!IsA(e, ColumnRef)) return false;
+  List *fields = reinterpret_cast<ColumnRef *>(e)->fields;
+  Node *last = static_cast<Node *>(llast(fields));
+  return IsA(last, String) && strcmp(strVal(last), colname) == 0;
+}
+
+// Would an index on the column be rebuilt although the heap is not rewritten?
+// Follows CheckIndexCompatible(): same operator family and collation means reuse.
+bool IndexesNeedRebuild(Oid relid, AttrNumber attnum, Oid newtype, Oid newcoll) {
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return false;
+  List *indexes = RelationGetIndexList(rel);
+  RelationClose(rel);
+  bool rebuild = false;
+  ListCell *lc;
+  foreach (lc, indexes) {
+    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+    if (tup == nullptr) continue;
+    auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+    bool isnull;
+    Datum classDatum = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indclass, &isnull);
+    Datum collDatum = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indcollation, &isnull);
+    auto *indclass = reinterpret_cast<oidvector *>(DatumGetPointer(classDatum));
+    auto *indcoll = reinterpret_cast<oidvector *>(DatumGetPointer(collDatum));
+    const bool has_exprs = !heap_attisnull(tup, Anum_pg_index_indexprs, nullptr) ||
+                           !heap_attisnull(tup, Anum_pg_index_indpred, nullptr);
+    const Oid am = RelationAccessMethod(index->indexrelid);
+    for (int i = 0; i < index->indnkeyatts && !rebuild; i++) {
+      if (index->indkey.values[i] != attnum) continue;
+      const Oid newclass = GetDefaultOpClass(newtype, am);
+      if (!OidIsValid(newclass) ||
+          get_opclass_family(newclass) != get_opclass_family(indclass->values[i]) ||
+          indcoll->values[i] != newcoll)
+        rebuild = true;
+    }
+    // Expression and partial indexes that mention the column are always rebuilt.
+    if (!rebuild && has_exprs) {
+      for (int i = 0; i < index->indnatts; i++)
+        if (index->indkey.values[i] == attnum) rebuild = true;
+      if (!rebuild) {
+        Bitmapset *attrs = nullptr;
+        Datum exprs = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
+        if (!isnull) pull_varattnos(static_cast<Node *>(stringToNode(TextDatumGetCString(exprs))), 1, &attrs);
+        Datum pred = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indpred, &isnull);
+        if (!isnull) pull_varattnos(static_cast<Node *>(stringToNode(TextDatumGetCString(pred))), 1, &attrs);
+        if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs)) rebuild = true;
+      }
+    }
+    ReleaseSysCache(tup);
+    if (rebuild) break;
+  }
+  return rebuild;
+}
+
+void ProbeTypeChange(void *arg) {
+  auto *p = static_cast<TypeChangeProbe *>(arg);
+  HeapTuple tup = SearchSysCacheAttName(p->relid, p->colname);
+  if (tup == nullptr) return;  // PostgreSQL reports the missing column
+  auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+  const AttrNumber attnum = att->attnum;
+  const Oid oldtype = att->atttypid;
+  const int32 oldtypmod = att->atttypmod;
+  const Oid oldcoll = att->attcollation;
+  ReleaseSysCache(tup);
+
+  Oid newtype;
+  int32 newtypmod;
+  typenameTypeIdAndMod(nullptr, p->def->typeName, &newtype, &newtypmod);
+  const Oid newcoll = GetColumnDefCollation(nullptr, p->def, newtype);
+  p->new_type = format_type_with_typemod(newtype, newtypmod);
+
+  CoercionContext ccontext = COERCION_ASSIGNMENT;
+  if (p->def->raw_default != nullptr && !UsingIsPlainColumn(p->def->raw_default, p->colname, &ccontext)) {
+    // A real USING expression computes a new value for every row.
+    p->known = true;
+    p->rewrite = true;
+    return;
+  }
+  ParseState *pstate = make_parsestate(nullptr);
+  Node *transform = reinterpret_cast<Node *>(makeVar(1, attnum, oldtype, oldtypmod, oldcoll, 0));
+  transform = coerce_to_target_type(pstate, transform, oldtype, newtype, newtypmod, ccontext,
+                                    COERCE_IMPLICIT_CAST, -1);
+  if (transform == nullptr) return;  // no cast: PostgreSQL raises its own error
+  assign_expr_collations(pstate, transform);
+  transform = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(transform)));
+  p->known = true;
+  p->rewrite = ColumnChangeRequiresRewrite(transform, attnum);
+  if (!p->rewrite) p->index_rebuild = IndexesNeedRebuild(p->relid, attnum, newtype, newcoll);
+}
+
+void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableCmd *cmd, StatementAnalysis *out) {
+  auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
+  if (cmd->name == nullptr || def == nullptr || !IsA(def, ColumnDef)) return;
+  TypeChangeProbe probe = {relid, cmd->name, def, false, false, false, nullptr};
+  if (!TryInSubtransaction(ProbeTypeChange, &probe) || !probe.known) return;
+  const char *what = psprintf("column %s to %s", quote_identifier(cmd->name), probe.new_type);
+  if (probe.rewrite)
+    AddFinding(out, RuleId::AlterColumnTypeRewrite, relid, lock, kRewrite | kIndexBuild, what,
+               "The new type is not binary-coercible from the old one (or a length, precision, "
+               "constrained domain or the session TimeZone forces every value to be recomputed).");
+  else if (probe.index_rebuild)
+    AddFinding(out, RuleId::AlterColumnTypeIndexRebuild, relid, lock, kIndexBuild, what,
+               "The heap is kept, but the column's indexes do not match the new type's operator "
+               "family or collation and are rebuilt.");
+}
+
+// ------------------------------------------------------------- SET NOT NULL
+
+// Is NOT NULL on the column already proven by a validated CHECK (or attnotnull)?
+// PostgreSQL's NotNullImpliedByRelConstraints() is static; it calls the same
+// exported PartConstraintImpliedByRelConstraint() machinery we call here.
+bool NotNullProven(Oid relid, const char *colname) {
+  HeapTuple tup = SearchSysCacheAttName(relid, colname);
+  if (tup == nullptr) return true;
+  auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+  if (att->attnotnull) {
+    ReleaseSysCache(tup);
+    return true;
+  }
+  NullTest *nnulltest = makeNode(NullTest);
+  nnulltest->arg = reinterpret_cast<Expr *>(
+      makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+  nnulltest->nulltesttype = IS_NOT_NULL;
+  nnulltest->argisrow = false;
+  nnulltest->location = -1;
+  ReleaseSysCache(tup);
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return true;
+  const bool proven = PartConstraintImpliedByRelConstraint(rel, list_make1(nnulltest));
+  RelationClose(rel);
+  return proven;
+}
+
+// Leaf partitions (or the table itself) whose NOT NULL would need a scan.
+bool SetNotNullNeedsScan(Oid relid, const char *colname) {
+  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) return !NotNullProven(relid, colname);
+  ListCell *lc;
+  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+    const Oid child = lfirst_oid(lc);
+    if (get_rel_relkind(child) == RELKIND_RELATION && !IsExemptRelation(child) &&
+        !NotNullProven(child, colname))
+      return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------- ADD CONSTRAINT
+
+void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAnalysis *out) {
+  if (con == nullptr || !IsA(con, Constraint)) return;
+  const char *name = con->conname ? psprintf(" %s", quote_identifier(con->conname)) : "";
+  switch (con->contype) {
+    case CONSTR_CHECK:
+      if (!con->skip_validation)
+        AddFinding(out, RuleId::AddCheckScan, relid, lock, kScan, psprintf("CHECK constraint%s", name));
+      break;
+    case CONSTR_FOREIGN: {
+      const Oid pkrel = LookupRelation(con->pktable);
+      // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
+      if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+      if (!con->skip_validation)
+        AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
+                   psprintf("FOREIGN KEY constraint%s", name),
+                   OidIsValid(pkrel) ? psprintf("Writes to the referenced table %s are blocked too.",
+                                                get_rel_name(pkrel))
+                                     : nullptr);
+      break;
+    }
+    case CONSTR_PRIMARY:
+    case CONSTR_UNIQUE:
+      if (con->indexname != nullptr) {
+        // USING INDEX: instant, except that a primary key makes nullable columns NOT NULL.
+        if (con->contype != CONSTR_PRIMARY) break;
+        const Oid indexoid = get_relname_relid(con->indexname, get_rel_namespace(relid));
+        if (!OidIsValid(indexoid)) break;
+        HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+        if (tup == nullptr) break;
+        auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+        const char *nullable = nullptr;
+        for (int i = 0; i < index->indnkeyatts && nullable == nullptr; i++) {
+          const AttrNumber attnum = index->indkey.values[i];
+          if (attnum > 0 && !NotNullProven(relid, get_attname(relid, attnum, false)))
+            nullable = get_attname(relid, attnum, false);
+        }
+        ReleaseSysCache(tup);
+        if (nullable != nullptr)
+          AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+                     psprintf("ADD PRIMARY KEY USING INDEX on nullable column %s", quote_identifier(nullable)));
+      } else {
+        AddFinding(out, RuleId::AddConstraintIndexBuild, relid, lock, kIndexBuild,
+                   psprintf("%s constraint%s", con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", name));
+      }
+      break;
+    case CONSTR_EXCLUSION:
+      AddFinding(out, RuleId::AddConstraintIndexBuild, relid, lock, kIndexBuild,
+                 psprintf("EXCLUDE constraint%s", name));
+      break;
+    default:
+      break;
+  }
+}
+
+// --------------------------------------------------------- ATTACH PARTITION
+
+struct AttachProbe {
+  Oid parent;
+  Oid attached;
+  PartitionBoundSpec *bound;
+  bool known;
+  bool scan_attached;
+  bool scan_default;
+  Oid default_part;
+};
+
+bool ImpliedOnLeaves(Oid relid, List *constraint, Relation parent) {
+  // QueuePartitionConstraintValidation(): a partitioned table defers to its leaves.
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return true;
+  List *mapped = map_partition_varattnos(constraint, 1, rel, parent);
+  bool implied = PartConstraintImpliedByRelConstraint(rel, mapped);
+  const bool partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+  RelationClose(rel);
+  if (implied || !partitioned) return implied;
+  ListCell *lc;
+  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+    const Oid child = lfirst_oid(lc);
+    if (child == relid || get_rel_relkind(child) != RELKIND_RELATION) continue;
+    Relation crel = RelationIdGetRelation(child);
+    if (crel == nullptr) continue;
+    List *cmapped = map_partition_varattnos(constraint, 1, crel, parent);
+    const bool cimplied = PartConstraintImpliedByRelConstraint(crel, cmapped);
+    RelationClose(crel);
+    if (!cimplied) return false;
+  }
+  return true;
+}
+
+void ProbeAttach(void *arg) {
+  auto *p = static_cast<AttachProbe *>(arg);
+  Relation parent = RelationIdGetRelation(p->parent);
+  if (parent == nullptr) return;
+  ParseState *pstate = make_parsestate(nullptr);
+  PartitionBoundSpec *bound = transformPartitionBound(pstate, parent, p->bound);
+  List *boundConstraint = get_qual_from_partbound(parent, bound);
+  List *constraint = list_concat_copy(boundConstraint, RelationGetPartitionQual(parent));
+  if (constraint != NIL) {
+    constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
+    constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
+    constraint = list_make1(make_ands_explicit(constraint));
+    p->scan_attached = !ImpliedOnLeaves(p->attached, constraint, parent);
+  }
+  p->default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
+  if (OidIsValid(p->default_part) && !bound->is_default) {
+    List *defConstraint = get_proposed_default_constraint(boundConstraint);
+    p->scan_default = !ImpliedOnLeaves(p->default_part, defConstraint, parent);
+  }
+  RelationClose(parent);
+  p->known = true;
+}
+
+void AnalyzeAttachPartition(Oid relid, PartitionCmd *pc, StatementAnalysis *out) {
+  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE || pc->bound == nullptr) return;
+  const Oid attached = LookupRelation(pc->name);
+  if (!OidIsValid(attached)) return;
+  // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
+  const bool attached_exempt = IsExemptRelation(attached);
+  if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
+  AttachProbe probe = {relid, attached, pc->bound, false, false, false, InvalidOid};
+  if (!TryInSubtransaction(ProbeAttach, &probe) || !probe.known) return;
+  const char *what = psprintf("ATTACH PARTITION %s", quote_identifier(get_rel_name(attached)));
+  if (probe.scan_attached && !attached_exempt)
+    AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what,
+               "No validated CHECK constraint on the new partition implies its partition bound.");
+  if (OidIsValid(probe.default_part) && !IsExemptRelation(probe.default_part)) {
+    AddLockTarget(out, probe.default_part, AccessExclusiveLock);
+    if (probe.scan_default)
+      AddFinding(out, RuleId::AttachPartitionScan, probe.default_part, AccessExclusiveLock, kScan, what,
+                 "The default partition is scanned to prove it holds no rows of the new bound.");
+  }
+}
+
+// ------------------------------------------------------------- the command list
+
+Oid TablespaceOid(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (tup == nullptr) return InvalidOid;
+  Oid ts = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->reltablespace;
+  ReleaseSysCache(tup);
+  return OidIsValid(ts) ? ts : MyDatabaseTableSpace;
+}
+
+}  // namespace
+
+void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
+  if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_MATVIEW) return;
+  const Oid relid = LookupRelation(stmt->relation);
+  if (!OidIsValid(relid)) return;
+  const char relkind = get_rel_relkind(relid);
+  if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_MATVIEW)
+    return;
+  if (IsExemptRelation(relid)) return;
+
+  const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  out->command = "ALTER TABLE";
+  AddLockTarget(out, relid, lock);
+
+  const char relpersistence = get_rel_persistence(relid);
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    switch (cmd->subtype) {
+      case AT_AddColumn:
+        AnalyzeAddColumn(relid, lock, reinterpret_cast<ColumnDef *>(cmd->def), cmd->missing_ok, out);
+        break;
+      case AT_AlterColumnType:
+        AnalyzeAlterColumnType(relid, lock, cmd, out);
+        break;
+      case AT_SetNotNull:
+        if (cmd->name != nullptr && SetNotNullNeedsScan(relid, cmd->name))
+          AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+                     psprintf("SET NOT NULL on %s", ColumnText(cmd->name)));
+        break;
+      case AT_AddConstraint:
+        AnalyzeAddConstraint(relid, lock, reinterpret_cast<Constraint *>(cmd->def), out);
+        break;
+      case AT_SetLogged:
+      case AT_SetUnLogged: {
+        const char wanted = cmd->subtype == AT_SetLogged ? RELPERSISTENCE_PERMANENT : RELPERSISTENCE_UNLOGGED;
+        if (relkind == RELKIND_RELATION && relpersistence != wanted)
+          AddFinding(out, RuleId::SetPersistenceRewrite, relid, lock, kRewrite,
+                     cmd->subtype == AT_SetLogged ? "SET LOGGED" : "SET UNLOGGED");
+        break;
+      }
+      case AT_SetAccessMethod: {
+        const Oid am = get_table_am_oid(cmd->name, true);
+        if (relkind == RELKIND_RELATION && OidIsValid(am) && am != RelationAccessMethod(relid))
+          AddFinding(out, RuleId::SetAccessMethodRewrite, relid, lock, kRewrite,
+                     psprintf("SET ACCESS METHOD %s", quote_identifier(cmd->name)));
+        break;
+      }
+      case AT_SetTableSpace: {
+        const Oid ts = get_tablespace_oid(cmd->name, true);
+        if (relkind != RELKIND_PARTITIONED_TABLE && OidIsValid(ts) && ts != TablespaceOid(relid))
+          AddFinding(out, RuleId::SetTablespaceCopy, relid, lock, kRewrite,
+                     psprintf("SET TABLESPACE %s", quote_identifier(cmd->name)));
+        break;
+      }
+      case AT_DropColumn: {
+        HeapTuple att = cmd->name ? SearchSysCacheAttName(relid, cmd->name) : nullptr;
+        if (att == nullptr) break;
+        ReleaseSysCache(att);
+        AddFinding(out, RuleId::DropColumn, relid, lock, kBreaks, ColumnText(cmd->name));
+        break;
+      }
+      case AT_AttachPartition:
+        AnalyzeAttachPartition(relid, reinterpret_cast<PartitionCmd *>(cmd->def), out);
+        break;
+      case AT_DetachPartition: {
+        auto *pc = reinterpret_cast<PartitionCmd *>(cmd->def);
+        if (pc->concurrent) break;
+        const Oid part = LookupRelation(pc->name);
+        if (OidIsValid(part) && !IsExemptRelation(part)) AddLockTarget(out, part, AccessExclusiveLock);
+        AddFinding(out, RuleId::DetachPartitionBlocking, relid, lock, 0,
+                   psprintf("DETACH PARTITION %s", pc->name ? quote_identifier(pc->name->relname) : ""));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace schema_guard::analysis

@@ -1,0 +1,82 @@
+// Analysis: what PostgreSQL will really do when it runs a utility statement,
+// worked out from the raw parse tree and the live catalog, without taking any
+// heavyweight lock.  The result is a list of findings (one per rule that fires)
+// and the existing relations the statement will lock.
+//
+// Written C-style on purpose: these functions call PostgreSQL, which may longjmp,
+// so every local is trivially destructible and all memory is palloc'd in the
+// caller's memory context.
+#pragma once
+
+#include <type_traits>
+
+#include "pg.hpp"
+#include "policy/rules.hpp"
+
+namespace schema_guard::analysis {
+
+enum Effect : uint8 {
+  kRewrite = 1 << 0,     // new heap (and index) files written under the lock
+  kScan = 1 << 1,        // full read of the table under the lock
+  kIndexBuild = 1 << 2,  // an index built or rebuilt under the lock
+  kBreaks = 1 << 3,      // breaks running code or loses data
+};
+
+struct Finding {
+  policy::RuleId rule;
+  Oid relid;             // InvalidOid when the statement targets many tables
+  const char *rel_text;  // shown instead of the relation name when relid is invalid
+  LOCKMODE lock;
+  uint8 effects;
+  const char *what;      // operation-specific subject for the message
+  const char *reason;    // extra DETAIL sentence, or nullptr
+  bool partitioned;      // target is a partitioned table (changes the recipe)
+};
+
+struct LockTarget {
+  Oid relid;
+  LOCKMODE lock;
+};
+
+struct StatementAnalysis {
+  List *findings;      // of Finding *
+  List *lock_targets;  // of LockTarget *: existing, non-exempt relations
+  List *rewrites;      // of Oid (lfirst_oid): relations the analysis expects to be rewritten
+  const char *command; // e.g. "ALTER TABLE", for lock-wait messages
+};
+
+static_assert(std::is_trivially_destructible_v<Finding>);
+static_assert(std::is_trivially_destructible_v<StatementAnalysis>);
+
+// Cheap node-tag filter: does the guard judge this kind of statement at all?
+bool IsJudgedStatement(const Node *parsetree);
+
+// Work out findings and lock targets for one statement.
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out);
+
+// ---- catalog facts shared by the analyzers (catalog_facts.cpp) ----
+
+// Temporary, or created in the current transaction (relcache rd_createSubid):
+// nobody else can see it, so lock-duration rules do not apply.
+bool IsExemptRelation(Oid relid);
+
+// Heap size in bytes (partitioned tables: the sum of their leaf partitions),
+// read without taking a lock.
+int64 RelationSizeBytes(Oid relid);
+
+// RangeVar to OID without locking; InvalidOid when it does not exist.
+Oid LookupRelation(const RangeVar *rv);
+
+// Sessions that now hold or wait for a lock conflicting with `lock` on relid.
+// Returns a palloc'd human-readable list, or nullptr when there are none.
+const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock);
+
+// Helpers to add results.
+void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
+                uint8 effects, const char *what, const char *reason = nullptr);
+void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);
+
+// Per-family analyzers.
+void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out);
+
+}  // namespace schema_guard::analysis

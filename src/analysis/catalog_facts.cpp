@@ -1,0 +1,124 @@
+// Catalog facts the analyzers need, read without heavyweight locks.
+#include "analysis/analysis.hpp"
+
+namespace schema_guard::analysis {
+
+Oid LookupRelation(const RangeVar *rv) {
+  if (rv == nullptr) return InvalidOid;
+  return RangeVarGetRelid(rv, NoLock, true);
+}
+
+bool IsExemptRelation(Oid relid) {
+  // The relcache entry knows the subtransaction that created the relation; it is
+  // reached without a lock (nothing here changes the entry).
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return false;
+  const bool exempt = rel->rd_createSubid != InvalidSubTransactionId ||
+                      rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
+  RelationClose(rel);
+  return exempt;
+}
+
+static int64 HeapBytes(Oid relid) {
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return 0;
+  int64 bytes = 0;
+  if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+    bytes = static_cast<int64>(RelationGetNumberOfBlocks(rel)) * BLCKSZ;
+  RelationClose(rel);
+  return bytes;
+}
+
+int64 RelationSizeBytes(Oid relid) {
+  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) return HeapBytes(relid);
+  int64 total = 0;
+  ListCell *lc;
+  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) total += HeapBytes(lfirst_oid(lc));
+  return total;
+}
+
+void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
+                uint8 effects, const char *what, const char *reason) {
+  auto *f = static_cast<Finding *>(palloc0(sizeof(Finding)));
+  f->rule = rule;
+  f->relid = relid;
+  f->lock = lock;
+  f->effects = effects;
+  f->what = what;
+  f->reason = reason;
+  f->partitioned = OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+  out->findings = lappend(out->findings, f);
+  if (effects & kRewrite) out->rewrites = lappend_oid(out->rewrites, relid);
+}
+
+void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {
+  if (!OidIsValid(relid) || lock == NoLock) return;
+  ListCell *lc;
+  foreach (lc, out->lock_targets) {
+    auto *t = static_cast<LockTarget *>(lfirst(lc));
+    if (t->relid == relid) {
+      if (lock > t->lock) t->lock = lock;
+      return;
+    }
+  }
+  auto *t = static_cast<LockTarget *>(palloc(sizeof(LockTarget)));
+  t->relid = relid;
+  t->lock = lock;
+  out->lock_targets = lappend(out->lock_targets, t);
+}
+
+// Transaction start and state of a backend, from the activity snapshot.
+static void DescribeBackend(int pid, StringInfo buf) {
+  const int n = pgstat_fetch_stat_numbackends();
+  for (int i = 1; i <= n; i++) {
+    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+    if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
+    PgBackendStatus *be = &local->backendStatus;
+    if (be->st_xact_start_timestamp != 0) {
+      long secs;
+      int usecs;
+      TimestampDifference(be->st_xact_start_timestamp, GetCurrentTimestamp(), &secs, &usecs);
+      appendStringInfo(buf, ", transaction running for %ld s", secs);
+    }
+    const char *state = nullptr;
+    switch (be->st_state) {
+      case STATE_IDLEINTRANSACTION: state = "idle in transaction"; break;
+      case STATE_IDLEINTRANSACTION_ABORTED: state = "idle in transaction (aborted)"; break;
+      case STATE_RUNNING: state = "active"; break;
+      default: break;
+    }
+    if (state != nullptr) appendStringInfo(buf, ", %s", state);
+    return;
+  }
+}
+
+const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {
+  LockData *data = GetLockStatusData();
+  StringInfoData buf;
+  initStringInfo(&buf);
+  int found = 0;
+  for (int i = 0; i < data->nelements; i++) {
+    LockInstanceData *inst = &data->locks[i];
+    if (inst->locktag.locktag_type != LOCKTAG_RELATION ||
+        inst->locktag.locktag_field1 != MyDatabaseId || inst->locktag.locktag_field2 != relid)
+      continue;
+    if (inst->pid == MyProcPid || inst->leaderPid == MyProcPid) continue;
+    LOCKMODE conflicting = NoLock;
+    bool waiting = false;
+    for (LOCKMODE m = AccessShareLock; m <= AccessExclusiveLock; m++)
+      if ((inst->holdMask & LOCKBIT_ON(m)) && DoLockModesConflict(m, lock)) conflicting = m;
+    if (conflicting == NoLock && inst->waitLockMode != NoLock &&
+        DoLockModesConflict(inst->waitLockMode, lock)) {
+      conflicting = inst->waitLockMode;
+      waiting = true;
+    }
+    if (conflicting == NoLock) continue;
+    if (found++ > 0) appendStringInfoString(&buf, "; ");
+    appendStringInfo(&buf, "pid %d %s %s", inst->pid, waiting ? "waits for" : "holds",
+                     GetLockmodeName(DEFAULT_LOCKMETHOD, conflicting));
+    DescribeBackend(inst->pid, &buf);
+  }
+  return found > 0 ? buf.data : nullptr;
+}
+
+}  // namespace schema_guard::analysis

@@ -1,0 +1,142 @@
+#include "glue/guc.hpp"
+
+#include "pg.hpp"
+
+namespace schema_guard::guc {
+namespace {
+
+using policy::Action;
+
+int mode_value = static_cast<int>(Action::Block);
+char *rules_value = nullptr;
+char *allow_value = nullptr;
+int min_table_size_kb = 0;
+int lock_timeout_ms = 0;
+char *tenant_columns_value = nullptr;
+
+const policy::RuleOverrides *rule_overrides = nullptr;
+const policy::AllowList *allow_list = nullptr;
+
+const struct config_enum_entry kModeOptions[] = {
+    {"off", static_cast<int>(Action::Off), false},
+    {"warn", static_cast<int>(Action::Warn), false},
+    {"block", static_cast<int>(Action::Block), false},
+    {nullptr, 0, false},
+};
+
+// Split a GUC list value into items; returns NIL (with *ok false) on bad syntax.
+List *SplitList(const char *value, bool *ok) {
+  List *items = NIL;
+  char *copy = pstrdup(value);
+  *ok = SplitIdentifierString(copy, ',', &items);
+  return items;
+}
+
+extern "C" bool CheckRules(char **newval, void **extra, GucSource source) {
+  bool ok = true;
+  List *items = SplitList(*newval, &ok);
+  if (!ok) {
+    GUC_check_errdetail("List syntax is invalid.");
+    return false;
+  }
+  auto *parsed = static_cast<policy::RuleOverrides *>(SG_GUC_MALLOC(sizeof(policy::RuleOverrides)));
+  if (parsed == nullptr) return false;
+  memset(parsed, 0, sizeof *parsed);
+  ListCell *lc;
+  foreach (lc, items) {
+    const char *item = static_cast<const char *>(lfirst(lc));
+    policy::RuleId rule;
+    Action action;
+    if (!policy::ParseOverride(item, &rule, &action)) {
+      GUC_check_errdetail("\"%s\" is not of the form rule_id:off|warn|block with a known rule id.", item);
+      GUC_check_errhint("SELECT rule_id FROM schema_guard.rules() lists the rule ids.");
+      SG_GUC_FREE(parsed);
+      return false;
+    }
+    parsed->set[policy::RuleIndex(rule)] = true;
+    parsed->action[policy::RuleIndex(rule)] = action;
+  }
+  *extra = parsed;
+  return true;
+}
+
+extern "C" void AssignRules(const char *newval, void *extra) {
+  rule_overrides = static_cast<const policy::RuleOverrides *>(extra);
+}
+
+extern "C" bool CheckAllow(char **newval, void **extra, GucSource source) {
+  bool ok = true;
+  List *items = SplitList(*newval, &ok);
+  if (!ok) {
+    GUC_check_errdetail("List syntax is invalid.");
+    return false;
+  }
+  auto *parsed = static_cast<policy::AllowList *>(SG_GUC_MALLOC(sizeof(policy::AllowList)));
+  if (parsed == nullptr) return false;
+  memset(parsed, 0, sizeof *parsed);
+  ListCell *lc;
+  foreach (lc, items) {
+    const char *item = static_cast<const char *>(lfirst(lc));
+    const policy::RuleInfo *rule = policy::RuleByName(item);
+    if (rule == nullptr) {
+      GUC_check_errdetail("\"%s\" is not a schema_guard rule id.", item);
+      GUC_check_errhint("SELECT rule_id FROM schema_guard.rules() lists the rule ids.");
+      SG_GUC_FREE(parsed);
+      return false;
+    }
+    parsed->allowed[policy::RuleIndex(rule->id)] = true;
+  }
+  *extra = parsed;
+  return true;
+}
+
+extern "C" void AssignAllow(const char *newval, void *extra) {
+  allow_list = static_cast<const policy::AllowList *>(extra);
+}
+
+}  // namespace
+
+void Define() {
+  // Registered in alphabetical order.
+  DefineCustomStringVariable(
+      "schema_guard.allow",
+      "Rule ids whose findings are deliberately accepted (use SET LOCAL for one transaction).",
+      "A comma-separated list of rule ids; statements they would warn about or block run "
+      "unchanged and are logged as allowed.",
+      &allow_value, "", PGC_SUSET, GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE, CheckAllow, AssignAllow,
+      nullptr);
+  DefineCustomIntVariable(
+      "schema_guard.lock_timeout",
+      "lock_timeout the guard applies to lock-taking DDL when the session has none.",
+      "0 applies none. The value is in force only while the guarded statement runs.",
+      &lock_timeout_ms, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "schema_guard.min_table_size",
+      "Tables smaller than this are not judged by the lock-duration rules.",
+      "0 judges every table, so CI on empty databases catches what would hurt production.",
+      &min_table_size_kb, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+  DefineCustomEnumVariable("schema_guard.mode", "What the guard does with unsafe DDL.",
+                           "off: nothing; warn: WARNING and run; block: ERROR per rule severity.",
+                           &mode_value, static_cast<int>(Action::Block), kModeOptions, PGC_SUSET,
+                           0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "schema_guard.rules", "Per-rule actions that replace the defaults.",
+      "A comma-separated list of rule_id:off|warn|block, e.g. 'drop_table:block, truncate:off'.",
+      &rules_value, "", PGC_SUSET, GUC_LIST_INPUT, CheckRules, AssignRules, nullptr);
+  DefineCustomStringVariable(
+      "schema_guard.tenant_columns",
+      "Column names that mark a table as holding per-tenant rows (used by rls_audit).", nullptr,
+      &tenant_columns_value, "tenant_id,org_id,organization_id,account_id,workspace_id,team_id,customer_id",
+      PGC_USERSET, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("schema_guard");
+}
+
+policy::Settings CurrentSettings() {
+  return policy::Settings{static_cast<Action>(mode_value), rule_overrides, allow_list};
+}
+
+Action Mode() { return static_cast<Action>(mode_value); }
+long MinTableSizeBytes() { return static_cast<long>(min_table_size_kb) * 1024L; }
+int GuardLockTimeoutMs() { return lock_timeout_ms; }
+
+}  // namespace schema_guard::guc

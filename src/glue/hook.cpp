@@ -1,0 +1,186 @@
+#include "glue/hook.hpp"
+
+#include "analysis/analysis.hpp"
+#include "boundary.hpp"
+#include "glue/activation.hpp"
+#include "glue/guc.hpp"
+#include "glue/report.hpp"
+
+namespace schema_guard::hook {
+namespace {
+
+using analysis::Finding;
+using policy::Action;
+using policy::RuleId;
+
+ProcessUtility_hook_type prev_process_utility = nullptr;
+
+// Relations the current statement's analysis expects to be rewritten (POD: it is
+// read by the event trigger while the statement runs).
+constexpr int kMaxPredicted = 64;
+Oid predicted[kMaxPredicted];
+int npredicted = 0;
+bool predicted_overflow = false;
+
+void Predict(List *rewrites) {
+  ListCell *lc;
+  foreach (lc, rewrites) {
+    if (npredicted < kMaxPredicted)
+      predicted[npredicted++] = lfirst_oid(lc);
+    else
+      predicted_overflow = true;
+  }
+}
+
+const char *StatementText(const PlannedStmt *pstmt, const char *query) {
+  if (query == nullptr) return "";
+  const int loc = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
+  const int len = pstmt->stmt_len > 0 ? pstmt->stmt_len : static_cast<int>(strlen(query + loc));
+  return pnstrdup(query + loc, len);
+}
+
+// Cheap tests first: most statements leave here after a switch on the node tag.
+bool ShouldJudge(Node *parsetree, ProcessUtilityContext context) {
+  if (guc::Mode() == Action::Off) return false;
+  if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // PostgreSQL's own sub-statements
+  if (!analysis::IsJudgedStatement(parsetree)) return false;
+  if (creating_extension || IsBinaryUpgrade || !IsTransactionState() ||
+      IsAbortedTransactionBlockState() || RecoveryInProgress())
+    return false;
+  return activation::ExtensionInstalled();
+}
+
+bool BelowMinimumSize(const Finding &f) {
+  const long min = guc::MinTableSizeBytes();
+  return min > 0 && policy::IsLockDurationRule(f.rule) && OidIsValid(f.relid) &&
+         analysis::RelationSizeBytes(f.relid) < min;
+}
+
+// Judge one statement; raises the guard's ERROR when a finding blocks.  Returns the
+// lock_timeout (ms) the guard applies while the statement runs, or 0.
+int Judge(PlannedStmt *pstmt, const char *query) {
+  MemoryContext judge_context =
+      AllocSetContextCreate(CurrentMemoryContext, "schema_guard judge", ALLOCSET_SMALL_SIZES);
+  MemoryContext caller_context = MemoryContextSwitchTo(judge_context);
+
+  analysis::StatementAnalysis result;
+  analysis::AnalyzeStatement(pstmt->utilityStmt, &result);
+  Predict(result.rewrites);
+
+  const policy::Settings settings = guc::CurrentSettings();
+  const int guard_timeout = (LockTimeout == 0) ? guc::GuardLockTimeoutMs() : 0;
+  const bool wait_bounded = LockTimeout > 0 || guard_timeout > 0;
+  bool applies_timeout = false;
+
+  // Lock waits: judged per relation whose lock blocks reads or writes.
+  const bool check_conflicts = policy::ConfiguredAction(settings, RuleId::LockConflict, wait_bounded) != Action::Off;
+  bool timeout_reported = false;
+  const char *lockers_text = nullptr;
+  ListCell *lc;
+  foreach (lc, result.lock_targets) {
+    auto *t = static_cast<analysis::LockTarget *>(lfirst(lc));
+    if (t->lock < ShareLock) continue;
+    applies_timeout = applies_timeout || guard_timeout > 0;
+    if (!wait_bounded && !timeout_reported) {
+      analysis::AddFinding(&result, RuleId::LockTimeoutMissing, t->relid, t->lock, 0, result.command);
+      timeout_reported = true;
+    }
+    if (check_conflicts) {
+      const char *lockers = analysis::DescribeConflictingLockers(t->relid, t->lock);
+      if (lockers != nullptr) {
+        analysis::AddFinding(&result, RuleId::LockConflict, t->relid, t->lock, 0, result.command);
+        lockers_text = lockers;
+      }
+    }
+  }
+
+  report::Context ctx = {StatementText(pstmt, query), result.command, nullptr, nullptr};
+  const Finding *blocking = nullptr;
+  StringInfoData also;
+  initStringInfo(&also);
+  foreach (lc, result.findings) {
+    auto *f = static_cast<Finding *>(lfirst(lc));
+    const Action action = policy::ConfiguredAction(settings, f->rule, wait_bounded);
+    if (action == Action::Off || BelowMinimumSize(*f)) continue;
+    ctx.extra_detail = f->rule == RuleId::LockConflict ? lockers_text : nullptr;
+    if (policy::IsAllowed(settings, f->rule)) {
+      report::LogAllowed(*f, ctx);
+    } else if (action == Action::Warn) {
+      report::Emit(*f, action, ctx);
+    } else if (blocking == nullptr) {
+      blocking = f;
+    } else {
+      appendStringInfo(&also, "%s%s", also.len ? ", " : "", policy::Rule(f->rule).name);
+    }
+  }
+  if (blocking != nullptr) {
+    ctx.extra_detail = blocking->rule == RuleId::LockConflict ? lockers_text : nullptr;
+    ctx.also = also.len ? also.data : nullptr;
+    report::Emit(*blocking, Action::Block, ctx);  // does not return
+  }
+
+  MemoryContextSwitchTo(caller_context);
+  MemoryContextDelete(judge_context);
+  return applies_timeout ? guard_timeout : 0;
+}
+
+void CallNext(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+              ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
+              DestReceiver *dest, QueryCompletion *qc) {
+  if (prev_process_utility)
+    prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+  else
+    standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+                                    ProcessUtilityContext context, ParamListInfo params,
+                                    QueryEnvironment *queryEnv, DestReceiver *dest,
+                                    QueryCompletion *qc) {
+  if (context != PROCESS_UTILITY_SUBCOMMAND) {
+    npredicted = 0;
+    predicted_overflow = false;
+  }
+  int apply_timeout_ms = 0;
+  if (ShouldJudge(pstmt->utilityStmt, context))
+    RunGuarded("the ProcessUtility hook", [&] { apply_timeout_ms = Judge(pstmt, queryString); });
+
+  if (apply_timeout_ms <= 0) {
+    CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+    return;
+  }
+  // schema_guard.lock_timeout: in force only while this statement runs.
+  const int saved_timeout = LockTimeout;
+  LockTimeout = apply_timeout_ms;
+  PG_TRY();
+  {
+    CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+  }
+  PG_FINALLY();
+  {
+    LockTimeout = saved_timeout;
+  }
+  PG_END_TRY();
+}
+
+}  // namespace
+
+void Install() {
+  prev_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = GuardProcessUtility;
+}
+
+bool RewritePredicted(Oid relid) {
+  if (predicted_overflow) return true;
+  for (int i = 0; i < npredicted; i++)
+    if (predicted[i] == relid) return true;
+  if (!get_rel_relispartition(relid)) return false;
+  ListCell *lc;
+  foreach (lc, get_partition_ancestors(relid)) {
+    for (int i = 0; i < npredicted; i++)
+      if (predicted[i] == lfirst_oid(lc)) return true;
+  }
+  return false;
+}
+
+}  // namespace schema_guard::hook

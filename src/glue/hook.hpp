@@ -1,0 +1,14 @@
+// The ProcessUtility hook and the rewrite predictions the table_rewrite backstop reads.
+#pragma once
+
+#include "pg.hpp"
+
+namespace schema_guard::hook {
+
+void Install();
+
+// Did the analysis of the statement now running expect this relation (or one of
+// its partition ancestors) to be rewritten?
+bool RewritePredicted(Oid relid);
+
+}  // namespace schema_guard::hook

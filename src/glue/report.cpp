@@ -1,0 +1,113 @@
+#include "glue/report.hpp"
+
+namespace schema_guard::report {
+namespace {
+
+const char *Blocks(LOCKMODE mode) {
+  if (mode >= AccessExclusiveLock) return "reads and writes";
+  if (mode >= ShareLock) return "writes";
+  if (mode == ShareUpdateExclusiveLock) return "other schema changes, VACUUM and ANALYZE";
+  return "only conflicting schema changes";
+}
+
+const char *While(uint8 effects) {
+  if (effects & analysis::kRewrite) return "while it is rewritten";
+  if (effects & analysis::kScan) return "while it is scanned";
+  if (effects & analysis::kIndexBuild) return "while the index is built";
+  return "for the catalog change";
+}
+
+const char *SizeText(Oid relid) {
+  const int64 bytes = analysis::RelationSizeBytes(relid);
+  return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+}
+
+char *Primary(const analysis::Finding &f) {
+  const policy::RuleInfo &rule = policy::Rule(f.rule);
+  char text[1024];
+  policy::ExpandTemplate(rule.message, RelationText(f), f.what ? f.what : "", text, sizeof text);
+  return psprintf("schema_guard: %s: %s", rule.name, text);
+}
+
+char *Detail(const analysis::Finding &f, const Context &ctx) {
+  StringInfoData buf;
+  initStringInfo(&buf);
+  const char *rel = RelationText(f);
+  const char *size = OidIsValid(f.relid) ? psprintf(" (%s)", SizeText(f.relid)) : "";
+  const char *mode = LockModeSqlName(f.lock);
+  switch (f.rule) {
+    case policy::RuleId::LockTimeoutMissing:
+      appendStringInfo(&buf,
+                       "lock_timeout is 0: while %s waits for its %s lock on %s%s, every later "
+                       "query that needs %s queues behind it.",
+                       ctx.command, mode, rel, size, Blocks(f.lock));
+      break;
+    case policy::RuleId::LockConflict:
+      appendStringInfo(&buf, "%s needs %s on %s%s, which conflicts with: %s.", ctx.command, mode,
+                       rel, size, ctx.extra_detail ? ctx.extra_detail : "other sessions");
+      break;
+    default:
+      appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
+                       Blocks(f.lock), While(f.effects));
+      if (f.effects & analysis::kBreaks)
+        appendStringInfoString(&buf, " Code still using it fails once the change commits.");
+      break;
+  }
+  if (f.reason) appendStringInfo(&buf, " %s", f.reason);
+  if (ctx.also) appendStringInfo(&buf, " Also blocked: %s.", ctx.also);
+  return buf.data;
+}
+
+void Log(const char *verdict, const analysis::Finding &f, const Context &ctx) {
+  ereport(LOG_SERVER_ONLY,
+          (errmsg("schema_guard: %s %s on %s by role %s", verdict, policy::Rule(f.rule).name,
+                  RelationText(f), GetUserNameFromId(GetUserId(), true)),
+           errdetail_log("statement: %s", ctx.statement ? ctx.statement : ""), errhidestmt(true)));
+}
+
+}  // namespace
+
+const char *LockModeSqlName(LOCKMODE mode) {
+  switch (mode) {
+    case AccessShareLock: return "ACCESS SHARE";
+    case RowShareLock: return "ROW SHARE";
+    case RowExclusiveLock: return "ROW EXCLUSIVE";
+    case ShareUpdateExclusiveLock: return "SHARE UPDATE EXCLUSIVE";
+    case ShareLock: return "SHARE";
+    case ShareRowExclusiveLock: return "SHARE ROW EXCLUSIVE";
+    case ExclusiveLock: return "EXCLUSIVE";
+    case AccessExclusiveLock: return "ACCESS EXCLUSIVE";
+    default: return "no";
+  }
+}
+
+const char *RelationText(const analysis::Finding &f) {
+  if (f.rel_text) return f.rel_text;
+  if (!OidIsValid(f.relid)) return "the target";
+  const char *nsp = get_namespace_name(get_rel_namespace(f.relid));
+  const char *name = get_rel_name(f.relid);
+  if (nsp == nullptr || name == nullptr) return "the target";
+  return quote_qualified_identifier(nsp, name);
+}
+
+void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx) {
+  if (action == policy::Action::Off) return;
+  const policy::RuleInfo &rule = policy::Rule(f.rule);
+  const char *recipe = (f.partitioned && rule.recipe_partitioned) ? rule.recipe_partitioned : rule.recipe;
+  char *primary = Primary(f);
+  char *detail = Detail(f, ctx);
+  if (action == policy::Action::Warn) {
+    Log("warned", f, ctx);
+    ereport(WARNING, (errcode(kGuardSqlState), errmsg_internal("%s", primary),
+                      errdetail_internal("%s", detail), errhint("%s", recipe)));
+    return;
+  }
+  Log("blocked", f, ctx);
+  ereport(ERROR, (errcode(kGuardSqlState), errmsg_internal("%s", primary), errdetail_internal("%s", detail),
+                  errhint("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s'.", recipe,
+                          rule.name)));
+}
+
+void LogAllowed(const analysis::Finding &f, const Context &ctx) { Log("allowed", f, ctx); }
+
+}  // namespace schema_guard::report

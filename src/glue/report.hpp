@@ -1,0 +1,29 @@
+// Turning a finding into what the user and the server log see: ERROR or WARNING in
+// PostgreSQL's style (primary message, DETAIL, HINT, one SQLSTATE) plus a LOG line.
+#pragma once
+
+#include "analysis/analysis.hpp"
+#include "policy/decide.hpp"
+
+namespace schema_guard::report {
+
+// The SQLSTATE of every guard error: class SG, "schema guard".
+constexpr int kGuardSqlState = MAKE_SQLSTATE('S', 'G', '0', '0', '1');
+
+struct Context {
+  const char *statement;    // the statement text, for the log
+  const char *command;      // e.g. "ALTER TABLE"
+  const char *extra_detail; // appended to DETAIL (e.g. lockers), may be null
+  const char *also;         // other blocking findings, may be null
+};
+
+// Emit a WARNING for action Warn, or raise the ERROR for action Block.
+void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx);
+
+// A finding deliberately accepted through schema_guard.allow: logged only.
+void LogAllowed(const analysis::Finding &f, const Context &ctx);
+
+const char *LockModeSqlName(LOCKMODE mode);
+const char *RelationText(const analysis::Finding &f);
+
+}  // namespace schema_guard::report

@@ -1,0 +1,92 @@
+// SQL-callable functions: schema_guard.status(), schema_guard.rules() and the
+// table_rewrite event trigger (the backstop for rewrites the analysis missed).
+#include "analysis/analysis.hpp"
+#include "boundary.hpp"
+#include "glue/activation.hpp"
+#include "glue/guc.hpp"
+#include "glue/hook.hpp"
+#include "glue/report.hpp"
+
+using namespace schema_guard;
+using policy::Action;
+
+SG_SQL_FUNCTION(schema_guard_status) {
+  TupleDesc tupdesc;
+  if (get_call_result_type(fcinfo, nullptr, &tupdesc) != TYPEFUNC_COMPOSITE)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("function returning record called in context that cannot accept type record")));
+  tupdesc = BlessTupleDesc(tupdesc);
+  const bool hook = activation::HookInstalled();
+  const bool installed = activation::ExtensionInstalled();
+  const Action mode = guc::Mode();
+  const bool active = hook && installed && mode != Action::Off;
+  const char *effective = active ? policy::ActionName(mode) : "off";
+  const char *message;
+  if (!hook)
+    message = "inactive: the library is not preloaded in this backend; add schema_guard to shared_preload_libraries (or session_preload_libraries) to guard DDL; audits work without it";
+  else if (!installed)
+    message = "inactive: CREATE EXTENSION schema_guard has not been run in this database";
+  else if (mode == Action::Off)
+    message = "inactive: schema_guard.mode is off";
+  else
+    message = mode == Action::Block ? "active: unsafe DDL is blocked or warned about per rule" : "active: unsafe DDL is reported as WARNING and runs";
+  Datum values[6] = {BoolGetDatum(active), BoolGetDatum(hook), CStringGetTextDatum(activation::LoadMethodName()),
+                     BoolGetDatum(installed), CStringGetTextDatum(effective), CStringGetTextDatum(message)};
+  bool nulls[6] = {false, false, false, false, false, false};
+  return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+SG_SQL_FUNCTION(schema_guard_rules) {
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  const policy::Settings settings = guc::CurrentSettings();
+  const bool bounded = LockTimeout > 0 || guc::GuardLockTimeoutMs() > 0;
+  for (size_t i = 0; i < policy::kRuleCount; i++) {
+    const policy::RuleInfo &rule = policy::Rule(static_cast<policy::RuleId>(i));
+    Action effective = policy::ConfiguredAction(settings, rule.id, bounded);
+    if (policy::IsAllowed(settings, rule.id)) effective = Action::Off;
+    Datum values[7] = {CStringGetTextDatum(rule.name), CStringGetTextDatum(rule.category),
+                       CStringGetTextDatum(policy::ActionName(rule.default_action)),
+                       CStringGetTextDatum(policy::ActionName(effective)),
+                       CStringGetTextDatum(rule.description), CStringGetTextDatum(rule.recipe),
+                       (Datum)0};
+    bool nulls[7] = {false, false, false, false, false, false, rule.recipe_partitioned == nullptr};
+    if (rule.recipe_partitioned) values[6] = CStringGetTextDatum(rule.recipe_partitioned);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum)0;
+}
+
+SG_SQL_FUNCTION(schema_guard_table_rewrite) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("schema_guard_table_rewrite() must be called as an event trigger")));
+  if (!activation::HookInstalled() || guc::Mode() == Action::Off || creating_extension || IsBinaryUpgrade)
+    PG_RETURN_VOID();
+  const Oid relid = DatumGetObjectId(OidFunctionCall0Coll(F_PG_EVENT_TRIGGER_TABLE_REWRITE_OID, InvalidOid));
+  const int reason = DatumGetInt32(OidFunctionCall0Coll(F_PG_EVENT_TRIGGER_TABLE_REWRITE_REASON, InvalidOid));
+  if (!OidIsValid(relid) || analysis::IsExemptRelation(relid) || hook::RewritePredicted(relid))
+    PG_RETURN_VOID();
+
+  const policy::Settings settings = guc::CurrentSettings();
+  const Action action = policy::ConfiguredAction(settings, policy::RuleId::UnpredictedRewrite, false);
+  const int64 min = guc::MinTableSizeBytes();
+  if (action == Action::Off || (min > 0 && analysis::RelationSizeBytes(relid) < min)) PG_RETURN_VOID();
+
+  analysis::Finding f = {};
+  f.rule = policy::RuleId::UnpredictedRewrite;
+  f.relid = relid;
+  f.lock = AccessExclusiveLock;
+  f.effects = analysis::kRewrite;
+  EventTriggerData *trigdata = reinterpret_cast<EventTriggerData *>(fcinfo->context);
+  f.what = GetCommandTagName(trigdata->tag);
+  f.reason = psprintf("Rewrite reason bits: %d (1 persistence, 2 default value, 4 column type, 8 access method).", reason);
+  ereport(LOG_SERVER_ONLY, (errmsg("schema_guard: prediction miss: %s rewrites %s, which the analysis did not predict",
+                                   f.what, report::RelationText(f)),
+                            errhidestmt(false)));
+  report::Context ctx = {debug_query_string, f.what, nullptr, nullptr};
+  if (policy::IsAllowed(settings, f.rule))
+    report::LogAllowed(f, ctx);
+  else
+    report::Emit(f, action, ctx);
+  PG_RETURN_VOID();
+}

@@ -1,0 +1,26 @@
+// Module entry: a table of contents, nothing else.
+#include "boundary.hpp"
+#include "glue/activation.hpp"
+#include "glue/guc.hpp"
+#include "glue/hook.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+PGDLLEXPORT void _PG_init(void);
+}
+
+void _PG_init(void) {
+  using namespace schema_guard;
+  RunGuarded("_PG_init", [] {
+    // session_preload_libraries are loaded before the first transaction starts;
+    // a library loaded by calling one of its functions is inside one.
+    activation::LoadMethod method = activation::LoadMethod::OnDemand;
+    if (process_shared_preload_libraries_in_progress)
+      method = activation::LoadMethod::SharedPreload;
+    else if (!IsTransactionState())
+      method = activation::LoadMethod::SessionPreload;
+    guc::Define();
+    activation::Init(method);
+    if (activation::HookInstalled()) hook::Install();
+  });
+}

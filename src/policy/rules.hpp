@@ -1,0 +1,78 @@
+// The rule catalog: the single source of rule ids, categories, default actions,
+// messages and safe recipes.  README's rule reference and the tests are checked
+// against schema_guard.rules(), which reads this table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace schema_guard::policy {
+
+enum class Action : uint8_t { Off = 0, Warn = 1, Block = 2 };
+
+enum class RuleId : uint8_t {
+  // rewrites under ACCESS EXCLUSIVE
+  AlterColumnTypeRewrite,
+  AlterColumnTypeIndexRebuild,
+  AddColumnRewrite,
+  SetPersistenceRewrite,
+  SetAccessMethodRewrite,
+  SetTablespaceCopy,
+  VacuumFull,
+  Cluster,
+  // validation scans under a write-blocking lock
+  AddCheckScan,
+  AddForeignKeyScan,
+  SetNotNullScan,
+  AttachPartitionScan,
+  AlterDomainScan,
+  // index builds under lock
+  CreateIndexBlocking,
+  AddConstraintIndexBuild,
+  ReindexBlocking,
+  RefreshMatviewBlocking,
+  // breaking or destructive
+  RenameTable,
+  RenameColumn,
+  DropColumn,
+  DropTable,
+  Truncate,
+  DropIndexBlocking,
+  DetachPartitionBlocking,
+  // lock waits
+  LockTimeoutMissing,
+  LockConflict,
+  // backstop
+  UnpredictedRewrite,
+  Count_
+};
+
+constexpr size_t kRuleCount = static_cast<size_t>(RuleId::Count_);
+
+struct RuleInfo {
+  RuleId id;
+  const char *name;      // stable snake_case id used in GUCs and messages
+  const char *category;  // rewrite | scan | index_build | breaking | lock_wait | backstop
+  Action default_action;
+  // Primary message after "schema_guard: <name>: ".  {rel} is the relation,
+  // {what} the operation-specific subject the analysis supplies.
+  const char *message;
+  const char *description;  // one line for rules() and README
+  const char *recipe;       // the safe way, used as HINT
+  const char *recipe_partitioned = nullptr;  // the safe way when the target is partitioned
+};
+
+const RuleInfo &Rule(RuleId id);
+const RuleInfo *RuleByName(const char *name);  // nullptr when unknown
+inline size_t RuleIndex(RuleId id) { return static_cast<size_t>(id); }
+
+// Rules that judge how long a lock is held: quiet for new/temp tables and below
+// schema_guard.min_table_size.
+bool IsLockDurationRule(RuleId id);
+
+const char *ActionName(Action action);
+
+// Expand {rel} and {what} in a template into out (always NUL-terminated).
+void ExpandTemplate(const char *tmpl, const char *rel, const char *what, char *out, size_t out_size);
+
+}  // namespace schema_guard::policy

@@ -1,0 +1,50 @@
+-- The guard: status, rule catalog and the table_rewrite backstop.
+
+CREATE FUNCTION schema_guard.status(
+    OUT active boolean,
+    OUT hook_installed boolean,
+    OUT load_method text,
+    OUT extension_installed boolean,
+    OUT effective_mode text,
+    OUT message text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'schema_guard_status'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard.status() IS
+  'Is the guard active in this backend: how the library was loaded, whether the extension is installed here, the effective mode';
+
+CREATE FUNCTION schema_guard.rules(
+    OUT rule_id text,
+    OUT category text,
+    OUT default_action text,
+    OUT action text,
+    OUT description text,
+    OUT recipe text,
+    OUT recipe_partitioned text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_rules'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard.rules() IS
+  'The rule catalog: id, category, default and effective action (from the current settings), description, safe recipe';
+
+CREATE FUNCTION schema_guard.table_rewrite_backstop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'schema_guard_table_rewrite'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER schema_guard_table_rewrite
+  ON table_rewrite
+  EXECUTE FUNCTION schema_guard.table_rewrite_backstop();
+
+GRANT USAGE ON SCHEMA schema_guard TO PUBLIC;
+
+DO $$
+BEGIN
+  IF NOT (SELECT hook_installed FROM schema_guard.status()) THEN
+    RAISE WARNING 'schema_guard is installed but inactive in this backend: the library is not preloaded'
+      USING HINT = 'Add schema_guard to shared_preload_libraries (or session_preload_libraries) and reconnect; the audit functions work without it.';
+  END IF;
+END
+$$;
