@@ -62,7 +62,7 @@ void ProbeDefault(void *arg) {
   p->null_default = IsA(planned, Const) && reinterpret_cast<Const *>(planned)->constisnull;
 }
 
-void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool if_not_exists,
+void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validated,
                       StatementAnalysis *out) {
   if (def == nullptr || def->colname == nullptr) return;
   HeapTuple att = SearchSysCacheAttName(relid, def->colname);
@@ -70,7 +70,6 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool if_not_exis
     ReleaseSysCache(att);
     return;
   }
-  (void)if_not_exists;
   const char *what = psprintf("column %s", quote_identifier(def->colname));
 
   Node *raw_default = nullptr;
@@ -124,7 +123,7 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool if_not_exis
       AddFinding(out, RuleId::AddCheckScan, relid, lock, kScan,
                  psprintf("a CHECK constraint on new %s", what));
   }
-  if (foreign)
+  if (foreign && fk_validated)
     AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
                psprintf("a FOREIGN KEY on new %s", what));
   if (unique_or_pk)
@@ -469,6 +468,27 @@ Oid TablespaceOid(Oid relid) {
   return OidIsValid(ts) ? ts : MyDatabaseTableSpace;
 }
 
+// transformAlterTableStmt(): foreign keys on new columns are not validated (the
+// columns are all NULL) unless the statement adds a column with a default or adds
+// a FOREIGN KEY constraint.
+bool AddedForeignKeysAreValidated(List *cmds) {
+  ListCell *lc;
+  foreach (lc, cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype == AT_AddColumn && cmd->def != nullptr && IsA(cmd->def, ColumnDef)) {
+      auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
+      if (IsSerialTypeName(def->typeName)) return true;
+      ListCell *cc;
+      foreach (cc, def->constraints)
+        if (static_cast<Constraint *>(lfirst(cc))->contype == CONSTR_DEFAULT) return true;
+    } else if (cmd->subtype == AT_AddConstraint && cmd->def != nullptr && IsA(cmd->def, Constraint) &&
+               reinterpret_cast<Constraint *>(cmd->def)->contype == CONSTR_FOREIGN) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
@@ -485,12 +505,13 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   AddLockTarget(out, relid, lock);
 
   const char relpersistence = get_rel_persistence(relid);
+  const bool fk_validated = AddedForeignKeysAreValidated(stmt->cmds);
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
     switch (cmd->subtype) {
       case AT_AddColumn:
-        AnalyzeAddColumn(relid, lock, reinterpret_cast<ColumnDef *>(cmd->def), cmd->missing_ok, out);
+        AnalyzeAddColumn(relid, lock, reinterpret_cast<ColumnDef *>(cmd->def), fk_validated, out);
         break;
       case AT_AlterColumnType:
         AnalyzeAlterColumnType(relid, lock, cmd, out);

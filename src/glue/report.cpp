@@ -39,8 +39,8 @@ char *Detail(const analysis::Finding &f, const Context &ctx) {
     case policy::RuleId::LockTimeoutMissing:
       appendStringInfo(&buf,
                        "lock_timeout is 0: while %s waits for its %s lock on %s%s, every later "
-                       "query that needs %s queues behind it.",
-                       ctx.command, mode, rel, size, Blocks(f.lock));
+                       "query that %s it queues behind the waiting request.",
+                       ctx.command, mode, rel, size, f.lock >= AccessExclusiveLock ? "reads or writes" : "writes to");
       break;
     case policy::RuleId::LockConflict:
       appendStringInfo(&buf, "%s needs %s on %s%s, which conflicts with: %s.", ctx.command, mode,
@@ -49,6 +49,7 @@ char *Detail(const analysis::Finding &f, const Context &ctx) {
     default:
       appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
                        Blocks(f.lock), While(f.effects));
+      buf.data[0] = pg_toupper(static_cast<unsigned char>(buf.data[0]));
       if (f.effects & analysis::kBreaks)
         appendStringInfoString(&buf, " Code still using it fails once the change commits.");
       break;
@@ -87,7 +88,15 @@ const char *RelationText(const analysis::Finding &f) {
   const char *nsp = get_namespace_name(get_rel_namespace(f.relid));
   const char *name = get_rel_name(f.relid);
   if (nsp == nullptr || name == nullptr) return "the target";
-  return quote_qualified_identifier(nsp, name);
+  const char *kind = "table";
+  switch (get_rel_relkind(f.relid)) {
+    case RELKIND_PARTITIONED_TABLE: kind = "partitioned table"; break;
+    case RELKIND_MATVIEW: kind = "materialized view"; break;
+    case RELKIND_VIEW: kind = "view"; break;
+    case RELKIND_FOREIGN_TABLE: kind = "foreign table"; break;
+    default: break;
+  }
+  return psprintf("%s %s", kind, quote_qualified_identifier(nsp, name));
 }
 
 void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx) {
