@@ -74,7 +74,7 @@ BEGIN
       v_rewritten := coalesce((SELECT c.relfilenode <> old_node FROM pg_class c WHERE c.oid = target_oid), false);
       v_scanned := coalesce(pg_stat_get_xact_numscans(target_oid), 0) > old_scans;
       v_index := EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                          WHERE i.indrelid = target_oid
+                          WHERE i.indrelid = target_oid AND c.relkind = 'i'
                             AND c.relfilenode <> ALL (coalesce(old_index_nodes, '{}')));
     END IF;
     RAISE EXCEPTION USING ERRCODE = 'SGT02';

@@ -498,7 +498,21 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   const char relkind = get_rel_relkind(relid);
   if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_MATVIEW)
     return;
-  if (IsExemptRelation(relid)) return;
+  if (IsExemptRelation(relid)) {
+    // Nobody sees the new table, but a FOREIGN KEY still locks the referenced one.
+    ListCell *lc;
+    foreach (lc, stmt->cmds) {
+      auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+      auto *con = reinterpret_cast<Constraint *>(cmd->def);
+      if (cmd->subtype == AT_AddConstraint && con != nullptr && IsA(con, Constraint) &&
+          con->contype == CONSTR_FOREIGN) {
+        const Oid pkrel = LookupRelation(con->pktable);
+        if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+      }
+    }
+    out->command = "ALTER TABLE";
+    return;
+  }
 
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
   out->command = "ALTER TABLE";

@@ -1,0 +1,42 @@
+-- Partitioned tables: indexes, NOT NULL, ATTACH and DETACH PARTITION.
+SET client_min_messages = warning;
+\pset null '-'
+SET schema_guard.mode = off;
+CREATE TABLE events (id int, day int) PARTITION BY RANGE (day);
+CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (100);
+INSERT INTO events SELECT g, g % 100 FROM generate_series(1, 2000) g;
+CREATE TABLE events_2 (id int, day int);
+INSERT INTO events_2 SELECT g, 100 + g % 100 FROM generate_series(1, 500) g;
+-- the bound needs NOT NULL too: a range partition's constraint includes day IS NOT NULL
+CREATE TABLE events_3 (id int, day int NOT NULL CONSTRAINT events_3_bound CHECK (day >= 200 AND day < 300));
+INSERT INTO events_3 SELECT g, 200 + g % 100 FROM generate_series(1, 500) g;
+CREATE TABLE events_4 (id int, day int CHECK (day >= 300 AND day < 400));
+INSERT INTO events_4 SELECT g, 300 + g % 100 FROM generate_series(1, 500) g;
+RESET schema_guard.mode;
+
+SELECT * FROM sg_test.probe('create index on partitioned table', 'CREATE INDEX events_id_idx ON events (id)', 'events_1');
+SELECT * FROM sg_test.probe('create index on only the parent', 'CREATE INDEX events_id_idx ON ONLY events (id)', 'events');
+SELECT * FROM sg_test.probe('set not null on partitioned table', 'ALTER TABLE events ALTER COLUMN id SET NOT NULL', 'events_1');
+SELECT * FROM sg_test.probe('attach without a check', 'ALTER TABLE events ATTACH PARTITION events_2 FOR VALUES FROM (100) TO (200)', 'events_2');
+SELECT * FROM sg_test.probe('attach with a check implying the bound', 'ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300)', 'events_3');
+SELECT * FROM sg_test.probe('attach with a check missing NOT NULL', 'ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (300) TO (400)', 'events_4');
+SELECT * FROM sg_test.probe('detach partition', 'ALTER TABLE events DETACH PARTITION events_1', 'events_1');
+
+-- the default partition is scanned unless its constraints exclude the new bound
+SET schema_guard.mode = off;
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+INSERT INTO events_default SELECT g, 1000 + g FROM generate_series(1, 500) g;
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('attach with a default partition', 'ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300)', 'events_default');
+
+-- the recipe for a partitioned index
+\set VERBOSITY default
+SET lock_timeout = '5s';
+CREATE INDEX events_day_idx ON events (day);
+\set VERBOSITY terse
+CREATE INDEX events_day_idx ON ONLY events (day);
+CREATE INDEX CONCURRENTLY events_1_day_idx ON events_1 (day);
+ALTER INDEX events_day_idx ATTACH PARTITION events_1_day_idx;
+CREATE INDEX CONCURRENTLY events_default_day_idx ON events_default (day);
+ALTER INDEX events_day_idx ATTACH PARTITION events_default_day_idx;
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_day_idx'::regclass;
