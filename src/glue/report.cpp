@@ -113,8 +113,8 @@ void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx)
   }
   Log("blocked", f, ctx);
   ereport(ERROR, (errcode(kGuardSqlState), errmsg_internal("%s", primary), errdetail_internal("%s", detail),
-                  errhint("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s'.", recipe,
-                          rule.name)));
+                  errhint("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s%s%s'.", recipe,
+                          rule.name, ctx.also ? ", " : "", ctx.also ? ctx.also : "")));
 }
 
 void LogAllowed(const analysis::Finding &f, const Context &ctx) { Log("allowed", f, ctx); }

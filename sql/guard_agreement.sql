@@ -1,0 +1,9 @@
+-- Every probe of the guard tests: the guard's verdict agrees with what the server did.
+SELECT count(*) AS probes, count(*) FILTER (WHERE agrees) AS agreeing FROM sg_test.results;
+SELECT label, rules, rewritten, scanned, index_built FROM sg_test.results WHERE NOT agrees;
+-- every rule id that judges a statement is exercised by at least one probe
+SELECT r.rule_id AS rule_without_probe
+  FROM schema_guard.rules() r
+ WHERE r.category IN ('rewrite', 'scan', 'index_build', 'breaking')
+   AND r.rule_id NOT IN ('vacuum_full')
+   AND NOT EXISTS (SELECT FROM sg_test.results x WHERE x.rules ~ ('\m' || r.rule_id || '\M'));

@@ -1,0 +1,68 @@
+-- Lock waits: a missing lock_timeout warns; other sessions holding or waiting for a
+-- conflicting lock block the statement before it queues (or warn when a
+-- lock_timeout bounds the wait); schema_guard.lock_timeout is applied when the
+-- session has none.
+SET client_min_messages = warning;
+\set VERBOSITY terse
+SET lock_timeout = 0;
+-- catalog-only, but an ACCESS EXCLUSIVE request without lock_timeout
+ALTER TABLE items ADD COLUMN note2 text;
+-- SHARE UPDATE EXCLUSIVE blocks neither reads nor writes: no warning
+ALTER TABLE items VALIDATE CONSTRAINT items_checked_not_null;
+-- with a lock_timeout: no warning
+SET lock_timeout = '2s';
+ALTER TABLE items ADD COLUMN note3 text;
+SET schema_guard.mode = off;
+ALTER TABLE items DROP COLUMN note2, DROP COLUMN note3;
+RESET schema_guard.mode;
+
+-- A second session holds ACCESS SHARE on items in an open transaction.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('holder', format('dbname=%s host=%s port=%s', current_database(),
+       current_setting('unix_socket_directories'), current_setting('port'))) AS connected;
+SELECT dblink_exec('holder', 'BEGIN');
+SELECT dblink_exec('holder', 'LOCK TABLE items IN ACCESS SHARE MODE');
+SELECT pid AS holder_pid FROM dblink('holder', 'SELECT pg_backend_pid()') AS t(pid int) \gset
+
+CREATE FUNCTION lock_verdict(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE msg text; detail text;
+BEGIN
+  EXECUTE stmt;
+  RETURN 'ran';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+  RETURN SQLSTATE || ' ' || msg || ' / names holder: ' ||
+         (detail LIKE '%pid ' || current_setting('sg.holder_pid') || ' holds AccessShareLock%')::text;
+END $$;
+SELECT set_config('sg.holder_pid', :'holder_pid', false) IS NOT NULL AS ok;
+
+-- no lock_timeout: blocked at once, before queueing
+SET lock_timeout = 0;
+SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
+-- a SHARE request (CREATE INDEX ... would also be judged by its own rule)
+SET schema_guard.allow = 'create_index_blocking';
+SELECT lock_verdict('CREATE INDEX items_note_idx ON items (note)');
+RESET schema_guard.allow;
+-- with a lock_timeout the wait is bounded: a warning, then the server's own timeout
+SET lock_timeout = '50ms';
+SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
+-- the guard's lock_timeout is applied when the session has none
+SET lock_timeout = 0;
+SET schema_guard.lock_timeout = '50ms';
+SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
+SHOW lock_timeout;
+RESET schema_guard.lock_timeout;
+-- a lock that does not conflict (SHARE UPDATE EXCLUSIVE vs ACCESS SHARE) is fine
+SELECT lock_verdict('ALTER TABLE items VALIDATE CONSTRAINT items_checked_not_null');
+-- the rule can be turned off
+SET schema_guard.rules = 'lock_conflict:off, lock_timeout_missing:off';
+SET lock_timeout = '50ms';
+SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
+RESET schema_guard.rules;
+RESET lock_timeout;
+SELECT dblink_exec('holder', 'ROLLBACK');
+SELECT dblink_disconnect('holder');
+DROP FUNCTION lock_verdict(text);
+SET schema_guard.mode = off;
+DROP INDEX items_note_idx;
+RESET schema_guard.mode;
