@@ -22,6 +22,8 @@ runuser -u postgres -- "$PG_BIN/createdb" -h "$PGHOST" -p "$PGPORT" schema_guard
 export PGDATABASE=schema_guard_tap
 psql -X -q -c 'CREATE EXTENSION pgtap; CREATE EXTENSION schema_guard;' >/dev/null
 pg_prove --pset tuples_only=1 test/*.sql || status=1
+echo "== loading, logging and documentation (TAP)"
+prove --exec bash test/t/*.sh || status=1
 
 if grep -q "terminated by signal" "$DIR/server.log"; then
   echo "server crashed:"; grep -B2 -A2 "terminated by signal" "$DIR/server.log"; status=1

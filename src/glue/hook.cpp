@@ -34,8 +34,12 @@ void Predict(List *rewrites) {
 
 const char *StatementText(const PlannedStmt *pstmt, const char *query) {
   if (query == nullptr) return "";
-  const int loc = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
-  const int len = pstmt->stmt_len > 0 ? pstmt->stmt_len : static_cast<int>(strlen(query + loc));
+  int loc = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
+  int len = pstmt->stmt_len > 0 ? pstmt->stmt_len : static_cast<int>(strlen(query + loc));
+  while (len > 0 && scanner_isspace(query[loc])) {
+    loc++;
+    len--;
+  }
   return pnstrdup(query + loc, len);
 }
 
