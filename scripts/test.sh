@@ -18,7 +18,7 @@ if ! make -s installcheck PG_CONFIG="$PG_BIN/pg_config"; then
   status=1
 fi
 echo "== pgTAP"
-runuser -u postgres -- "$PG_BIN/createdb" -h "$PGHOST" -p "$PGPORT" schema_guard_tap
+(cd / && runuser -u postgres -- "$PG_BIN/createdb" -h "$PGHOST" -p "$PGPORT" schema_guard_tap)
 export PGDATABASE=schema_guard_tap
 psql -X -q -c 'CREATE EXTENSION pgtap; CREATE EXTENSION schema_guard;' >/dev/null
 pg_prove --pset tuples_only=1 test/*.sql || status=1

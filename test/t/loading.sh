@@ -8,7 +8,7 @@ DIR=${LOADING_DIR:-/tmp/schema_guard_loading}
 PORT=${LOADING_PORT:-54331}
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; failed=1; fi; }
-q() { runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1; }
+q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
 echo "1..11"
 trap 'stop_cluster "$DIR"' EXIT
 start_cluster "$DIR" "$PORT" "log_min_messages = log"
