@@ -36,6 +36,7 @@ start_cluster() {
   rm -rf "$dir"
   mkdir -p "$dir"
   chown postgres:postgres "$dir"
+  cd /  # the postgres user may not be able to read the checkout
   runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
   mkdir -p "$dir/sock" && chown postgres:postgres "$dir/sock"
   {
@@ -47,9 +48,10 @@ start_cluster() {
     for line in "$@"; do echo "$line"; done
   } >>"$dir/data/postgresql.conf"
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+  cd "$OLDPWD"
 }
 
 stop_cluster() {
   local dir=$1
-  [ -d "$dir/data" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  [ -d "$dir/data" ] && (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1) || true
 }
