@@ -5,6 +5,7 @@
 #include "glue/activation.hpp"
 #include "glue/guc.hpp"
 #include "glue/report.hpp"
+#include "glue/verdict.hpp"
 
 namespace schema_guard::hook {
 namespace {
@@ -54,12 +55,6 @@ bool ShouldJudge(Node *parsetree, ProcessUtilityContext context) {
   return activation::ExtensionInstalled();
 }
 
-bool BelowMinimumSize(const Finding &f) {
-  const long min = guc::MinTableSizeBytes();
-  return min > 0 && policy::IsLockDurationRule(f.rule) && OidIsValid(f.relid) &&
-         analysis::RelationSizeBytes(f.relid) < min;
-}
-
 // Judge one statement; raises the guard's ERROR when a finding blocks.  Returns the
 // lock_timeout (ms) the guard applies while the statement runs, or 0.
 int Judge(PlannedStmt *pstmt, const char *query) {
@@ -71,61 +66,45 @@ int Judge(PlannedStmt *pstmt, const char *query) {
   analysis::AnalyzeStatement(pstmt->utilityStmt, &result);
   Predict(result.rewrites);
 
-  const policy::Settings settings = guc::CurrentSettings();
-  const int guard_timeout = (LockTimeout == 0) ? guc::GuardLockTimeoutMs() : 0;
-  const bool wait_bounded = LockTimeout > 0 || guard_timeout > 0;
-  bool applies_timeout = false;
-
-  // Lock waits: judged per relation whose lock blocks reads or writes.
-  const bool check_conflicts = policy::ConfiguredAction(settings, RuleId::LockConflict, wait_bounded) != Action::Off;
-  bool timeout_reported = false;
-  const char *lockers_text = nullptr;
-  ListCell *lc;
-  foreach (lc, result.lock_targets) {
-    auto *t = static_cast<analysis::LockTarget *>(lfirst(lc));
-    if (t->lock < ShareLock) continue;
-    applies_timeout = applies_timeout || guard_timeout > 0;
-    if (!wait_bounded && !timeout_reported) {
-      analysis::AddFinding(&result, RuleId::LockTimeoutMissing, t->relid, t->lock, 0, result.command);
-      timeout_reported = true;
-    }
-    if (check_conflicts) {
-      const char *lockers = analysis::DescribeConflictingLockers(t->relid, t->lock);
-      if (lockers != nullptr) {
-        analysis::AddFinding(&result, RuleId::LockConflict, t->relid, t->lock, 0, result.command);
-        lockers_text = lockers;
-      }
-    }
+  // schema_guard.lock_timeout applies when the session has none and the statement
+  // takes a lock that blocks reads or writes.
+  int guard_timeout = 0;
+  if (LockTimeout == 0 && guc::GuardLockTimeoutMs() > 0) {
+    ListCell *lc;
+    foreach (lc, result.lock_targets)
+      if (static_cast<analysis::LockTarget *>(lfirst(lc))->lock >= ShareLock) guard_timeout = guc::GuardLockTimeoutMs();
   }
+  const int effective_timeout = LockTimeout > 0 ? LockTimeout : guard_timeout;
+  const policy::Settings settings = guc::CurrentSettings();
+  verdict::AddLockWaitFindings(&result, effective_timeout, settings);
 
-  report::Context ctx = {StatementText(pstmt, query), result.command, nullptr, nullptr};
+  report::Context ctx = {StatementText(pstmt, query), result.command, nullptr};
   const Finding *blocking = nullptr;
   StringInfoData also;
   initStringInfo(&also);
+  ListCell *lc;
   foreach (lc, result.findings) {
     auto *f = static_cast<Finding *>(lfirst(lc));
-    const Action action = policy::ConfiguredAction(settings, f->rule, wait_bounded);
-    if (action == Action::Off || BelowMinimumSize(*f)) continue;
-    ctx.extra_detail = f->rule == RuleId::LockConflict ? lockers_text : nullptr;
-    if (policy::IsAllowed(settings, f->rule)) {
-      report::LogAllowed(*f, ctx);
-    } else if (action == Action::Warn) {
-      report::Emit(*f, action, ctx);
-    } else if (blocking == nullptr) {
-      blocking = f;
-    } else {
-      appendStringInfo(&also, "%s%s", also.len ? ", " : "", policy::Rule(f->rule).name);
+    switch (verdict::Decide(*f, settings, effective_timeout)) {
+      case verdict::Outcome::Quiet: break;
+      case verdict::Outcome::Allowed: report::LogAllowed(*f, ctx); break;
+      case verdict::Outcome::Warn: report::Emit(*f, Action::Warn, ctx); break;
+      case verdict::Outcome::Block:
+        if (blocking == nullptr)
+          blocking = f;
+        else
+          appendStringInfo(&also, "%s%s", also.len ? ", " : "", policy::Rule(f->rule).name);
+        break;
     }
   }
   if (blocking != nullptr) {
-    ctx.extra_detail = blocking->rule == RuleId::LockConflict ? lockers_text : nullptr;
     ctx.also = also.len ? also.data : nullptr;
     report::Emit(*blocking, Action::Block, ctx);  // does not return
   }
 
   MemoryContextSwitchTo(caller_context);
   MemoryContextDelete(judge_context);
-  return applies_timeout ? guard_timeout : 0;
+  return guard_timeout;
 }
 
 void CallNext(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,

@@ -22,14 +22,16 @@ const char *SizeText(Oid relid) {
   return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
 }
 
-char *Primary(const analysis::Finding &f) {
+}  // namespace
+
+char *PrimaryText(const analysis::Finding &f) {
   const policy::RuleInfo &rule = policy::Rule(f.rule);
   char text[1024];
   policy::ExpandTemplate(rule.message, RelationText(f), f.what ? f.what : "", text, sizeof text);
   return psprintf("schema_guard: %s: %s", rule.name, text);
 }
 
-char *Detail(const analysis::Finding &f, const Context &ctx) {
+char *DetailText(const analysis::Finding &f, const Context &ctx) {
   StringInfoData buf;
   initStringInfo(&buf);
   const char *rel = RelationText(f);
@@ -43,8 +45,8 @@ char *Detail(const analysis::Finding &f, const Context &ctx) {
                        ctx.command, mode, rel, size, f.lock >= AccessExclusiveLock ? "reads or writes" : "writes to");
       break;
     case policy::RuleId::LockConflict:
-      appendStringInfo(&buf, "%s needs %s on %s%s, which conflicts with: %s.", ctx.command, mode,
-                       rel, size, ctx.extra_detail ? ctx.extra_detail : "other sessions");
+      appendStringInfo(&buf, "%s needs %s on %s%s, which conflicts with other sessions right now:",
+                       ctx.command, mode, rel, size);
       break;
     default:
       appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
@@ -58,6 +60,15 @@ char *Detail(const analysis::Finding &f, const Context &ctx) {
   if (ctx.also) appendStringInfo(&buf, " Also blocked: %s.", ctx.also);
   return buf.data;
 }
+
+char *HintText(const analysis::Finding &f, const char *also) {
+  const policy::RuleInfo &rule = policy::Rule(f.rule);
+  const char *recipe = (f.partitioned && rule.recipe_partitioned) ? rule.recipe_partitioned : rule.recipe;
+  return psprintf("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s%s%s'.", recipe,
+                  rule.name, also ? ", " : "", also ? also : "");
+}
+
+namespace {
 
 void Log(const char *verdict, const analysis::Finding &f, const Context &ctx) {
   ereport(LOG_SERVER_ONLY,
@@ -103,8 +114,8 @@ void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx)
   if (action == policy::Action::Off) return;
   const policy::RuleInfo &rule = policy::Rule(f.rule);
   const char *recipe = (f.partitioned && rule.recipe_partitioned) ? rule.recipe_partitioned : rule.recipe;
-  char *primary = Primary(f);
-  char *detail = Detail(f, ctx);
+  char *primary = PrimaryText(f);
+  char *detail = DetailText(f, ctx);
   if (action == policy::Action::Warn) {
     Log("warned", f, ctx);
     ereport(WARNING, (errcode(kGuardSqlState), errmsg_internal("%s", primary),
@@ -113,8 +124,7 @@ void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx)
   }
   Log("blocked", f, ctx);
   ereport(ERROR, (errcode(kGuardSqlState), errmsg_internal("%s", primary), errdetail_internal("%s", detail),
-                  errhint("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s%s%s'.", recipe,
-                          rule.name, ctx.also ? ", " : "", ctx.also ? ctx.also : "")));
+                  errhint("%s", HintText(f, ctx.also))));
 }
 
 void LogAllowed(const analysis::Finding &f, const Context &ctx) { Log("allowed", f, ctx); }

@@ -13,9 +13,14 @@ constexpr int kGuardSqlState = MAKE_SQLSTATE('S', 'G', '0', '0', '1');
 struct Context {
   const char *statement;    // the statement text, for the log
   const char *command;      // e.g. "ALTER TABLE"
-  const char *extra_detail; // appended to DETAIL (e.g. lockers), may be null
   const char *also;         // other blocking findings, may be null
 };
+
+// The texts of a finding: "schema_guard: rule: ...", DETAIL, and HINT (the safe
+// recipe plus the allow-list override; `also` names other blocking rules).
+char *PrimaryText(const analysis::Finding &f);
+char *DetailText(const analysis::Finding &f, const Context &ctx);
+char *HintText(const analysis::Finding &f, const char *also);
 
 // Emit a WARNING for action Warn, or raise the ERROR for action Block.
 void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx);

@@ -83,7 +83,7 @@ SG_SQL_FUNCTION(schema_guard_table_rewrite) {
   ereport(LOG_SERVER_ONLY, (errmsg("schema_guard: prediction miss: %s rewrites %s, which the analysis did not predict",
                                    f.what, report::RelationText(f)),
                             errhidestmt(false)));
-  report::Context ctx = {debug_query_string, f.what, nullptr, nullptr};
+  report::Context ctx = {debug_query_string, f.what, nullptr};
   if (policy::IsAllowed(settings, f.rule))
     report::LogAllowed(f, ctx);
   else
