@@ -9,7 +9,7 @@ OBJS        = $(SRCS:.cpp=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
-SCRIPTS     =
+SCRIPTS     = scripts/schema_guard_lint
 
 # pg_regress tests come from the schedule, never from a wildcard over sql/
 # (which also holds the install scripts).

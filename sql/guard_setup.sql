@@ -10,7 +10,8 @@ SET client_min_messages = warning;
 CREATE SCHEMA sg_test;
 CREATE TABLE sg_test.results (
   id serial PRIMARY KEY, label text, statement text, rules text, guard_lock text,
-  observed_lock text, rewritten boolean, scanned boolean, index_built boolean, agrees boolean);
+  observed_lock text, rewritten boolean, scanned boolean, index_built boolean, agrees boolean,
+  check_rules text);
 
 CREATE FUNCTION sg_test.lock_rank(mode text) RETURNS int LANGUAGE sql IMMUTABLE AS $$
   SELECT array_position(ARRAY['AccessShareLock','RowShareLock','RowExclusiveLock',
@@ -41,6 +42,7 @@ DECLARE
   pred_scan boolean;
   pred_index boolean;
   v_agrees boolean;
+  v_check text;
 BEGIN
   PERFORM set_config('lock_timeout', '5s', true);
   PERFORM set_config('schema_guard.mode', 'block', true);
@@ -57,6 +59,8 @@ BEGIN
     WHEN SQLSTATE 'SGT01' THEN NULL;
   END;
   SELECT string_agg(x, ', ' ORDER BY x) INTO v_rules FROM unnest(string_to_array(nullif(v_rules, ''), ', ')) x;
+  -- the same statement through schema_guard.check(), same settings: must name the same rules
+  SELECT string_agg(DISTINCT c.rule, ', ' ORDER BY c.rule) INTO v_check FROM schema_guard.check(stmt) c;
 
   PERFORM set_config('schema_guard.mode', 'off', true);
   IF target_oid IS NOT NULL THEN
@@ -89,8 +93,8 @@ BEGIN
           AND (v_rewritten OR pred_index = v_index)
           AND (v_rewritten OR v_index OR pred_scan = v_scanned)
           AND (v_lock IS NULL OR v_lock = sg_test.sql_lock_name(v_observed));
-  INSERT INTO sg_test.results (label, statement, rules, guard_lock, observed_lock, rewritten, scanned, index_built, agrees)
-  VALUES (label, stmt, coalesce(v_rules, ''), v_lock, sg_test.sql_lock_name(v_observed), v_rewritten, v_scanned, v_index, v_agrees);
+  INSERT INTO sg_test.results (label, statement, rules, guard_lock, observed_lock, rewritten, scanned, index_built, agrees, check_rules)
+  VALUES (label, stmt, coalesce(v_rules, ''), v_lock, sg_test.sql_lock_name(v_observed), v_rewritten, v_scanned, v_index, v_agrees, coalesce(v_check, ''));
   RETURN QUERY SELECT coalesce(v_rules, ''), v_lock, sg_test.sql_lock_name(v_observed), v_rewritten, v_scanned, v_index, v_agrees;
 END
 $$;

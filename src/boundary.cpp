@@ -2,7 +2,7 @@
 
 namespace schema_guard {
 
-bool TryInSubtransaction(void (*fn)(void *), void *arg) {
+bool TryInSubtransaction(void (*fn)(void *), void *arg, ErrorData **error_out) {
   MemoryContext caller_context = CurrentMemoryContext;
   ResourceOwner caller_owner = CurrentResourceOwner;
   volatile bool ok = true;
@@ -16,6 +16,7 @@ bool TryInSubtransaction(void (*fn)(void *), void *arg) {
   PG_CATCH();
   {
     MemoryContextSwitchTo(caller_context);
+    if (error_out != nullptr) *error_out = CopyErrorData();
     FlushErrorState();
     RollbackAndReleaseCurrentSubTransaction();
     ok = false;

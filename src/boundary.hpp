@@ -43,7 +43,8 @@ inline void RunGuarded(const char *entry_point, Body &&body) {
 // moment later with its own message).  It runs in a subtransaction; on error the
 // subtransaction is rolled back, the error discarded, and false returned.
 // fn must be a plain function: nothing with a destructor may live across the longjmp.
-bool TryInSubtransaction(void (*fn)(void *), void *arg);
+// With error_out, the discarded error is copied there (in the caller's context).
+bool TryInSubtransaction(void (*fn)(void *), void *arg, ErrorData **error_out = nullptr);
 
 }  // namespace schema_guard
 

@@ -21,10 +21,10 @@ SELECT is_empty(
 SELECT is(current_setting('schema_guard.mode'), 'block', 'mode defaults to block');
 SELECT is((SELECT enumvals FROM pg_settings WHERE name = 'schema_guard.mode'), ARRAY['off', 'warn', 'block'], 'mode values');
 
-SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 27, 'the rule catalog has 27 rules');
+SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 31, 'the rule catalog has 31 rules');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE rule_id !~ '^[a-z][a-z_]*[a-z]$'$$, 'rule ids are snake_case');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE coalesce(recipe, '') = '' OR coalesce(description, '') = ''$$, 'every rule has a description and a recipe');
-SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE category NOT IN ('rewrite', 'scan', 'index_build', 'breaking', 'lock_wait', 'backstop')$$, 'categories are known');
+SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE category NOT IN ('rewrite', 'scan', 'index_build', 'breaking', 'lock_wait', 'backstop', 'script')$$, 'categories are known');
 SELECT results_eq(
   $$SELECT rule_id FROM schema_guard.rules() WHERE default_action = 'warn' ORDER BY 1$$,
   ARRAY['detach_partition_blocking', 'drop_index_blocking', 'drop_table', 'lock_timeout_missing', 'truncate'],

@@ -567,6 +567,13 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
         AddFinding(out, RuleId::DropColumn, relid, lock, kBreaks, ColumnText(cmd->name));
         break;
       }
+      case AT_ValidateConstraint:
+        // Cheap on its own (SHARE UPDATE EXCLUSIVE), unless this transaction already
+        // holds a lock that blocks writes: then the scan runs under that lock.
+        if (WritesBlockedByThisTransaction(relid, out->held_locks))
+          AddFinding(out, RuleId::ValidateUnderStrongLock, relid, ShareLock, kScan,
+                     cmd->name ? quote_identifier(cmd->name) : "");
+        break;
       case AT_AttachPartition:
         AnalyzeAttachPartition(relid, reinterpret_cast<PartitionCmd *>(cmd->def), out);
         break;

@@ -43,6 +43,10 @@ struct StatementAnalysis {
   List *lock_targets;  // of LockTarget *: existing, non-exempt relations
   List *rewrites;      // of Oid (lfirst_oid): relations the analysis expects to be rewritten
   const char *command; // e.g. "ALTER TABLE", for lock-wait messages
+  // Input: relations an earlier statement of the same transaction locked in SHARE
+  // mode or stronger, as known to schema_guard.check() for a script (the live
+  // locks of this transaction are always consulted too).
+  List *held_locks;
 };
 
 static_assert(std::is_trivially_destructible_v<Finding>);
@@ -51,8 +55,13 @@ static_assert(std::is_trivially_destructible_v<StatementAnalysis>);
 // Cheap node-tag filter: does the guard judge this kind of statement at all?
 bool IsJudgedStatement(const Node *parsetree);
 
-// Work out findings and lock targets for one statement.
-void AnalyzeStatement(Node *parsetree, StatementAnalysis *out);
+// Work out findings and lock targets for one statement.  held_locks: see
+// StatementAnalysis::held_locks.
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
+
+// Does this transaction already block writes to relid (SHARE lock or stronger),
+// live or according to held_locks?
+bool WritesBlockedByThisTransaction(Oid relid, List *held_locks);
 
 // ---- catalog facts shared by the analyzers (catalog_facts.cpp) ----
 

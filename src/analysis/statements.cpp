@@ -247,7 +247,17 @@ bool IsJudgedStatement(const Node *parsetree) {
   }
 }
 
-void AnalyzeStatement(Node *parsetree, StatementAnalysis *out) {
+bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
+  if (list_member_oid(held_locks, relid)) return true;
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return false;
+  const bool held = CheckRelationLockedByMe(rel, ShareLock, true);
+  RelationClose(rel);
+  return held;
+}
+
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks) {
+  out->held_locks = held_locks;
   out->findings = NIL;
   out->lock_targets = NIL;
   out->rewrites = NIL;

@@ -118,6 +118,22 @@ constexpr RuleInfo kRules[] = {
      "{what} is about to rewrite {rel}",
      "Backstop: the table_rewrite event trigger saw a rewrite that the analysis did not predict",
      "Treat it like any rewrite: expand and contract, or run it in a maintenance window. Please report the statement: the guard's prediction missed it."},
+    {RuleId::ValidateUnderStrongLock, "validate_under_strong_lock", "scan", Action::Block,
+     "VALIDATE CONSTRAINT {what} scans {rel} while this transaction already blocks writes to it",
+     "VALIDATE CONSTRAINT in the same transaction as a statement that locked the table strongly (for example the ADD ... NOT VALID) scans while that lock is still held",
+     "COMMIT after adding the constraint NOT VALID, then run VALIDATE CONSTRAINT in its own transaction: it takes only SHARE UPDATE EXCLUSIVE."},
+    {RuleId::SyntaxError, "syntax_error", "script", Action::Block,
+     "{what}",
+     "check(): the script does not parse; nothing after the error was judged",
+     "Fix the statement; schema_guard.check() judges the statements before the error."},
+    {RuleId::RelationMissing, "relation_missing", "script", Action::Block,
+     "{what} refers to {rel}, which does not exist",
+     "check(): a statement names a relation that neither exists nor is created earlier in the script; it will fail at deploy",
+     "Create the relation earlier in the migration, fix the name or schema, or use IF EXISTS where that is what you mean."},
+    {RuleId::TransactionBlockError, "transaction_block_error", "script", Action::Block,
+     "{what} cannot run inside a transaction block",
+     "check(): CONCURRENTLY forms and VACUUM inside BEGIN ... COMMIT fail at deploy",
+     "Run the statement on its own, outside BEGIN ... COMMIT (most migration tools have a per-migration switch for this)."},
 };
 
 static_assert(sizeof(kRules) / sizeof(kRules[0]) == kRuleCount, "every RuleId needs a catalog entry");
@@ -141,6 +157,7 @@ const RuleInfo *RuleByName(const char *name) {
 
 bool IsLockDurationRule(RuleId id) {
   const char *c = Rule(id).category;
+  if (id == RuleId::ValidateUnderStrongLock) return false;  // the lock is already held
   return std::strcmp(c, "rewrite") == 0 || std::strcmp(c, "scan") == 0 ||
          std::strcmp(c, "index_build") == 0 || std::strcmp(c, "lock_wait") == 0 ||
          std::strcmp(c, "backstop") == 0;

@@ -44,6 +44,12 @@ enum class RuleId : uint8_t {
   LockConflict,
   // backstop
   UnpredictedRewrite,
+  // a scan under a lock the transaction already holds
+  ValidateUnderStrongLock,
+  // scripts judged by schema_guard.check(): what will fail at deploy
+  SyntaxError,
+  RelationMissing,
+  TransactionBlockError,
   Count_
 };
 

@@ -48,3 +48,30 @@ BEGIN
   END IF;
 END
 $$;
+
+CREATE FUNCTION schema_guard.check(
+    sql text,
+    OUT statement int,
+    OUT line int,
+    OUT rule text,
+    OUT action text,
+    OUT relation regclass,
+    OUT lock_mode text,
+    OUT rewrites boolean,
+    OUT scans boolean,
+    OUT message text,
+    OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_check'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION schema_guard.check(text) IS
+  'Dry-run a migration script against the live catalog: one row per finding, nothing executed';
+
+CREATE FUNCTION schema_guard.explain(sql text)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'schema_guard_explain'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION schema_guard.explain(text) IS
+  'What PostgreSQL will do for one statement: relations, locks, rewrite/scan/index build, size, duration class, conflicting sessions now';

@@ -1,0 +1,99 @@
+-- schema_guard.check(sql): a migration script judged against the live catalog,
+-- nothing executed, one row per finding.
+SET client_min_messages = warning;
+\pset null '-'
+SET lock_timeout = 0;
+-- one finding per rule, from the same engine as the hook
+SELECT statement, line, rule, action, relation, lock_mode, rewrites, scans
+  FROM schema_guard.check($$
+CREATE INDEX ON items (code);
+ALTER TABLE items ALTER COLUMN qty TYPE bigint;
+ALTER TABLE items ADD COLUMN r float8 DEFAULT random();
+ALTER TABLE items ADD CONSTRAINT c CHECK (qty > 0);
+ALTER TABLE items RENAME COLUMN label TO title;
+DROP TABLE parent_tbl;
+$$);
+-- nothing was executed
+SELECT count(*) AS indexes_on_code FROM pg_indexes WHERE tablename = 'items' AND indexdef LIKE '%(code)%';
+SELECT format_type(atttypid, atttypmod) AS qty_type FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'qty';
+
+-- a script with no findings returns no rows
+SET lock_timeout = '2s';
+SELECT count(*) AS findings FROM schema_guard.check($$
+SET lock_timeout = '2s';
+ALTER TABLE items ADD COLUMN r int;
+ALTER TABLE items ADD CONSTRAINT c CHECK (qty > 0) NOT VALID;
+CREATE INDEX CONCURRENTLY items_code_idx ON items (code);
+$$);
+RESET lock_timeout;
+
+-- statements depend on earlier ones: SET lock_timeout, tables created earlier,
+-- BEGIN/COMMIT, NOT VALID then VALIDATE in one transaction, CONCURRENTLY in a block
+SELECT statement, line, rule, action, relation
+  FROM schema_guard.check($$-- migration 0042
+CREATE TABLE audit_log (id bigint, at timestamptz);
+CREATE INDEX ON audit_log (at);            -- new in this script: fine
+ALTER TABLE audit_log ALTER COLUMN id TYPE numeric;
+ALTER TABLE items ADD COLUMN a1 int;       -- lock_timeout is still 0
+SET lock_timeout = '3s';
+ALTER TABLE items ADD COLUMN a2 int;       -- bounded now
+BEGIN;
+ALTER TABLE items ADD CONSTRAINT qty_pos CHECK (qty > 0) NOT VALID;
+ALTER TABLE items VALIDATE CONSTRAINT qty_pos;   -- still under the ACCESS EXCLUSIVE lock
+CREATE INDEX CONCURRENTLY items_code_idx ON items (code);
+COMMIT;
+ALTER TABLE items VALIDATE CONSTRAINT items_checked_not_null;  -- its own transaction: fine
+BEGIN;
+SET LOCAL lock_timeout = 0;
+ALTER TABLE items ADD COLUMN a3 int;
+COMMIT;
+ALTER TABLE items ADD COLUMN a4 int;       -- SET LOCAL ended with the transaction
+$$);
+
+-- unknown relations are findings, not an abort of the whole check
+SELECT statement, rule, message FROM schema_guard.check($$
+SET lock_timeout = '1s';
+ALTER TABLE no_such_table ADD COLUMN x int;
+ALTER TABLE IF EXISTS no_such_table ADD COLUMN x int;
+DROP TABLE IF EXISTS no_such_table;
+CREATE INDEX ON items (code);
+$$);
+
+-- a syntax error: the statements before it are judged, the error has its statement and position
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+CREATE INDEX ON items (code);
+ALTER TABLE items ADD COLUMN oops int DEFALT 5;
+DROP TABLE items;
+$$);
+SELECT statement, line, rule, message FROM schema_guard.check('ALTER TABLE items ADD COLUMN x int DEFAULT ''unterminated');
+
+-- NULL gives NULL (no rows), empty and comment-only scripts give no rows
+SELECT count(*) AS null_rows FROM schema_guard.check(NULL);
+SELECT count(*) AS empty_rows FROM schema_guard.check('');
+SELECT count(*) AS comment_rows FROM schema_guard.check('-- nothing here');
+SELECT count(*) AS semicolons_rows FROM schema_guard.check(';;;');
+
+-- actions follow the current settings
+SET schema_guard.mode = warn;
+SELECT rule, action FROM schema_guard.check('CREATE INDEX ON items (code)') WHERE rule = 'create_index_blocking';
+RESET schema_guard.mode;
+SET schema_guard.allow = 'create_index_blocking';
+SELECT count(*) AS allowed_rows FROM schema_guard.check('SET lock_timeout = ''1s''; CREATE INDEX ON items (code)');
+RESET schema_guard.allow;
+
+-- message and hint
+SELECT message, hint FROM schema_guard.check('ALTER TABLE items ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent_tbl') WHERE rule = 'add_foreign_key_scan';
+
+-- a 10,000-statement script is handled in one call
+SELECT count(*) AS findings, count(DISTINCT statement) AS statements, max(line) AS last_line
+  FROM schema_guard.check((SELECT string_agg(format('ALTER TABLE items ALTER COLUMN qty TYPE bigint; -- %s', g), E'\n') FROM generate_series(1, 10000) g));
+
+-- explain(): one statement, in words
+SET lock_timeout = '2s';
+SELECT * FROM schema_guard.explain('ALTER TABLE items ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent_tbl');
+SELECT * FROM schema_guard.explain('ALTER TABLE items ADD COLUMN r int');
+SELECT * FROM schema_guard.explain('SELECT 1');
+\set VERBOSITY terse
+SELECT * FROM schema_guard.explain('SELECT 1; SELECT 2');
+SELECT * FROM schema_guard.explain('ALTER TABEL items');
+SELECT * FROM schema_guard.explain(NULL);

@@ -1,0 +1,533 @@
+-- Audit: foreign keys whose referencing side has no index the RI check can use.
+--
+-- Everything here reads the system catalogs and the statistics functions only:
+-- no user relation is opened or locked, nothing runs with elevated rights, and
+-- no deparsing function that opens relations (pg_get_expr with a relation,
+-- pg_get_indexdef, pg_partition_tree) is called.
+
+-- A stored node tree (pg_node_tree text) as jsonb: {"node": "OPEXPR", "opno": 96,
+-- "args": [...]}.  Only structure, numbers and booleans survive; identifiers and
+-- strings inside the tree become JSON strings or null, datums become arrays of
+-- their bytes.  Used on small trees (index predicates, short policy expressions).
+CREATE FUNCTION schema_guard._node_json(tree text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT translate(replace(
+  regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    -- backslash escapes (identifiers with blanks or braces) lose their meaning
+    CASE WHEN strpos(tree, '\') > 0 THEN regexp_replace(tree, '\\.', '_', 'g') ELSE tree END,
+    -- datums: "4 [ 16 0 0 0 ]" becomes the list "(16 0 0 0)"
+    '\d+ \[ ((?:-?\d+(?: -?\d+)*)?) ?\]', '(\1)', 'g'),
+    -- any token that is not a number, a word, a :field or <> becomes <>
+    '(^|[\s(])(?!(?:-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|:?[A-Za-z_]\w*|<>)(?:[\s(){}]|$))[^\s(){}]+', '\1<>', 'g'),
+    -- words (other than true/false) become strings
+    '(^|[\s(])(?!(?:true|false)(?:[\s)}]|$))([A-Za-z_]\w*)', '\1"\2"', 'g'),
+    '\{([A-Z_]+)', '{"node":"\1"', 'g'),
+    ' :(\w+) ', ',"\1":', 'g'),
+    -- a value that looked like a field name (an alias such as ":x")
+    '":(:\w+)', '":null', 'g'),
+  '<>', 'null'), '() ', '[],')::jsonb
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._node_json(text) IS
+  'internal: a stored expression node tree as jsonb (structure, numbers and booleans only)';
+
+-- Is an index predicate (as _node_json) implied by "every one of cols IS NOT NULL"?
+-- The RI probe is "$1 = col" with a strict operator, which proves exactly that.
+CREATE FUNCTION schema_guard._implied_by_not_null(pred jsonb, cols int2[])
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  arg jsonb;
+BEGIN
+  IF jsonb_typeof(pred) = 'array' THEN            -- implicit AND
+    FOR arg IN SELECT a FROM jsonb_array_elements(pred) a LOOP
+      IF NOT schema_guard._implied_by_not_null(arg, cols) THEN
+        RETURN false;
+      END IF;
+    END LOOP;
+    RETURN true;
+  END IF;
+  CASE pred->>'node'
+    WHEN 'NULLTEST' THEN
+      RETURN (pred->>'nulltesttype') = '1'          -- IS NOT NULL
+         AND (pred->>'argisrow') = 'false'
+         AND pred->'arg'->>'node' = 'VAR'
+         AND (pred->'arg'->>'varlevelsup') = '0'
+         AND (pred->'arg'->>'varattno')::int2 = ANY (cols);
+    WHEN 'BOOLEXPR' THEN
+      IF pred->>'boolop' = 'and' THEN
+        RETURN schema_guard._implied_by_not_null(pred->'args', cols);
+      ELSIF pred->>'boolop' = 'or' THEN
+        FOR arg IN SELECT a FROM jsonb_array_elements(pred->'args') a LOOP
+          IF schema_guard._implied_by_not_null(arg, cols) THEN
+            RETURN true;
+          END IF;
+        END LOOP;
+      END IF;
+      RETURN false;
+    WHEN 'CONST' THEN                               -- WHERE true
+      RETURN (pred->>'consttype') = '16' AND (pred->>'constisnull') = 'false'
+         AND EXISTS (SELECT FROM jsonb_array_elements_text(pred->'constvalue') b WHERE b <> '0');
+    ELSE
+      RETURN false;
+  END CASE;
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._implied_by_not_null(jsonb, int2[]) IS
+  'internal: is a partial-index predicate implied by the given columns being NOT NULL';
+
+-- An index name in namespace nsp, at most 63 bytes, that no relation uses yet:
+-- base_suffix, base_suffix1, base_suffix2, ... (the base is cut to fit, as
+-- PostgreSQL itself does).  start skips candidates other fixes already took.
+CREATE FUNCTION schema_guard._free_relname(nsp oid, base text, suffix text, start int DEFAULT 0)
+RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  n int := start;
+  tail text;
+  head text;
+BEGIN
+  LOOP
+    tail := '_' || suffix || CASE WHEN n > 0 THEN n::text ELSE '' END;
+    head := base;
+    WHILE octet_length(head) + octet_length(tail) > 63 LOOP
+      head := left(head, -1);
+    END LOOP;
+    IF NOT EXISTS (SELECT FROM pg_class WHERE relname = head || tail AND relnamespace = nsp) THEN
+      RETURN (head || tail)::name;
+    END IF;
+    n := n + 1;
+  END LOOP;
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._free_relname(oid, text, text, int) IS
+  'internal: a relation name of at most 63 bytes that is free in the namespace';
+
+-- The leaf and intermediate partitions below a partitioned table, with the
+-- depth and the direct parent of each (catalog read of pg_inherits: unlike
+-- pg_partition_tree() it locks nothing).
+CREATE FUNCTION schema_guard._partition_tree(root oid)
+RETURNS TABLE (relid oid, parentid oid, depth int, relkind "char", relpages int)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH RECURSIVE tree AS (
+  SELECT i.inhrelid AS relid, i.inhparent AS parentid, 1 AS depth
+  FROM pg_inherits i WHERE i.inhparent = root
+  UNION ALL
+  SELECT i.inhrelid, i.inhparent, t.depth + 1
+  FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+)
+SELECT t.relid, t.parentid, t.depth, c.relkind, c.relpages
+FROM tree t JOIN pg_class c ON c.oid = t.relid
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._partition_tree(oid) IS
+  'internal: the partitions below a table, from pg_inherits without locking them';
+
+-- Can a value of type src be used where type dst is expected without a run-time
+-- conversion (same type, domain over it, or a binary-coercible cast)?  The RI
+-- probe then only relabels the column and the index still matches it.
+CREATE FUNCTION schema_guard._binary_coercible(src oid, dst oid)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH RECURSIVE base(t) AS (
+  SELECT src
+  UNION
+  SELECT ty.typbasetype FROM base JOIN pg_type ty ON ty.oid = base.t WHERE ty.typtype = 'd'
+)
+SELECT EXISTS (
+  SELECT FROM base b
+  WHERE b.t = dst
+     OR EXISTS (SELECT FROM pg_cast WHERE castsource = b.t AND casttarget = dst AND castmethod = 'b')
+     OR (dst = 'anyarray'::regtype AND EXISTS (SELECT FROM pg_type WHERE oid = b.t AND typcategory = 'A'))
+     OR (dst = 'anyenum'::regtype AND EXISTS (SELECT FROM pg_type WHERE oid = b.t AND typtype = 'e'))
+     OR (dst = 'anyrange'::regtype AND EXISTS (SELECT FROM pg_type WHERE oid = b.t AND typtype = 'r'))
+     OR (dst = 'record'::regtype AND EXISTS (SELECT FROM pg_type WHERE oid = b.t AND typtype = 'c'))
+)
+$fn$;
+
+-- The index DDL for one column list: "(a, b)", with a cast or COLLATE where the
+-- RI probe needs one.
+CREATE FUNCTION schema_guard._fk_index_columns(conoid oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT '(' || string_agg(
+         CASE
+           WHEN NOT schema_guard._binary_coercible(fa.atttypid, o.oprright)
+             THEN format('(%I::%s)', fa.attname, format_type(o.oprright, NULL))
+           WHEN fa.attcollation <> 0 AND fa.attcollation <> pa.attcollation AND NOT pc.collisdeterministic
+             THEN format('%I COLLATE %I.%I', fa.attname, pcn.nspname, pc.collname)
+           ELSE quote_ident(fa.attname)
+         END, ', ' ORDER BY k.n) || ')'
+FROM pg_constraint c,
+     unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(att, patt, op, n)
+     JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.att
+     JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.patt
+     JOIN pg_operator o ON o.oid = k.op
+     LEFT JOIN pg_collation pc ON pc.oid = pa.attcollation
+     LEFT JOIN pg_namespace pcn ON pcn.oid = pc.collnamespace
+WHERE c.oid = conoid
+$fn$;
+
+
+-- The fix for a foreign key on a partitioned table: a partitioned index built
+-- without blocking writes.  CREATE INDEX ... ON ONLY creates it invalid and
+-- empty; each leaf gets its index CONCURRENTLY (or an existing equivalent one)
+-- and is attached; intermediate partitioned tables get their own ON ONLY index,
+-- attached once their leaves are.  The partitioned index turns valid when the
+-- last partition is attached.
+CREATE FUNCTION schema_guard._fk_partitioned_fix(conoid oid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  con pg_constraint;
+  colnames name[];
+  typeids oid[];
+  colls oid[];
+  btree oid := (SELECT oid FROM pg_am WHERE amname = 'btree');
+  idx_of jsonb := '{}';   -- partitioned table oid -> its new index (qualified)
+  stmts text[] := '{}';
+  attach text[] := '{}';
+  taken text[] := '{}';
+  rec record;
+  nm name;
+  existing oid;
+  leafatts int2[];
+  cols text;
+BEGIN
+  SELECT * INTO con FROM pg_constraint WHERE oid = conoid;
+  SELECT array_agg(a.attname ORDER BY k.n), array_agg(a.atttypid ORDER BY k.n), array_agg(a.attcollation ORDER BY k.n)
+    INTO colnames, typeids, colls
+    FROM unnest(con.conkey) WITH ORDINALITY k(att, n)
+    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att;
+  cols := (SELECT '(' || string_agg(quote_ident(c), ', ' ORDER BY n) || ')' FROM unnest(colnames) WITH ORDINALITY u(c, n));
+
+  FOR rec IN
+    SELECT t.relid, t.parentid, t.relkind, t.depth, c.relname, c.relnamespace, n.nspname
+    FROM (SELECT con.conrelid AS relid, 0::oid AS parentid, 'p'::"char" AS relkind, 0 AS depth
+          UNION ALL
+          SELECT p.relid, p.parentid, p.relkind, p.depth FROM schema_guard._partition_tree(con.conrelid) p) t
+    JOIN pg_class c ON c.oid = t.relid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE t.relkind IN ('p', 'r')
+    ORDER BY t.depth, n.nspname, c.relname
+  LOOP
+    SELECT array_agg(a.attnum ORDER BY k.n) INTO leafatts
+      FROM unnest(colnames) WITH ORDINALITY k(c, n)
+      JOIN pg_attribute a ON a.attrelid = rec.relid AND a.attname = k.c AND NOT a.attisdropped;
+    -- an existing index the new partitioned index can adopt: plain btree on
+    -- exactly these columns with default operator classes, not yet attached
+    existing := NULL;
+    IF rec.relkind = 'r' THEN
+      SELECT i.indexrelid INTO existing
+        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+       WHERE i.indrelid = rec.relid AND ic.relam = btree
+         AND i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisunique
+         AND i.indnatts = cardinality(leafatts) AND i.indnkeyatts = cardinality(leafatts)
+         AND (i.indkey::int2[])[0:cardinality(leafatts) - 1] = leafatts
+         AND i.indexprs IS NULL AND i.indpred IS NULL
+         AND NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = i.indexrelid)
+         AND NOT EXISTS (SELECT FROM generate_subscripts(leafatts, 1) g
+                          JOIN pg_opclass opc ON opc.oid = i.indclass[g - 1]
+                         WHERE NOT opc.opcdefault OR i.indcollation[g - 1] <> colls[g])
+       ORDER BY i.indexrelid LIMIT 1;
+    END IF;
+    IF existing IS NOT NULL THEN
+      stmts := stmts || format('ALTER INDEX %s ATTACH PARTITION %s;',
+                               idx_of->>rec.parentid::text, existing::regclass);
+      CONTINUE;
+    END IF;
+    nm := schema_guard._free_relname(rec.relnamespace, rec.relname || '_' || array_to_string(colnames, '_'), 'idx');
+    WHILE format('%I.%I', rec.nspname, nm) = ANY (taken) LOOP
+      nm := schema_guard._free_relname(rec.relnamespace, rec.relname || '_' || array_to_string(colnames, '_'), 'idx',
+                                       coalesce(nullif(substring(nm from '\d+$'), '')::int, 0) + 1);
+    END LOOP;
+    taken := taken || format('%I.%I', rec.nspname, nm);
+    IF rec.relkind = 'p' THEN
+      stmts := stmts || format('CREATE INDEX %I ON ONLY %I.%I %s;', nm, rec.nspname, rec.relname, cols);
+      idx_of := idx_of || jsonb_build_object(rec.relid::text, format('%I.%I', rec.nspname, nm));
+      IF rec.depth > 0 THEN
+        -- attached after its own partitions, deepest first
+        attach := format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_of->>rec.parentid::text, rec.nspname, nm) || attach;
+      END IF;
+    ELSE
+      stmts := stmts || format('CREATE INDEX CONCURRENTLY %I ON %I.%I %s;', nm, rec.nspname, rec.relname, cols)
+                     || format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_of->>rec.parentid::text, rec.nspname, nm);
+    END IF;
+  END LOOP;
+  RETURN array_to_string(stmts || attach, E'\n');
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._fk_partitioned_fix(oid) IS
+  'internal: CREATE INDEX ON ONLY + per-partition CREATE INDEX CONCURRENTLY + ATTACH for a partitioned FK table';
+
+-- The collation of the RI probe on FK column k: the FK column's own, unless the
+-- referenced column's collation differs and is nondeterministic (then the probe
+-- says COLLATE with it).
+CREATE FUNCTION schema_guard._probe_collation(conoid oid, k int)
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT CASE WHEN pa.attcollation <> fa.attcollation AND NOT coalesce(pc.collisdeterministic, true)
+            THEN pa.attcollation ELSE fa.attcollation END
+FROM pg_constraint c
+JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = c.conkey[k]
+JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[k]
+LEFT JOIN pg_collation pc ON pc.oid = pa.attcollation
+WHERE c.oid = conoid
+$fn$;
+
+-- Does the RI probe convert some FK column (int column, numeric key: the
+-- operator is numeric = numeric and the column is cast)?
+CREATE FUNCTION schema_guard._fk_cast_needed(conoid oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT EXISTS (
+  SELECT FROM pg_constraint c, unnest(c.conkey, c.conpfeqop) k(att, op)
+  JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.att
+  JOIN pg_operator o ON o.oid = k.op
+  WHERE c.oid = conoid AND NOT schema_guard._binary_coercible(fa.atttypid, o.oprright))
+$fn$;
+
+CREATE FUNCTION schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL)
+RETURNS TABLE (
+  relation        regclass,
+  constraint_name name,
+  columns         name[],
+  referenced      regclass,
+  reason          text,
+  candidate_index regclass,
+  partitions      regclass[],
+  on_delete       text,
+  on_update       text,
+  table_bytes     bigint,
+  parent_writes   bigint,
+  severity        text,
+  fix             text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH
+scope AS (
+  SELECT n.oid, n.nspname
+  FROM pg_namespace n
+  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
+             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+             ELSE n.nspname = ANY (schema_filter) END
+),
+-- btree equality (strategy 3) and hash equality (strategy 1) members, keyed by
+-- (opclass, operator) for an RI probe "$1 OPERATOR(op) column": an index column
+-- serves it when the operator's commutator is in the opclass's family and the
+-- operator's right input is the opclass input type (no conversion of the column)
+compat AS (
+  SELECT (opc.oid::bigint << 32) | o.oid::bigint AS k
+  FROM pg_opclass opc
+  JOIN pg_am am ON am.oid = opc.opcmethod AND am.amname IN ('btree', 'hash')
+  JOIN pg_amop ao ON ao.amopfamily = opc.opcfamily AND ao.amoppurpose = 's'
+                 AND ao.amopstrategy = CASE am.amname WHEN 'btree' THEN 3 ELSE 1 END
+  JOIN pg_operator o ON o.oprcom = ao.amopopr AND o.oprright = opc.opcintype
+),
+eqam AS (
+  SELECT opc.oid FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
+  WHERE am.amname IN ('btree', 'hash')
+),
+fk AS (
+  SELECT c.oid AS conoid, c.conname, c.conrelid, c.confrelid, c.conkey, c.conpfeqop,
+         c.confdeltype, c.confupdtype, s.nspname, cardinality(c.conkey) AS n,
+         c.conrelid IN (SELECT partrelid FROM pg_partitioned_table) AS partitioned
+  FROM pg_constraint c
+  JOIN scope s ON s.oid = c.connamespace
+  WHERE c.contype = 'f' AND c.conparentid = 0
+    AND c.conrelid NOT IN (SELECT d.objid FROM pg_depend d
+                           WHERE d.refclassid = 'pg_extension'::regclass
+                             AND d.classid = 'pg_class'::regclass AND d.deptype = 'e')
+),
+-- the leaves below partitioned referencing tables, with the FK columns mapped
+-- to each leaf's own attribute numbers
+leaves AS (
+  SELECT f.conoid, t.relid, t.relpages,
+         (SELECT array_agg(la.attnum ORDER BY k.n)
+            FROM unnest(f.conkey) WITH ORDINALITY k(att, n)
+            JOIN pg_attribute pa ON pa.attrelid = f.conrelid AND pa.attnum = k.att
+            JOIN pg_attribute la ON la.attrelid = t.relid AND la.attname = pa.attname) AS attnums
+  FROM fk f, schema_guard._partition_tree(f.conrelid) t
+  WHERE f.partitioned AND t.relkind = 'r'
+),
+targets AS (
+  SELECT conoid, conrelid AS relid, conkey AS attnums, false AS is_leaf, n, conpfeqop FROM fk
+  UNION ALL
+  SELECT l.conoid, l.relid, l.attnums, true, f.n, f.conpfeqop FROM leaves l JOIN fk f USING (conoid)
+),
+-- each index of each target, graded: 0 usable; 1 invalid or not ready; 2 partial
+-- with a predicate the probe does not prove; 3 other collation; 4 operator class
+-- or type mismatch; 6 access method; 7 a FK column only in INCLUDE; 8 the FK
+-- columns are key columns but not the leading ones; NULL unrelated
+pairs AS (
+  SELECT t.conoid, t.relid, t.is_leaf, i.indexrelid,
+    CASE
+      WHEN t.n <= i.indnkeyatts
+       AND (i.indkey::int2[])[0:t.n - 1] @> t.attnums
+       AND (i.indkey::int2[])[0:t.n - 1] <@ t.attnums THEN
+        CASE
+          WHEN t.n = 1 THEN
+            CASE
+              WHEN ((i.indclass[0]::bigint << 32) | t.conpfeqop[1]::bigint) NOT IN (SELECT k FROM compat)
+                THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
+              WHEN i.indcollation[0] <> 0
+               AND i.indcollation[0] <> schema_guard._probe_collation(t.conoid, 1) THEN 3
+              WHEN i.indpred IS NOT NULL
+               AND NOT schema_guard._implied_by_not_null(schema_guard._node_json(i.indpred::text), t.attnums) THEN 2
+              WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
+              ELSE 0
+            END
+          ELSE
+            (SELECT CASE
+                      WHEN bool_or(((i.indclass[pos.p]::bigint << 32) | t.conpfeqop[pos.k]::bigint) NOT IN (SELECT k FROM compat))
+                        THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
+                      WHEN bool_or(i.indcollation[pos.p] <> 0
+                                   AND i.indcollation[pos.p] <> schema_guard._probe_collation(t.conoid, pos.k)) THEN 3
+                      WHEN i.indpred IS NOT NULL
+                       AND NOT schema_guard._implied_by_not_null(schema_guard._node_json(i.indpred::text), t.attnums) THEN 2
+                      WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
+                      ELSE 0
+                    END
+               FROM (SELECT g.k, array_position((i.indkey::int2[])[0:t.n - 1], t.attnums[g.k]) - 1 AS p
+                       FROM generate_subscripts(t.attnums, 1) g(k)) pos)
+        END
+      WHEN i.indnatts > i.indnkeyatts AND (i.indkey::int2[]) @> t.attnums
+       AND NOT ((i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums) THEN 7
+      WHEN (i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums THEN 8
+    END AS code
+  FROM targets t
+  LEFT JOIN pg_index i ON i.indrelid = t.relid
+),
+-- per target the best grade, with its index: (grade << 32) | index oid
+best AS (
+  SELECT conoid, relid, is_leaf,
+         min(CASE WHEN code IS NULL THEN 9::bigint << 32
+                  ELSE (code::bigint << 32) | indexrelid::bigint END) AS b
+  FROM pairs
+  GROUP BY conoid, relid, is_leaf
+),
+leafinfo AS (
+  SELECT b.conoid, count(*) AS nleaves,
+         array_agg(b.relid::regclass ORDER BY b.relid::regclass::text) FILTER (WHERE b.b >> 32 <> 0) AS uncovered
+  FROM best b WHERE b.is_leaf
+  GROUP BY b.conoid
+),
+-- reported: the FK's own table has no usable index and, when it is partitioned,
+-- some leaf lacks one too (or there are no leaves yet)
+finding AS (
+  SELECT f.*, (b.b >> 32)::int AS code, (b.b & 4294967295)::oid AS candidate, li.uncovered,
+         c.relname, c.relnamespace,
+         CASE WHEN f.partitioned
+              THEN (SELECT coalesce(sum(l.relpages), 0) FROM leaves l WHERE l.conoid = f.conoid)
+              ELSE c.relpages END::bigint * current_setting('block_size')::bigint AS bytes,
+         CASE WHEN f.confrelid IN (SELECT partrelid FROM pg_partitioned_table)
+              THEN (SELECT coalesce(sum(pg_stat_get_tuples_updated(p.relid) + pg_stat_get_tuples_deleted(p.relid)), 0)
+                      FROM schema_guard._partition_tree(f.confrelid) p)
+              ELSE pg_stat_get_tuples_updated(f.confrelid) + pg_stat_get_tuples_deleted(f.confrelid) END AS writes
+  FROM fk f
+  JOIN best b ON b.conoid = f.conoid AND NOT b.is_leaf
+  JOIN pg_class c ON c.oid = f.conrelid
+  LEFT JOIN leafinfo li ON li.conoid = f.conoid
+  WHERE b.b >> 32 <> 0
+    AND (NOT f.partitioned OR coalesce(li.nleaves, 0) = 0 OR li.uncovered IS NOT NULL)
+),
+names AS (
+  SELECT f.conoid,
+         array_agg(a.attname ORDER BY k.n) AS colnames,
+         string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) AS collist,
+         string_agg(a.attname, '_' ORDER BY k.n) AS namebase
+  FROM finding f, unnest(f.conkey) WITH ORDINALITY k(att, n)
+  JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.att
+  GROUP BY f.conoid
+),
+shaped AS (
+  SELECT f.*, nm.colnames, nm.collist, nm.namebase,
+         f.relname || '_' || nm.namebase AS base,
+         f.code = 4 AND schema_guard._fk_cast_needed(f.conoid) AS cast_needed,
+         f.code = 1 AND f.candidate IN (SELECT index_relid FROM pg_stat_progress_create_index) AS building,
+         f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd') AS cascading
+  FROM finding f JOIN names nm ON nm.conoid = f.conoid
+),
+sized AS (
+  SELECT s.*,
+         CASE
+           WHEN s.building THEN 'low'
+           WHEN s.bytes >= 1073741824 THEN 'high'
+           WHEN s.bytes >= 10485760 AND (s.writes >= 10000 OR s.cascading) THEN 'high'
+           WHEN s.bytes >= 10485760 OR s.writes >= 10000 OR (s.bytes >= 1048576 AND s.cascading) THEN 'medium'
+           ELSE 'low'
+         END AS sev,
+         -- one name per distinct index: FKs on the same table and columns share it
+         dense_rank() OVER (PARTITION BY s.relnamespace, s.base
+                            ORDER BY s.conrelid, s.namebase, s.code IN (3, 4)) - 1 AS dup
+  FROM shaped s
+)
+SELECT s.conrelid::regclass,
+       s.conname,
+       s.colnames,
+       s.confrelid::regclass,
+       CASE
+         WHEN s.building THEN 'index being built'
+         WHEN s.code = 1 THEN 'index invalid'
+         WHEN s.code = 2 THEN 'only a partial index'
+         WHEN s.code = 3 THEN 'collation differs'
+         WHEN s.code = 4 AND s.cast_needed THEN 'column type forces a cast'
+         WHEN s.code = 4 THEN 'operator class cannot serve the equality'
+         WHEN s.code = 6 THEN 'wrong access method'
+         WHEN s.code = 7 THEN 'only as INCLUDE column'
+         WHEN s.code = 8 THEN 'not the leading columns'
+         ELSE 'no index'
+       END,
+       CASE WHEN s.code < 9 THEN s.candidate::regclass END,
+       s.uncovered,
+       CASE s.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
+                          WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END,
+       CASE s.confupdtype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE'
+                          WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END,
+       s.bytes,
+       s.writes,
+       s.sev,
+       CASE
+         WHEN s.building THEN NULL
+         WHEN s.partitioned THEN schema_guard._fk_partitioned_fix(s.conoid)
+         WHEN s.code = 1 THEN format('REINDEX INDEX CONCURRENTLY %s;', s.candidate::regclass)
+         ELSE format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s;',
+                     CASE WHEN s.dup = 0 AND octet_length(s.base) <= 59
+                           AND NOT EXISTS (SELECT FROM pg_class WHERE relname = s.base || '_idx'
+                                                                  AND relnamespace = s.relnamespace)
+                          THEN s.base || '_idx'
+                          ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', s.dup::int) END,
+                     s.nspname, s.relname,
+                     CASE WHEN s.code IN (3, 4) THEN schema_guard._fk_index_columns(s.conoid)
+                          ELSE '(' || s.collist || ')' END)
+       END
+FROM sized s
+ORDER BY CASE s.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, s.nspname, s.relname, s.conname
+$fn$;
+
+COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
+  'Foreign keys whose referencing side has no index the RI check can use: one row per logical foreign key, with the reason, the size and write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix';
