@@ -80,7 +80,9 @@ Oid LookupRelation(const RangeVar *rv);
 // Returns a palloc'd human-readable list, or nullptr when there are none.
 const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock);
 
-// Helpers to add results.
+// Helpers to build results.
+Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects, const char *what,
+                    const char *reason = nullptr);
 void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
                 uint8 effects, const char *what, const char *reason = nullptr);
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);

@@ -37,8 +37,8 @@ int64 RelationSizeBytes(Oid relid) {
   return total;
 }
 
-void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
-                uint8 effects, const char *what, const char *reason) {
+Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects, const char *what,
+                    const char *reason) {
   auto *f = static_cast<Finding *>(palloc0(sizeof(Finding)));
   f->rule = rule;
   f->relid = relid;
@@ -47,7 +47,12 @@ void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE
   f->what = what;
   f->reason = reason;
   f->partitioned = OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
-  out->findings = lappend(out->findings, f);
+  return f;
+}
+
+void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
+                uint8 effects, const char *what, const char *reason) {
+  out->findings = lappend(out->findings, NewFinding(rule, relid, lock, effects, what, reason));
   if (effects & kRewrite) out->rewrites = lappend_oid(out->rewrites, relid);
 }
 

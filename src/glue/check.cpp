@@ -241,12 +241,8 @@ const char *NeedsOwnTransaction(Node *stmt) {
 }
 
 Finding *ScriptFinding(RuleId rule, const char *what, const char *rel_text) {
-  auto *f = static_cast<Finding *>(palloc0(sizeof(Finding)));
-  f->rule = rule;
-  f->relid = InvalidOid;
+  Finding *f = analysis::NewFinding(rule, InvalidOid, NoLock, 0, what);
   f->rel_text = rel_text;
-  f->lock = NoLock;
-  f->what = what;
   return f;
 }
 
@@ -392,12 +388,6 @@ const char *DurationClass(int64 bytes, uint8 effects) {
   return "hours (proportional to the table size)";
 }
 
-const char *Blocks(LOCKMODE mode) {
-  if (mode >= AccessExclusiveLock) return "reads and writes";
-  if (mode >= ShareLock) return "writes";
-  return "neither reads nor writes";
-}
-
 void PutLine(ReturnSetInfo *rsinfo, const char *text) {
   Datum value = CStringGetTextDatum(text);
   bool isnull = false;
@@ -450,7 +440,7 @@ SG_SQL_FUNCTION(schema_guard_explain) {
     const int64 bytes = analysis::RelationSizeBytes(t->relid);
     const char *size = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
     PutLine(rsinfo, psprintf("%s (%s): %s lock, blocks %s", report::RelationText(named), size,
-                             report::LockModeSqlName(t->lock), Blocks(t->lock)));
+                             report::LockModeSqlName(t->lock), report::BlockedOperations(t->lock)));
     PutLine(rsinfo, psprintf("  rewrite: %s, scan: %s, index build: %s",
                              (effects & analysis::kRewrite) ? "yes" : "no", (effects & analysis::kScan) ? "yes" : "no",
                              (effects & analysis::kIndexBuild) ? "yes" : "no"));

@@ -32,32 +32,53 @@ List *SplitList(const char *value, bool *ok) {
   return items;
 }
 
-extern "C" bool CheckRules(char **newval, void **extra, GucSource source) {
+// Parse a GUC list into a freshly allocated Parsed (the GUC's `extra`), one item at
+// a time; on a bad item, report it and refuse the value.
+template <typename Parsed>
+bool ParseListGuc(const char *value, void **extra, bool (*parse_item)(const char *, Parsed *),
+                  const char *expected) {
   bool ok = true;
-  List *items = SplitList(*newval, &ok);
+  List *items = SplitList(value, &ok);
   if (!ok) {
     GUC_check_errdetail("List syntax is invalid.");
     return false;
   }
-  auto *parsed = static_cast<policy::RuleOverrides *>(SG_GUC_MALLOC(sizeof(policy::RuleOverrides)));
+  auto *parsed = static_cast<Parsed *>(SG_GUC_MALLOC(sizeof(Parsed)));
   if (parsed == nullptr) return false;
   memset(parsed, 0, sizeof *parsed);
   ListCell *lc;
   foreach (lc, items) {
     const char *item = static_cast<const char *>(lfirst(lc));
-    policy::RuleId rule;
-    Action action;
-    if (!policy::ParseOverride(item, &rule, &action)) {
-      GUC_check_errdetail("\"%s\" is not of the form rule_id:off|warn|block with a known rule id.", item);
+    if (!parse_item(item, parsed)) {
+      GUC_check_errdetail("\"%s\" is not %s.", item, expected);
       GUC_check_errhint("SELECT rule_id FROM schema_guard.rules() lists the rule ids.");
       SG_GUC_FREE(parsed);
       return false;
     }
-    parsed->set[policy::RuleIndex(rule)] = true;
-    parsed->action[policy::RuleIndex(rule)] = action;
   }
   *extra = parsed;
   return true;
+}
+
+bool ParseOverrideItem(const char *item, policy::RuleOverrides *parsed) {
+  policy::RuleId rule;
+  Action action;
+  if (!policy::ParseOverride(item, &rule, &action)) return false;
+  parsed->set[policy::RuleIndex(rule)] = true;
+  parsed->action[policy::RuleIndex(rule)] = action;
+  return true;
+}
+
+bool ParseAllowItem(const char *item, policy::AllowList *parsed) {
+  const policy::RuleInfo *rule = policy::RuleByName(item);
+  if (rule == nullptr) return false;
+  parsed->allowed[policy::RuleIndex(rule->id)] = true;
+  return true;
+}
+
+extern "C" bool CheckRules(char **newval, void **extra, GucSource source) {
+  return ParseListGuc<policy::RuleOverrides>(*newval, extra, ParseOverrideItem,
+                                             "of the form rule_id:off|warn|block with a known rule id");
 }
 
 extern "C" void AssignRules(const char *newval, void *extra) {
@@ -65,29 +86,7 @@ extern "C" void AssignRules(const char *newval, void *extra) {
 }
 
 extern "C" bool CheckAllow(char **newval, void **extra, GucSource source) {
-  bool ok = true;
-  List *items = SplitList(*newval, &ok);
-  if (!ok) {
-    GUC_check_errdetail("List syntax is invalid.");
-    return false;
-  }
-  auto *parsed = static_cast<policy::AllowList *>(SG_GUC_MALLOC(sizeof(policy::AllowList)));
-  if (parsed == nullptr) return false;
-  memset(parsed, 0, sizeof *parsed);
-  ListCell *lc;
-  foreach (lc, items) {
-    const char *item = static_cast<const char *>(lfirst(lc));
-    const policy::RuleInfo *rule = policy::RuleByName(item);
-    if (rule == nullptr) {
-      GUC_check_errdetail("\"%s\" is not a schema_guard rule id.", item);
-      GUC_check_errhint("SELECT rule_id FROM schema_guard.rules() lists the rule ids.");
-      SG_GUC_FREE(parsed);
-      return false;
-    }
-    parsed->allowed[policy::RuleIndex(rule->id)] = true;
-  }
-  *extra = parsed;
-  return true;
+  return ParseListGuc<policy::AllowList>(*newval, extra, ParseAllowItem, "a schema_guard rule id");
 }
 
 extern "C" void AssignAllow(const char *newval, void *extra) {

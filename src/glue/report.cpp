@@ -3,13 +3,6 @@
 namespace schema_guard::report {
 namespace {
 
-const char *Blocks(LOCKMODE mode) {
-  if (mode >= AccessExclusiveLock) return "reads and writes";
-  if (mode >= ShareLock) return "writes";
-  if (mode == ShareUpdateExclusiveLock) return "other schema changes, VACUUM and ANALYZE";
-  return "only conflicting schema changes";
-}
-
 const char *While(uint8 effects) {
   if (effects & analysis::kRewrite) return "while it is rewritten";
   if (effects & analysis::kScan) return "while it is scanned";
@@ -50,7 +43,7 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
       break;
     default:
       appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
-                       Blocks(f.lock), While(f.effects));
+                       BlockedOperations(f.lock), While(f.effects));
       buf.data[0] = pg_toupper(static_cast<unsigned char>(buf.data[0]));
       if (f.effects & analysis::kBreaks)
         appendStringInfoString(&buf, " Code still using it fails once the change commits.");
@@ -78,6 +71,13 @@ void Log(const char *verdict, const analysis::Finding &f, const Context &ctx) {
 }
 
 }  // namespace
+
+const char *BlockedOperations(LOCKMODE mode) {
+  if (mode >= AccessExclusiveLock) return "reads and writes";
+  if (mode >= ShareLock) return "writes";
+  if (mode == ShareUpdateExclusiveLock) return "other schema changes, VACUUM and ANALYZE";
+  return "only conflicting schema changes";
+}
 
 const char *LockModeSqlName(LOCKMODE mode) {
   switch (mode) {

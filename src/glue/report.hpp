@@ -29,6 +29,7 @@ void Emit(const analysis::Finding &f, policy::Action action, const Context &ctx)
 void LogAllowed(const analysis::Finding &f, const Context &ctx);
 
 const char *LockModeSqlName(LOCKMODE mode);
+const char *BlockedOperations(LOCKMODE mode);  // what a lock in this mode blocks, in words
 const char *RelationText(const analysis::Finding &f);
 
 }  // namespace schema_guard::report

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # TAP: schema_guard_lint end to end: formats, line numbers, exit codes.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${LINT_DIR:-/tmp/schema_guard_lint_test}
 PORT=${LINT_PORT:-54332}
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; failed=1; fi; }
 echo "1..10"
 W=$(mktemp -d)
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT

@@ -3,11 +3,10 @@
 # log records every verdict; README documents every rule of the catalog.
 # Runs its own throwaway cluster (not preloaded) next to the main test cluster.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${LOADING_DIR:-/tmp/schema_guard_loading}
 PORT=${LOADING_PORT:-54331}
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; else echo "not ok $n - $3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; failed=1; fi; }
 q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
 echo "1..11"
 trap 'stop_cluster "$DIR"' EXIT
