@@ -14,6 +14,7 @@ CREATE EXTENSION schema_guard;
 SELECT active, load_method, effective_mode FROM schema_guard.status();
 CREATE TABLE accounts (id bigint PRIMARY KEY, email text, plan text);
 INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'free' FROM generate_series(1, 10000) g;
+SET lock_timeout = '2s';
 -- unsafe: builds the index while every write waits
 CREATE INDEX accounts_email_idx ON accounts (email);
 -- safe: the same index, built concurrently
@@ -21,6 +22,11 @@ CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);
 -- unsafe: a volatile default rewrites the whole table under ACCESS EXCLUSIVE
 ALTER TABLE accounts ADD COLUMN created_at timestamptz DEFAULT clock_timestamp();
 -- safe: a non-volatile default is stored once, no rewrite
-SET lock_timeout = '2s';
 ALTER TABLE accounts ADD COLUMN created_at timestamptz DEFAULT now();
+-- dry-run a whole migration without executing it
+SELECT statement, line, rule, action, relation FROM schema_guard.check($m$
+ALTER TABLE accounts ADD CONSTRAINT plan_known CHECK (plan IN ('free', 'pro')) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT plan_known;
+ALTER TABLE accounts RENAME COLUMN plan TO tier;
+$m$);
 SQL
