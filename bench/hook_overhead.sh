@@ -4,9 +4,10 @@
 #   (a) utility statements the guard does not judge: SET / SHOW / BEGIN / COMMIT
 #   (b) a DDL-heavy loop: create / index / alter / drop of a table in one transaction
 #   (c) DDL the guard fully analyses and allows on an existing table with rows
-#       (ADD COLUMN nullable, varchar -> text, VALIDATE), rolled back
-# Rounds alternate between the clusters; the ratio is guarded/unguarded throughput
-# (median of the rounds).  Not a test: it reports numbers.
+#       (VALIDATE, ADD COLUMN nullable, varchar -> text), rolled back
+# Rounds alternate between the clusters; the ratio is guarded/unguarded throughput,
+# best round of each (the best round is the one least disturbed by anything else
+# running on the machine).  Not a test: it reports numbers.
 source "$(dirname "$0")/../scripts/lib.sh"
 install_deps
 build_install
@@ -41,9 +42,9 @@ SQL
 cat > "$W/ddl_existing.sql" <<'SQL'
 BEGIN;
 SET LOCAL lock_timeout = '1s';
+ALTER TABLE bench_existing VALIDATE CONSTRAINT bench_existing_id_check;
 ALTER TABLE bench_existing ADD COLUMN extra int;
 ALTER TABLE bench_existing ALTER COLUMN v TYPE text;
-ALTER TABLE bench_existing VALIDATE CONSTRAINT bench_existing_id_check;
 ROLLBACK;
 SQL
 chmod 644 "$W"/*.sql
@@ -58,14 +59,14 @@ tps() { # dir port script
   (cd / && runuser -u postgres -- "$PG_BIN/pgbench" -n -h "$1/sock" -p "$2" -U postgres -c 1 -T "$SECONDS_PER_RUN" -f "$3" postgres 2>/dev/null) |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+best() { sort -g | tail -1; }
 for workload in utility ddl ddl_existing; do
   : > "$W/$workload.g"; : > "$W/$workload.u"
   for r in $(seq "$ROUNDS"); do
     tps "$G" 54351 "$W/$workload.sql" >> "$W/$workload.g"
     tps "$U" 54352 "$W/$workload.sql" >> "$W/$workload.u"
   done
-  g=$(median < "$W/$workload.g"); u=$(median < "$W/$workload.u")
-  printf '%-12s guarded %10.1f tps   unguarded %10.1f tps   ratio %.3f   (median of %d rounds of %ds)\n' \
+  g=$(best < "$W/$workload.g"); u=$(best < "$W/$workload.u")
+  printf '%-12s guarded %10.1f tps   unguarded %10.1f tps   ratio %.3f   (best of %d rounds of %ds)\n' \
     "$workload" "$g" "$u" "$(awk -v g="$g" -v u="$u" 'BEGIN {print g / u}')" "$ROUNDS" "$SECONDS_PER_RUN"
 done
