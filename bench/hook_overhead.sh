@@ -5,14 +5,17 @@
 #   (b) a DDL-heavy loop: create / index / alter / drop of a table in one transaction
 #   (c) DDL the guard fully analyses and allows on an existing table with rows
 #       (VALIDATE, ADD COLUMN nullable, varchar -> text), rolled back
-# Rounds alternate between the clusters; the ratio is guarded/unguarded throughput,
-# best round of each (the best round is the one least disturbed by anything else
-# running on the machine).  Not a test: it reports numbers.
+# Each run executes a fixed number of transactions on one connection.  Two ratios,
+# guarded/unguarded, best round of each (rounds alternate between the clusters):
+#   tps: wall-clock throughput as pgbench reports it;
+#   cpu: server CPU per transaction, from the postmaster's cutime+cstime (the CPU of
+#        the backend, reaped when the pgbench connection ends), which other load on
+#        the machine disturbs far less than wall-clock time.
+# Not a test: it reports numbers.
 source "$(dirname "$0")/../scripts/lib.sh"
 install_deps
 build_install
 ROUNDS=${ROUNDS:-5}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 BASE=/tmp/schema_guard_bench
 G=$BASE/guarded; U=$BASE/unguarded
 trap 'stop_cluster $G; stop_cluster $U' EXIT
@@ -55,18 +58,34 @@ for c in "$G 54351" "$U 54352"; do
     INSERT INTO bench_existing SELECT g, 'v' || g FROM generate_series(1, 10000) g;
     CREATE INDEX ON bench_existing (v);" postgres)
 done
-tps() { # dir port script
-  (cd / && runuser -u postgres -- "$PG_BIN/pgbench" -n -h "$1/sock" -p "$2" -U postgres -c 1 -T "$SECONDS_PER_RUN" -f "$3" postgres 2>/dev/null) |
-    sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+TRANSACTIONS=${TRANSACTIONS:-20000}
+declare -A per_workload=([utility]=$TRANSACTIONS [ddl]=$((TRANSACTIONS / 20)) [ddl_existing]=$((TRANSACTIONS / 10)))
+children_cpu() { # dir: CPU seconds of the postmaster's reaped children
+  awk -v hz="$(getconf CLK_TCK)" '{print ($16 + $17) / hz}' "/proc/$(head -1 "$1/data/postmaster.pid")/stat"
 }
-best() { sort -g | tail -1; }
+run() { # dir port script transactions -> "tps cpu_seconds_per_1000_transactions"
+  local before after tps
+  before=$(children_cpu "$1")
+  tps=$( (cd / && runuser -u postgres -- "$PG_BIN/pgbench" -n -h "$1/sock" -p "$2" -U postgres -c 1 -t "$4" -f "$3" postgres 2>/dev/null) |
+    sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  sleep 0.2  # let the postmaster reap the backend
+  after=$(children_cpu "$1")
+  awk -v t="$tps" -v b="$before" -v a="$after" -v n="$4" 'BEGIN {printf "%s %.6f\n", t, (a - b) * 1000 / n}'
+}
 for workload in utility ddl ddl_existing; do
   : > "$W/$workload.g"; : > "$W/$workload.u"
   for r in $(seq "$ROUNDS"); do
-    tps "$G" 54351 "$W/$workload.sql" >> "$W/$workload.g"
-    tps "$U" 54352 "$W/$workload.sql" >> "$W/$workload.u"
+    if [ $((r % 2)) -eq 1 ]; then  # alternate which cluster goes first
+      run "$G" 54351 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
+      run "$U" 54352 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
+    else
+      run "$U" 54352 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
+      run "$G" 54351 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
+    fi
   done
-  g=$(best < "$W/$workload.g"); u=$(best < "$W/$workload.u")
-  printf '%-12s guarded %10.1f tps   unguarded %10.1f tps   ratio %.3f   (best of %d rounds of %ds)\n' \
-    "$workload" "$g" "$u" "$(awk -v g="$g" -v u="$u" 'BEGIN {print g / u}')" "$ROUNDS" "$SECONDS_PER_RUN"
+  gt=$(cut -d' ' -f1 "$W/$workload.g" | sort -g | tail -1); ut=$(cut -d' ' -f1 "$W/$workload.u" | sort -g | tail -1)
+  gc=$(cut -d' ' -f2 "$W/$workload.g" | sort -g | head -1); uc=$(cut -d' ' -f2 "$W/$workload.u" | sort -g | head -1)
+  awk -v w="$workload" -v gt="$gt" -v ut="$ut" -v gc="$gc" -v uc="$uc" -v r="$ROUNDS" -v n="${per_workload[$workload]}" 'BEGIN {
+    printf "%-12s tps guarded %8.1f unguarded %8.1f ratio %.3f | cpu/1000 tx guarded %.3fs unguarded %.3fs ratio %.3f  (best of %d rounds of %d tx)\n",
+      w, gt, ut, gt / ut, gc, uc, (gc > 0 ? uc / gc : 0), r, n }'
 done
