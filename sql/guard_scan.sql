@@ -30,4 +30,11 @@ SELECT * FROM sg_test.probe('validate constraint', 'ALTER TABLE items VALIDATE C
 SELECT * FROM sg_test.probe('alter domain add constraint', 'ALTER DOMAIN plain_text ADD CONSTRAINT not_empty CHECK (VALUE <> '''')', 'items');
 SELECT * FROM sg_test.probe('alter domain set not null', 'ALTER DOMAIN plain_text SET NOT NULL', 'items');
 SELECT * FROM sg_test.probe('alter domain add constraint not valid', 'ALTER DOMAIN plain_text ADD CONSTRAINT not_empty CHECK (VALUE <> '''') NOT VALID', 'items');
+SET schema_guard.mode = off;
+ALTER DOMAIN plain_text ADD CONSTRAINT not_blank CHECK (VALUE <> ' ') NOT VALID;
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('alter domain validate constraint', 'ALTER DOMAIN plain_text VALIDATE CONSTRAINT not_blank', 'items');
+SET schema_guard.mode = off;
+ALTER DOMAIN plain_text DROP CONSTRAINT not_blank;
+RESET schema_guard.mode;
 SELECT * FROM sg_test.probe('alter domain unused by tables', 'ALTER DOMAIN positive_int ADD CONSTRAINT small CHECK (VALUE < 1000000)', 'items');

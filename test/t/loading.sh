@@ -8,7 +8,7 @@ set +e
 DIR=${LOADING_DIR:-/tmp/schema_guard_loading}
 PORT=${LOADING_PORT:-54331}
 q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
-echo "1..11"
+echo "1..12"
 trap 'stop_cluster "$DIR"' EXIT
 start_cluster "$DIR" "$PORT" "log_min_messages = log"
 
@@ -31,6 +31,12 @@ ok "$(q -d template1 -c "SELECT 1")" "1" "other databases are unaffected"
 sleep 0.5
 ok "$(grep -c 'schema_guard: blocked create_index_blocking on table public.t by role postgres' "$DIR/server.log")" "1" "the server log records the blocked statement"
 ok "$(grep -A1 'schema_guard: blocked create_index_blocking' "$DIR/server.log" | grep -c 'statement: CREATE INDEX t_idx2 ON t (id)')" "1" "the log line carries the statement"
+
+# a rewrite the analysis does not predict is stopped by the backstop and logged as a miss
+q -d postgres -c "CREATE TYPE pair AS (a int, b int); CREATE TABLE pairs OF pair; INSERT INTO pairs VALUES (1, 2)" >/dev/null
+q -d postgres -c "SET lock_timeout = '1s'; ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE" >/dev/null
+sleep 0.5
+ok "$(grep -c 'schema_guard: prediction miss: ALTER TYPE rewrites table public.pairs' "$DIR/server.log")" "1" "the server log names a prediction miss"
 
 # README's rule reference is exactly what the catalog generates
 generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/rule-reference.sh")
