@@ -9,6 +9,23 @@ SET lock_timeout = 0;
 ALTER TABLE items ADD COLUMN note2 text;
 -- SHARE UPDATE EXCLUSIVE blocks neither reads nor writes: no warning
 ALTER TABLE items VALIDATE CONSTRAINT items_checked_not_null;
+-- statements judged for their locks only
+CREATE FUNCTION noop_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+BEGIN;
+CREATE TRIGGER items_noop BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION noop_trigger();
+DROP TRIGGER items_noop ON items;
+CREATE POLICY items_all ON items USING (true);
+ALTER POLICY items_all ON items USING (id > 0);
+DROP POLICY items_all ON items;
+LOCK TABLE items IN SHARE MODE;
+LOCK TABLE items IN ACCESS SHARE MODE;
+LOCK TABLE items IN ACCESS EXCLUSIVE MODE NOWAIT;
+-- ACCESS EXCLUSIVE is held now: nothing left to wait for
+ALTER TABLE items ADD COLUMN w1 int;
+CREATE TABLE items_child (item_id int REFERENCES items);
+CREATE TABLE unrelated (id int);
+ROLLBACK;
+DROP FUNCTION noop_trigger();
 -- with a lock_timeout: no warning
 SET lock_timeout = '2s';
 ALTER TABLE items ADD COLUMN note3 text;

@@ -28,6 +28,13 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 INSERT INTO events_default SELECT g, 1000 + g FROM generate_series(1, 500) g;
 RESET schema_guard.mode;
 SELECT * FROM sg_test.probe('attach with a default partition', 'ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300)', 'events_default');
+-- CREATE TABLE ... PARTITION OF scans the default partition the same way
+SELECT * FROM sg_test.probe('create partition with a default partition', 'CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)', 'events_default');
+SET schema_guard.mode = off;
+ALTER TABLE events_default ADD CONSTRAINT events_default_not_500 CHECK (day IS NOT NULL AND (day < 500 OR day >= 600));
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('create partition, default partition excludes the bound', 'CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)', 'events_default');
+SELECT * FROM sg_test.probe('create partition: the parent is locked', 'CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)', 'events');
 
 -- the recipe for a partitioned index
 \set VERBOSITY default

@@ -422,7 +422,7 @@ void ProbeAttach(void *arg) {
   PartitionBoundSpec *bound = transformPartitionBound(pstate, parent, p->bound);
   List *boundConstraint = get_qual_from_partbound(parent, bound);
   List *constraint = list_concat_copy(boundConstraint, RelationGetPartitionQual(parent));
-  if (constraint != NIL) {
+  if (constraint != NIL && OidIsValid(p->attached)) {
     constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
     constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
     constraint = list_make1(make_ands_explicit(constraint));
@@ -441,21 +441,8 @@ void AnalyzeAttachPartition(Oid relid, PartitionCmd *pc, StatementAnalysis *out)
   if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE || pc->bound == nullptr) return;
   const Oid attached = LookupRelation(pc->name);
   if (!OidIsValid(attached)) return;
-  // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
-  const bool attached_exempt = IsExemptRelation(attached);
-  if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
-  AttachProbe probe = {relid, attached, pc->bound, false, false, false, InvalidOid};
-  if (!TryInSubtransaction(ProbeAttach, &probe) || !probe.known) return;
-  const char *what = psprintf("ATTACH PARTITION %s", quote_identifier(get_rel_name(attached)));
-  if (probe.scan_attached && !attached_exempt)
-    AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what,
-               "No validated CHECK constraint on the new partition implies its partition bound.");
-  if (OidIsValid(probe.default_part) && !IsExemptRelation(probe.default_part)) {
-    AddLockTarget(out, probe.default_part, AccessExclusiveLock);
-    if (probe.scan_default)
-      AddFinding(out, RuleId::AttachPartitionScan, probe.default_part, AccessExclusiveLock, kScan, what,
-                 "The default partition is scanned to prove it holds no rows of the new bound.");
-  }
+  AnalyzeNewPartitionBound(relid, attached, pc->bound,
+                           psprintf("ATTACH PARTITION %s", quote_identifier(get_rel_name(attached))), out);
 }
 
 // ------------------------------------------------------------- the command list
@@ -490,6 +477,24 @@ bool AddedForeignKeysAreValidated(List *cmds) {
 }
 
 }  // namespace
+
+void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *bound, const char *what,
+                              StatementAnalysis *out) {
+  // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
+  const bool attached_exempt = !OidIsValid(attached) || IsExemptRelation(attached);
+  if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
+  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid};
+  if (!TryInSubtransaction(ProbeAttach, &probe) || !probe.known) return;
+  if (probe.scan_attached && !attached_exempt)
+    AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what,
+               "No validated CHECK constraint on the new partition implies its partition bound.");
+  if (OidIsValid(probe.default_part) && !IsExemptRelation(probe.default_part)) {
+    AddLockTarget(out, probe.default_part, AccessExclusiveLock);
+    if (probe.scan_default)
+      AddFinding(out, RuleId::AttachPartitionScan, probe.default_part, AccessExclusiveLock, kScan, what,
+                 "The default partition is scanned to prove it holds no rows of the new bound; a validated CHECK on it that excludes the bound avoids the scan.");
+  }
+}
 
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_MATVIEW) return;

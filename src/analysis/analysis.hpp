@@ -59,6 +59,9 @@ bool IsJudgedStatement(const Node *parsetree);
 // StatementAnalysis::held_locks.
 void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
 
+// Does this transaction already hold `lock` (or a stronger one) on relid?
+bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock);
+
 // Does this transaction already block writes to relid (SHARE lock or stronger),
 // live or according to held_locks?
 bool WritesBlockedByThisTransaction(Oid relid, List *held_locks);
@@ -89,5 +92,11 @@ void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);
 
 // Per-family analyzers.
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out);
+
+// A new partition bound on `parent` (ATTACH PARTITION of `attached`, or CREATE TABLE
+// ... PARTITION OF with attached = InvalidOid): locks, and the scans of the attached
+// table and of the default partition unless existing constraints imply the bound.
+void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *bound, const char *what,
+                              StatementAnalysis *out);
 
 }  // namespace schema_guard::analysis

@@ -227,6 +227,74 @@ void AnalyzeAlterDomain(AlterDomainStmt *stmt, StatementAnalysis *out) {
   }
 }
 
+// Statements judged for their locks only (lock_timeout_missing, lock_conflict),
+// plus the default-partition scan of CREATE TABLE ... PARTITION OF.
+void AnalyzeCreateTable(CreateStmt *stmt, StatementAnalysis *out) {
+  out->command = "CREATE TABLE";
+  if (stmt->partbound != nullptr && list_length(stmt->inhRelations) == 1) {
+    // PARTITION OF takes ACCESS EXCLUSIVE on the parent (tablecmds.c DefineRelation).
+    const Oid parent = VisibleRelation(static_cast<RangeVar *>(linitial(stmt->inhRelations)));
+    if (OidIsValid(parent)) {
+      AddLockTarget(out, parent, AccessExclusiveLock);
+      if (!stmt->partbound->is_default)
+        AnalyzeNewPartitionBound(parent, InvalidOid, stmt->partbound,
+                                 psprintf("CREATE TABLE %s PARTITION OF", quote_identifier(stmt->relation->relname)),
+                                 out);
+    }
+  }
+  // FOREIGN KEYs lock the referenced tables in SHARE ROW EXCLUSIVE.
+  List *constraints = list_copy(stmt->constraints);
+  ListCell *lc;
+  foreach (lc, stmt->tableElts)
+    if (IsA(lfirst(lc), ColumnDef)) constraints = list_concat(constraints, static_cast<ColumnDef *>(lfirst(lc))->constraints);
+  foreach (lc, constraints) {
+    auto *con = static_cast<Constraint *>(lfirst(lc));
+    if (IsA(con, Constraint) && con->contype == CONSTR_FOREIGN) {
+      const Oid pk = VisibleRelation(con->pktable);
+      if (OidIsValid(pk)) AddLockTarget(out, pk, ShareRowExclusiveLock);
+    }
+  }
+}
+
+void AnalyzeLockOnly(Node *stmt, StatementAnalysis *out) {
+  switch (nodeTag(stmt)) {
+    case T_CreateTrigStmt:
+      out->command = "CREATE TRIGGER";
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreateTrigStmt *>(stmt)->relation), ShareRowExclusiveLock);
+      break;
+    case T_CreatePolicyStmt:
+      out->command = "CREATE POLICY";
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreatePolicyStmt *>(stmt)->table), AccessExclusiveLock);
+      break;
+    case T_AlterPolicyStmt:
+      out->command = "ALTER POLICY";
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<AlterPolicyStmt *>(stmt)->table), AccessExclusiveLock);
+      break;
+    case T_LockStmt: {
+      auto *lock = reinterpret_cast<LockStmt *>(stmt);
+      if (lock->nowait) break;  // fails at once instead of waiting
+      out->command = "LOCK TABLE";
+      ListCell *lc;
+      foreach (lc, lock->relations) AddLockTarget(out, VisibleRelation(static_cast<RangeVar *>(lfirst(lc))), lock->mode);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// DROP TRIGGER / DROP POLICY name the table in all but the last name.
+void AnalyzeDropOnTable(DropStmt *stmt, StatementAnalysis *out) {
+  out->command = stmt->removeType == OBJECT_TRIGGER ? "DROP TRIGGER" : "DROP POLICY";
+  ListCell *lc;
+  foreach (lc, stmt->objects) {
+    List *names = static_cast<List *>(lfirst(lc));
+    if (list_length(names) < 2) continue;
+    RangeVar *rv = makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+    AddLockTarget(out, VisibleRelation(rv), AccessExclusiveLock);
+  }
+}
+
 }  // namespace
 
 bool IsJudgedStatement(const Node *parsetree) {
@@ -241,19 +309,27 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_DropStmt:
     case T_TruncateStmt:
     case T_AlterDomainStmt:
+    case T_CreateStmt:
+    case T_CreateTrigStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_LockStmt:
       return true;
     default:
       return false;
   }
 }
 
-bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
-  if (list_member_oid(held_locks, relid)) return true;
+bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock) {
   Relation rel = RelationIdGetRelation(relid);
   if (rel == nullptr) return false;
-  const bool held = CheckRelationLockedByMe(rel, ShareLock, true);
+  const bool held = CheckRelationLockedByMe(rel, lock, true);
   RelationClose(rel);
   return held;
+}
+
+bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
+  return list_member_oid(held_locks, relid) || LockHeldByThisTransaction(relid, ShareLock);
 }
 
 void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks) {
@@ -270,7 +346,19 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_VacuumStmt: AnalyzeVacuum(reinterpret_cast<VacuumStmt *>(parsetree), out); break;
     case T_ClusterStmt: AnalyzeCluster(reinterpret_cast<ClusterStmt *>(parsetree), out); break;
     case T_RenameStmt: AnalyzeRename(reinterpret_cast<RenameStmt *>(parsetree), out); break;
-    case T_DropStmt: AnalyzeDrop(reinterpret_cast<DropStmt *>(parsetree), out); break;
+    case T_DropStmt: {
+      auto *drop = reinterpret_cast<DropStmt *>(parsetree);
+      if (drop->removeType == OBJECT_TRIGGER || drop->removeType == OBJECT_POLICY)
+        AnalyzeDropOnTable(drop, out);
+      else
+        AnalyzeDrop(drop, out);
+      break;
+    }
+    case T_CreateStmt: AnalyzeCreateTable(reinterpret_cast<CreateStmt *>(parsetree), out); break;
+    case T_CreateTrigStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_LockStmt: AnalyzeLockOnly(parsetree, out); break;
     case T_TruncateStmt: AnalyzeTruncate(reinterpret_cast<TruncateStmt *>(parsetree), out); break;
     case T_AlterDomainStmt: AnalyzeAlterDomain(reinterpret_cast<AlterDomainStmt *>(parsetree), out); break;
     default: break;

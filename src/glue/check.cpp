@@ -254,7 +254,7 @@ void JudgeScriptStatement(Node *stmt, ScriptState *st, analysis::StatementAnalys
   switch (nodeTag(stmt)) {
     case T_TransactionStmt: TrackTransaction(reinterpret_cast<TransactionStmt *>(stmt), st); return;
     case T_VariableSetStmt: TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), st); return;
-    case T_CreateStmt: RememberCreated(st, reinterpret_cast<CreateStmt *>(stmt)->relation); return;
+    case T_CreateStmt: RememberCreated(st, reinterpret_cast<CreateStmt *>(stmt)->relation); break;
     case T_CreateTableAsStmt: RememberCreated(st, reinterpret_cast<CreateTableAsStmt *>(stmt)->into->rel); return;
     default: break;
   }

@@ -16,6 +16,7 @@ void AddLockWaitFindings(analysis::StatementAnalysis *result, int lock_timeout_m
   foreach (lc, result->lock_targets) {
     auto *t = static_cast<analysis::LockTarget *>(lfirst(lc));
     if (t->lock < ShareLock) continue;  // blocks neither reads nor writes
+    if (analysis::LockHeldByThisTransaction(t->relid, t->lock)) continue;  // nothing to wait for
     if (!bounded && !timeout_reported) {
       analysis::AddFinding(result, RuleId::LockTimeoutMissing, t->relid, t->lock, 0, result->command);
       timeout_reported = true;
