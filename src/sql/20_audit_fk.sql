@@ -173,8 +173,8 @@ SELECT '(' || string_agg(
              THEN format('%I COLLATE %I.%I', fa.attname, pcn.nspname, pc.collname)
            ELSE quote_ident(fa.attname)
          END, ', ' ORDER BY k.n) || ')'
-FROM pg_constraint c,
-     unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(att, patt, op, n)
+FROM pg_constraint c
+     CROSS JOIN LATERAL unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY k(att, patt, op, n)
      JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.att
      JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.patt
      JOIN pg_operator o ON o.oid = k.op
@@ -303,10 +303,119 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT EXISTS (
-  SELECT FROM pg_constraint c, unnest(c.conkey, c.conpfeqop) k(att, op)
+  SELECT FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey, c.conpfeqop) k(att, op)
   JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = k.att
   JOIN pg_operator o ON o.oid = k.op
   WHERE c.oid = conoid AND NOT schema_guard._binary_coercible(fa.atttypid, o.oprright))
+$fn$;
+
+-- The grade (as in fk_index_audit) of an index whose leading key columns include
+-- expressions, when those are exactly the casts the RI probe applies to the FK
+-- columns ("(a::numeric)" for an int column referencing a numeric key: the probe
+-- compares "$1 = a::numeric", which such an index matches).  NULL when the
+-- index's leading columns are not the FK's columns.
+CREATE FUNCTION schema_guard._expr_index_grade(conoid oid, attnums int2[], idx oid)
+RETURNS int
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  i pg_index;
+  c pg_constraint;
+  n int := cardinality(attnums);
+  exprs jsonb;
+  e jsonb;
+  ne int := 0;
+  cols int2[] := '{}';
+  casts oid[] := '{}';
+  funcs oid[] := '{}';
+  j int;
+  opr pg_operator;
+  fktype oid;
+  castfunc oid;
+  opc pg_opclass;
+  eq_ok boolean;
+BEGIN
+  SELECT * INTO i FROM pg_index WHERE indexrelid = idx;
+  SELECT * INTO c FROM pg_constraint WHERE oid = conoid;
+  IF n > i.indnkeyatts THEN
+    RETURN NULL;
+  END IF;
+  exprs := schema_guard._node_json(i.indexprs::text);
+  FOR j IN 0 .. i.indnkeyatts - 1 LOOP
+    IF i.indkey[j] <> 0 THEN
+      IF j < n THEN cols := cols || i.indkey[j]; casts := casts || 0::oid; funcs := funcs || 0::oid; END IF;
+      CONTINUE;
+    END IF;
+    e := exprs->ne;
+    ne := ne + 1;
+    IF j >= n THEN CONTINUE; END IF;
+    IF e->>'node' = 'FUNCEXPR' AND e->>'funcformat' IN ('1', '2')
+       AND jsonb_array_length(e->'args') = 1 AND e->'args'->0->>'node' = 'VAR' THEN
+      cols := cols || (e->'args'->0->>'varattno')::int2;
+      casts := casts || (e->>'funcresulttype')::oid;
+      funcs := funcs || (e->>'funcid')::oid;
+    ELSE
+      RETURN NULL;
+    END IF;
+  END LOOP;
+  IF NOT (cols @> attnums AND cols <@ attnums) THEN
+    RETURN NULL;
+  END IF;
+  FOR k IN 1 .. n LOOP
+    j := array_position(cols, attnums[k]);
+    SELECT * INTO opr FROM pg_operator WHERE oid = c.conpfeqop[k];
+    SELECT * INTO opc FROM pg_opclass WHERE oid = i.indclass[j - 1];
+    IF opc.opcmethod NOT IN (SELECT oid FROM pg_am WHERE amname IN ('btree', 'hash')) THEN
+      RETURN 6;
+    END IF;
+    eq_ok := opr.oprright = opc.opcintype
+             AND EXISTS (SELECT FROM pg_amop ao
+                          WHERE ao.amopfamily = opc.opcfamily AND ao.amopopr = opr.oprcom
+                            AND ao.amoppurpose = 's' AND ao.amopstrategy = 1 + 2 * (opc.opcmethod = 403)::int);
+    IF casts[j] <> 0 THEN
+      -- the expression must be the very cast the probe writes: fk type -> operator input
+      SELECT a.atttypid INTO fktype FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = c.conkey[k];
+      SELECT pc.castfunc INTO castfunc FROM pg_cast pc WHERE pc.castsource = fktype AND pc.casttarget = opr.oprright;
+      IF casts[j] <> opr.oprright OR castfunc IS NULL OR funcs[j] <> castfunc THEN
+        RETURN 4;
+      END IF;
+    END IF;
+    IF NOT eq_ok THEN
+      RETURN 4;
+    END IF;
+    IF i.indcollation[j - 1] <> 0 AND i.indcollation[j - 1] <> schema_guard._probe_collation(conoid, k) THEN
+      RETURN 3;
+    END IF;
+  END LOOP;
+  IF i.indpred IS NOT NULL
+     AND NOT schema_guard._implied_by_not_null(schema_guard._node_json(i.indpred::text), attnums) THEN
+    RETURN 2;
+  END IF;
+  IF NOT (i.indisvalid AND i.indisready AND i.indislive) THEN
+    RETURN 1;
+  END IF;
+  RETURN 0;
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._expr_index_grade(oid, int2[], oid) IS
+  'internal: grade of an expression index against a foreign key whose RI probe casts the column';
+
+-- Fast paths for the usual predicates ("WHERE flag": no IS NOT NULL at all;
+-- "WHERE col IS NOT NULL": one NULLTEST on one column); the rest goes through
+-- the node tree.  Inlined into the caller (no SET clause on purpose).
+CREATE FUNCTION schema_guard._pred_implied(pred text, cols int2[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+SELECT CASE
+  WHEN pg_catalog.strpos(pred, '{NULLTEST ') = 0 AND pg_catalog.strpos(pred, '{CONST ') = 0 THEN false
+  WHEN pred LIKE '{NULLTEST :arg {VAR :varno 1 :varattno % :varlevelsup 0 %} :nulltesttype 1 :argisrow false :location %}'
+   AND pg_catalog.length(pred) - pg_catalog.length(pg_catalog.replace(pred, '{', '')) = 2
+    THEN pg_catalog.split_part(pg_catalog.split_part(pred, ' :varattno ', 2), ' ', 1)::int2 = ANY (cols)
+  ELSE schema_guard._implied_by_not_null(schema_guard._node_json(pred), cols)
+END
 $fn$;
 
 CREATE FUNCTION schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL)
@@ -326,16 +435,11 @@ RETURNS TABLE (
   fix             text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET stats_fetch_consistency = none
+SET work_mem = '64MB'
 AS $fn$
 WITH
-scope AS (
-  SELECT n.oid, n.nspname
-  FROM pg_namespace n
-  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
-             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
-                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-             ELSE n.nspname = ANY (schema_filter) END
-),
 -- btree equality (strategy 3) and hash equality (strategy 1) members, keyed by
 -- (opclass, operator) for an RI probe "$1 OPERATOR(op) column": an index column
 -- serves it when the operator's commutator is in the opclass's family and the
@@ -352,21 +456,28 @@ eqam AS (
   SELECT opc.oid FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
   WHERE am.amname IN ('btree', 'hash')
 ),
-fk AS (
+scope AS (
+  SELECT n.oid FROM pg_namespace n
+  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
+             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+             ELSE n.nspname = ANY (schema_filter) END
+),
+fk AS MATERIALIZED (
   SELECT c.oid AS conoid, c.conname, c.conrelid, c.confrelid, c.conkey, c.conpfeqop,
-         c.confdeltype, c.confupdtype, s.nspname, cardinality(c.conkey) AS n,
+         c.confdeltype, c.confupdtype, c.connamespace, cardinality(c.conkey) AS n,
          c.conrelid IN (SELECT partrelid FROM pg_partitioned_table) AS partitioned
   FROM pg_constraint c
-  JOIN scope s ON s.oid = c.connamespace
   WHERE c.contype = 'f' AND c.conparentid = 0
+    AND c.connamespace IN (SELECT oid FROM scope)
     AND c.conrelid NOT IN (SELECT d.objid FROM pg_depend d
                            WHERE d.refclassid = 'pg_extension'::regclass
                              AND d.classid = 'pg_class'::regclass AND d.deptype = 'e')
 ),
 -- the leaves below partitioned referencing tables, with the FK columns mapped
 -- to each leaf's own attribute numbers
-leaves AS (
-  SELECT f.conoid, t.relid, t.relpages,
+leaves AS MATERIALIZED (
+  SELECT f.conoid, t.relid, t.relpages, f.n, f.conpfeqop,
          (SELECT array_agg(la.attnum ORDER BY k.n)
             FROM unnest(f.conkey) WITH ORDINALITY k(att, n)
             JOIN pg_attribute pa ON pa.attrelid = f.conrelid AND pa.attnum = k.att
@@ -377,57 +488,80 @@ leaves AS (
 targets AS (
   SELECT conoid, conrelid AS relid, conkey AS attnums, false AS is_leaf, n, conpfeqop FROM fk
   UNION ALL
-  SELECT l.conoid, l.relid, l.attnums, true, f.n, f.conpfeqop FROM leaves l JOIN fk f USING (conoid)
+  SELECT conoid, relid, attnums, true, n, conpfeqop FROM leaves
 ),
--- each index of each target, graded: 0 usable; 1 invalid or not ready; 2 partial
--- with a predicate the probe does not prove; 3 other collation; 4 operator class
--- or type mismatch; 6 access method; 7 a FK column only in INCLUDE; 8 the FK
--- columns are key columns but not the leading ones; NULL unrelated
-pairs AS (
-  SELECT t.conoid, t.relid, t.is_leaf, i.indexrelid,
-    CASE
-      WHEN t.n <= i.indnkeyatts
-       AND (i.indkey::int2[])[0:t.n - 1] @> t.attnums
-       AND (i.indkey::int2[])[0:t.n - 1] <@ t.attnums THEN
-        CASE
-          WHEN t.n = 1 THEN
-            CASE
-              WHEN ((i.indclass[0]::bigint << 32) | t.conpfeqop[1]::bigint) NOT IN (SELECT k FROM compat)
-                THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
-              WHEN i.indcollation[0] <> 0
-               AND i.indcollation[0] <> schema_guard._probe_collation(t.conoid, 1) THEN 3
-              WHEN i.indpred IS NOT NULL
-               AND NOT schema_guard._implied_by_not_null(schema_guard._node_json(i.indpred::text), t.attnums) THEN 2
-              WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
-              ELSE 0
-            END
-          ELSE
-            (SELECT CASE
-                      WHEN bool_or(((i.indclass[pos.p]::bigint << 32) | t.conpfeqop[pos.k]::bigint) NOT IN (SELECT k FROM compat))
-                        THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
-                      WHEN bool_or(i.indcollation[pos.p] <> 0
-                                   AND i.indcollation[pos.p] <> schema_guard._probe_collation(t.conoid, pos.k)) THEN 3
-                      WHEN i.indpred IS NOT NULL
-                       AND NOT schema_guard._implied_by_not_null(schema_guard._node_json(i.indpred::text), t.attnums) THEN 2
-                      WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
-                      ELSE 0
-                    END
-               FROM (SELECT g.k, array_position((i.indkey::int2[])[0:t.n - 1], t.attnums[g.k]) - 1 AS p
-                       FROM generate_subscripts(t.attnums, 1) g(k)) pos)
-        END
-      WHEN i.indnatts > i.indnkeyatts AND (i.indkey::int2[]) @> t.attnums
-       AND NOT ((i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums) THEN 7
-      WHEN (i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums THEN 8
-    END AS code
-  FROM targets t
-  LEFT JOIN pg_index i ON i.indrelid = t.relid
-),
--- per target the best grade, with its index: (grade << 32) | index oid
-best AS (
-  SELECT conoid, relid, is_leaf,
-         min(CASE WHEN code IS NULL THEN 9::bigint << 32
-                  ELSE (code::bigint << 32) | indexrelid::bigint END) AS b
-  FROM pairs
+-- per target, the best of its indexes, as (grade << 32) | index oid.  Grades:
+-- 0 usable; 1 invalid or not ready; 2 partial with a predicate the probe does
+-- not prove; 3 other collation; 4 operator class or type mismatch; 6 access
+-- method; 7 a FK column only in INCLUDE; 8 the FK columns are key columns but
+-- not the leading ones; 9 nothing.  For index column j serving FK column k
+-- (one and two columns written out, more through a subquery): the operator
+-- class must accept the FK's equality operator, the collation must be the
+-- probe's, a predicate must follow from the columns being NOT NULL.
+best AS MATERIALIZED (
+  SELECT conoid, relid, is_leaf, min(enc) AS b
+  FROM (
+    SELECT t.conoid, t.relid, t.is_leaf,
+      coalesce((
+      CASE
+        WHEN t.n <= i.indnkeyatts
+         AND (i.indkey::int2[])[0:t.n - 1] @> t.attnums
+         AND (i.indkey::int2[])[0:t.n - 1] <@ t.attnums THEN
+          CASE
+            WHEN t.n = 1 THEN
+              CASE
+                WHEN ((i.indclass[0]::bigint << 32) | t.conpfeqop[1]::bigint) NOT IN (SELECT k FROM compat)
+                  THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
+                WHEN i.indcollation[0] <> 0
+                 AND i.indcollation[0] <> schema_guard._probe_collation(t.conoid, 1) THEN 3
+                WHEN i.partial AND NOT schema_guard._pred_implied((SELECT x.indpred::text FROM pg_index x WHERE x.indexrelid = i.indexrelid), t.attnums) THEN 2
+                WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
+                ELSE 0
+              END
+            WHEN t.n = 2 THEN
+              CASE
+                WHEN ((i.indclass[0]::bigint << 32)
+                      | t.conpfeqop[CASE WHEN i.indkey[0] = t.attnums[1] THEN 1 ELSE 2 END]::bigint) NOT IN (SELECT k FROM compat)
+                  OR ((i.indclass[1]::bigint << 32)
+                      | t.conpfeqop[CASE WHEN i.indkey[1] = t.attnums[1] THEN 1 ELSE 2 END]::bigint) NOT IN (SELECT k FROM compat)
+                  THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
+                WHEN (i.indcollation[0] <> 0
+                      AND i.indcollation[0] <> schema_guard._probe_collation(t.conoid, CASE WHEN i.indkey[0] = t.attnums[1] THEN 1 ELSE 2 END))
+                  OR (i.indcollation[1] <> 0
+                      AND i.indcollation[1] <> schema_guard._probe_collation(t.conoid, CASE WHEN i.indkey[1] = t.attnums[1] THEN 1 ELSE 2 END)) THEN 3
+                WHEN i.partial AND NOT schema_guard._pred_implied((SELECT x.indpred::text FROM pg_index x WHERE x.indexrelid = i.indexrelid), t.attnums) THEN 2
+                WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
+                ELSE 0
+              END
+            ELSE
+              (SELECT CASE
+                        WHEN bool_or(((i.indclass[pos.p]::bigint << 32) | t.conpfeqop[pos.k]::bigint) NOT IN (SELECT k FROM compat))
+                          THEN CASE WHEN i.indclass[0] IN (SELECT oid FROM eqam) THEN 4 ELSE 6 END
+                        WHEN bool_or(i.indcollation[pos.p] <> 0
+                                     AND i.indcollation[pos.p] <> schema_guard._probe_collation(t.conoid, pos.k)) THEN 3
+                        WHEN i.partial AND NOT schema_guard._pred_implied((SELECT x.indpred::text FROM pg_index x WHERE x.indexrelid = i.indexrelid), t.attnums) THEN 2
+                        WHEN NOT (i.indisvalid AND i.indisready AND i.indislive) THEN 1
+                        ELSE 0
+                      END
+                 FROM (SELECT gs.k, array_position((i.indkey::int2[])[0:t.n - 1], t.attnums[gs.k]) - 1 AS p
+                         FROM generate_subscripts(t.attnums, 1) gs(k)) pos)
+          END
+        ELSE coalesce(
+          CASE WHEN i.expr AND 0 = ANY ((i.indkey::int2[])[0:least(t.n, i.indnkeyatts) - 1])
+               THEN schema_guard._expr_index_grade(t.conoid, t.attnums, i.indexrelid) END,
+          CASE WHEN i.indnatts > i.indnkeyatts AND (i.indkey::int2[]) @> t.attnums
+                AND NOT ((i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums) THEN 7
+               WHEN (i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums THEN 8
+               ELSE 9 END)
+      END::bigint << 32) | i.indexrelid::bigint, 9::bigint << 32) AS enc
+    FROM targets t
+    LEFT JOIN (SELECT x.indexrelid, x.indrelid, x.indnkeyatts, x.indnatts, x.indkey, x.indclass, x.indcollation,
+                      x.indisvalid, x.indisready, x.indislive,
+                      x.indpred IS NOT NULL AS partial, x.indexprs IS NOT NULL AS expr
+                 FROM pg_index x) i
+           ON i.indrelid = t.relid AND ((i.indkey::int2[]) && t.attnums OR i.expr)
+    OFFSET 0
+  ) graded
   GROUP BY conoid, relid, is_leaf
 ),
 leafinfo AS (
@@ -437,56 +571,51 @@ leafinfo AS (
   GROUP BY b.conoid
 ),
 -- reported: the FK's own table has no usable index and, when it is partitioned,
--- some leaf lacks one too (or there are no leaves yet)
-finding AS (
-  SELECT f.*, (b.b >> 32)::int AS code, (b.b & 4294967295)::oid AS candidate, li.uncovered,
-         c.relname, c.relnamespace,
+-- some leaf lacks one too (or there are no leaves yet).  Details are looked up
+-- for these rows only (the lookups key on b.relid, the FK's own table, so that
+-- they run after the filter).
+finding AS MATERIALIZED (
+  SELECT f.conoid, b.relid, f.partitioned, (b.b >> 32)::int AS code,
+         (b.b & 4294967295)::oid AS candidate, li.uncovered, f.conname, f.confrelid, f.confdeltype,
+         f.confupdtype, f.connamespace AS relnamespace, r.relname, nm.colnames,
+         r.relname || '_' || array_to_string(nm.colnames, '_') COLLATE "C" AS base,
          CASE WHEN f.partitioned
               THEN (SELECT coalesce(sum(l.relpages), 0) FROM leaves l WHERE l.conoid = f.conoid)
-              ELSE c.relpages END::bigint * current_setting('block_size')::bigint AS bytes,
+              ELSE r.relpages END::bigint * (SELECT current_setting('block_size')::bigint) AS bytes,
          CASE WHEN f.confrelid IN (SELECT partrelid FROM pg_partitioned_table)
               THEN (SELECT coalesce(sum(pg_stat_get_tuples_updated(p.relid) + pg_stat_get_tuples_deleted(p.relid)), 0)
                       FROM schema_guard._partition_tree(f.confrelid) p)
-              ELSE pg_stat_get_tuples_updated(f.confrelid) + pg_stat_get_tuples_deleted(f.confrelid) END AS writes
-  FROM fk f
-  JOIN best b ON b.conoid = f.conoid AND NOT b.is_leaf
-  JOIN pg_class c ON c.oid = f.conrelid
-  LEFT JOIN leafinfo li ON li.conoid = f.conoid
-  WHERE b.b >> 32 <> 0
+              ELSE pg_stat_get_tuples_updated(f.confrelid) + pg_stat_get_tuples_deleted(f.confrelid) END AS writes,
+         f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd') AS cascading,
+         (b.b >> 32) = 1 AND (b.b & 4294967295)::oid IN (SELECT index_relid FROM pg_stat_progress_create_index) AS building
+  FROM best b
+  JOIN fk f ON f.conoid = b.conoid
+  LEFT JOIN leafinfo li ON li.conoid = b.conoid
+  CROSS JOIN LATERAL (SELECT x.relname, x.relpages FROM pg_class x WHERE x.oid = b.relid OFFSET 0) r
+  CROSS JOIN LATERAL (
+    -- one index probe per column; written out for the usual one and two columns
+    SELECT CASE f.n
+             WHEN 1 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[1])]
+             WHEN 2 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[1]),
+                               (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[2])]
+             ELSE (SELECT array_agg(a.attname ORDER BY array_position(f.conkey, a.attnum))
+                     FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = ANY (f.conkey))
+           END AS colnames OFFSET 0) nm
+  WHERE NOT b.is_leaf AND b.b >> 32 <> 0
     AND (NOT f.partitioned OR coalesce(li.nleaves, 0) = 0 OR li.uncovered IS NOT NULL)
 ),
-names AS (
-  SELECT f.conoid,
-         array_agg(a.attname ORDER BY k.n) AS colnames,
-         string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) AS collist,
-         string_agg(a.attname, '_' ORDER BY k.n) AS namebase
-  FROM finding f, unnest(f.conkey) WITH ORDINALITY k(att, n)
-  JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.att
-  GROUP BY f.conoid
-),
-shaped AS (
-  SELECT f.*, nm.colnames, nm.collist, nm.namebase,
-         f.relname || '_' || nm.namebase AS base,
-         f.code = 4 AND schema_guard._fk_cast_needed(f.conoid) AS cast_needed,
-         f.code = 1 AND f.candidate IN (SELECT index_relid FROM pg_stat_progress_create_index) AS building,
-         f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd') AS cascading
-  FROM finding f JOIN names nm ON nm.conoid = f.conoid
-),
-sized AS (
-  SELECT s.*,
-         CASE
-           WHEN s.building THEN 'low'
-           WHEN s.bytes >= 1073741824 THEN 'high'
-           WHEN s.bytes >= 10485760 AND (s.writes >= 10000 OR s.cascading) THEN 'high'
-           WHEN s.bytes >= 10485760 OR s.writes >= 10000 OR (s.bytes >= 1048576 AND s.cascading) THEN 'medium'
-           ELSE 'low'
-         END AS sev,
-         -- one name per distinct index: FKs on the same table and columns share it
-         dense_rank() OVER (PARTITION BY s.relnamespace, s.base
-                            ORDER BY s.conrelid, s.namebase, s.code IN (3, 4)) - 1 AS dup
-  FROM shaped s
+-- distinct indexes whose names would collide (long names cut to 63 bytes, or
+-- one table and column list needing two different indexes): numbered apart
+clash AS (
+  SELECT conoid, dense_rank() OVER (PARTITION BY relnamespace, base
+                                    ORDER BY relid, colnames::text COLLATE "C", code IN (3, 4)) - 1 AS dup
+  FROM finding
+  WHERE (relnamespace, base) IN (
+    SELECT relnamespace, base FROM finding GROUP BY relnamespace, base
+    HAVING min(relid) <> max(relid) OR min(colnames::text COLLATE "C") <> max(colnames::text COLLATE "C")
+        OR bool_or(code IN (3, 4)) <> bool_and(code IN (3, 4)))
 )
-SELECT s.conrelid::regclass,
+SELECT s.relid::regclass,
        s.conname,
        s.colnames,
        s.confrelid::regclass,
@@ -495,7 +624,7 @@ SELECT s.conrelid::regclass,
          WHEN s.code = 1 THEN 'index invalid'
          WHEN s.code = 2 THEN 'only a partial index'
          WHEN s.code = 3 THEN 'collation differs'
-         WHEN s.code = 4 AND s.cast_needed THEN 'column type forces a cast'
+         WHEN s.code = 4 AND schema_guard._fk_cast_needed(s.conoid) THEN 'column type forces a cast'
          WHEN s.code = 4 THEN 'operator class cannot serve the equality'
          WHEN s.code = 6 THEN 'wrong access method'
          WHEN s.code = 7 THEN 'only as INCLUDE column'
@@ -510,23 +639,40 @@ SELECT s.conrelid::regclass,
                           WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END,
        s.bytes,
        s.writes,
-       s.sev,
+       sev.severity,
        CASE
          WHEN s.building THEN NULL
          WHEN s.partitioned THEN schema_guard._fk_partitioned_fix(s.conoid)
          WHEN s.code = 1 THEN format('REINDEX INDEX CONCURRENTLY %s;', s.candidate::regclass)
          ELSE format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s;',
-                     CASE WHEN s.dup = 0 AND octet_length(s.base) <= 59
-                           AND NOT EXISTS (SELECT FROM pg_class WHERE relname = s.base || '_idx'
-                                                                  AND relnamespace = s.relnamespace)
-                          THEN s.base || '_idx'
-                          ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', s.dup::int) END,
-                     s.nspname, s.relname,
+                     CASE WHEN cl.dup IS NOT NULL OR octet_length(s.base) > 58
+                            THEN schema_guard._free_relname(s.relnamespace, s.base, 'idx', coalesce(cl.dup, 0)::int)
+                          WHEN NOT EXISTS (SELECT FROM pg_class x WHERE x.relname = s.base || '_idx'
+                                                                    AND x.relnamespace = s.relnamespace)
+                            THEN s.base || '_idx'
+                          WHEN NOT EXISTS (SELECT FROM pg_class x WHERE x.relname = s.base || '_idx1'
+                                                                    AND x.relnamespace = s.relnamespace)
+                            THEN s.base || '_idx1'
+                          ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', 2) END,
+                     n.nspname, s.relname,
                      CASE WHEN s.code IN (3, 4) THEN schema_guard._fk_index_columns(s.conoid)
-                          ELSE '(' || s.collist || ')' END)
+                          WHEN cardinality(s.colnames) = 1 THEN '(' || quote_ident(s.colnames[1]) || ')'
+                          WHEN cardinality(s.colnames) = 2
+                            THEN '(' || quote_ident(s.colnames[1]) || ', ' || quote_ident(s.colnames[2]) || ')'
+                          ELSE '(' || array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(s.colnames) c), ', ') || ')' END)
        END
-FROM sized s
-ORDER BY CASE s.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, s.nspname, s.relname, s.conname
+FROM finding s
+JOIN pg_namespace n ON n.oid = s.relnamespace
+LEFT JOIN clash cl ON cl.conoid = s.conoid
+CROSS JOIN LATERAL (SELECT CASE
+           WHEN s.building THEN 'low'
+           WHEN s.bytes >= 1073741824 THEN 'high'
+           WHEN s.bytes >= 10485760 AND (s.writes >= 10000 OR s.cascading) THEN 'high'
+           WHEN s.bytes >= 10485760 OR s.writes >= 10000 OR (s.bytes >= 1048576 AND s.cascading) THEN 'medium'
+           ELSE 'low'
+         END AS severity) sev
+ORDER BY CASE sev.severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
+         n.nspname, s.relname, s.conname
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
