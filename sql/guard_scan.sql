@@ -38,3 +38,17 @@ SET schema_guard.mode = off;
 ALTER DOMAIN plain_text DROP CONSTRAINT not_blank;
 RESET schema_guard.mode;
 SELECT * FROM sg_test.probe('alter domain unused by tables', 'ALTER DOMAIN positive_int ADD CONSTRAINT small CHECK (VALUE < 1000000)', 'items');
+-- ALTER COLUMN TYPE without a rewrite still re-verifies the column's CHECK constraints
+SET schema_guard.mode = off;
+CREATE TABLE checked_tbl (id int PRIMARY KEY, v varchar(10) CHECK (length(v) > 0), w varchar(10));
+INSERT INTO checked_tbl SELECT g, 'v' || g, 'w' FROM generate_series(1, 1000) g;
+CREATE TABLE fk_child (id int, checked_id int REFERENCES checked_tbl);
+INSERT INTO fk_child SELECT g, g FROM generate_series(1, 1000) g;
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('type change on a column with a CHECK', 'ALTER TABLE checked_tbl ALTER COLUMN v TYPE varchar(20)', 'checked_tbl');
+SELECT * FROM sg_test.probe('type change on a column without a CHECK', 'ALTER TABLE checked_tbl ALTER COLUMN w TYPE varchar(20)', 'checked_tbl');
+-- a FOREIGN KEY column's type change locks the table on the other side too
+SET lock_timeout = '2s';
+SELECT * FROM schema_guard.explain('ALTER TABLE fk_child ALTER COLUMN checked_id TYPE bigint');
+RESET lock_timeout;
+SELECT * FROM sg_test.probe('type change on a referenced column: the referencing table', 'ALTER TABLE checked_tbl ALTER COLUMN id TYPE bigint', 'fk_child');

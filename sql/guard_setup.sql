@@ -43,6 +43,7 @@ DECLARE
   pred_index boolean;
   v_agrees boolean;
   v_check text;
+  v_target_rules text;
 BEGIN
   PERFORM set_config('lock_timeout', '5s', true);
   PERFORM set_config('schema_guard.mode', 'block', true);
@@ -61,6 +62,12 @@ BEGIN
   SELECT string_agg(x, ', ' ORDER BY x) INTO v_rules FROM unnest(string_to_array(nullif(v_rules, ''), ', ')) x;
   -- the same statement through schema_guard.check(), same settings: must name the same rules
   SELECT string_agg(DISTINCT c.rule, ', ' ORDER BY c.rule) INTO v_check FROM schema_guard.check(stmt) c;
+  -- What the guard predicts for this target: the rules of the findings check()
+  -- reports on it or on a partitioned table it belongs to (check() and the hook
+  -- agree; guard_agreement proves it).
+  SELECT string_agg(c.rule, ' ') INTO v_target_rules FROM schema_guard.check(stmt) c
+   WHERE c.relation IS NULL OR c.relation IN (SELECT relid FROM pg_partition_ancestors(target_oid))
+      OR c.relation = target_oid;
 
   PERFORM set_config('schema_guard.mode', 'off', true);
   IF target_oid IS NOT NULL THEN
@@ -86,9 +93,9 @@ BEGIN
   END;
 
   -- TRUNCATE gives the table new (empty) storage: a new relfilenode.
-  pred_rewrite := coalesce(v_rules ~ '(truncate|alter_column_type_rewrite|add_column_rewrite|set_persistence_rewrite|set_access_method_rewrite|set_tablespace_copy|vacuum_full|cluster|refresh_matview_blocking)', false);
-  pred_index := coalesce(v_rules ~ '(create_index_blocking|add_constraint_index_build|reindex_blocking|alter_column_type_index_rebuild)', false);
-  pred_scan := coalesce(v_rules ~ '(add_check_scan|add_foreign_key_scan|set_not_null_scan|attach_partition_scan|alter_domain_scan)', false);
+  pred_rewrite := coalesce(v_target_rules ~ '(truncate|alter_column_type_rewrite|add_column_rewrite|set_persistence_rewrite|set_access_method_rewrite|set_tablespace_copy|vacuum_full|cluster|refresh_matview_blocking)', false);
+  pred_index := coalesce(v_target_rules ~ '(create_index_blocking|add_constraint_index_build|reindex_blocking|alter_column_type_index_rebuild)', false);
+  pred_scan := coalesce(v_target_rules ~ '(add_check_scan|add_foreign_key_scan|set_not_null_scan|attach_partition_scan|alter_domain_scan|alter_column_type_recheck|validate_under_strong_lock)', false);
   v_agrees := pred_rewrite = v_rewritten
           AND (v_rewritten OR pred_index = v_index)
           AND (v_rewritten OR v_index OR pred_scan = v_scanned)

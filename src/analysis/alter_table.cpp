@@ -166,7 +166,48 @@ struct TypeChangeProbe {
   bool rewrite;
   bool index_rebuild;
   const char *new_type;
+  AttrNumber attnum;
 };
+
+// Constraints that depend on the column (pg_depend), as ATExecAlterColumnType finds
+// them: validated CHECKs are re-added and re-verified by a scan; a FOREIGN KEY is
+// re-added, which locks the table on its other side ACCESS EXCLUSIVE.
+struct DependentConstraints {
+  bool validated_check;
+  List *fk_other_tables;  // of Oid
+  List *fk_names;         // of char *, parallel to fk_other_tables' first appearance
+};
+
+DependentConstraints ColumnConstraints(Oid relid, AttrNumber attnum) {
+  DependentConstraints result = {false, NIL, NIL};
+  ScanKeyData key[3];
+  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(RelationRelationId));
+  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+  ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
+  Relation depRel = table_open(DependRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 3, key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+    if (dep->classid != ConstraintRelationId) continue;
+    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
+    if (con == nullptr) continue;
+    auto *c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con));
+    if (c->contype == CONSTRAINT_CHECK && c->convalidated) result.validated_check = true;
+    if (c->contype == CONSTRAINT_FOREIGN) {
+      const Oid other = c->conrelid == relid ? c->confrelid : c->conrelid;
+      if (OidIsValid(other) && other != relid && !list_member_oid(result.fk_other_tables, other)) {
+        result.fk_other_tables = lappend_oid(result.fk_other_tables, other);
+        result.fk_names = lappend(result.fk_names, pstrdup(NameStr(c->conname)));
+      }
+    }
+    ReleaseSysCache(con);
+  }
+  systable_endscan(scan);
+  table_close(depRel, AccessShareLock);
+  return result;
+}
 
 // Does USING merely name the column (optionally cast to the new type)?  Then the
 // transform is the one PostgreSQL builds without USING.
@@ -265,14 +306,19 @@ void ProbeTypeChange(void *arg) {
   p->known = true;
   p->rewrite = ColumnChangeRequiresRewrite(transform, attnum);
   if (!p->rewrite) p->index_rebuild = IndexesNeedRebuild(p->relid, attnum, newtype, newcoll);
+  p->attnum = attnum;
 }
 
 void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableCmd *cmd, StatementAnalysis *out) {
   auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
   if (cmd->name == nullptr || def == nullptr || !IsA(def, ColumnDef)) return;
-  TypeChangeProbe probe = {relid, cmd->name, def, false, false, false, nullptr};
+  TypeChangeProbe probe = {relid, cmd->name, def, false, false, false, nullptr, 0};
   if (!TryInSubtransaction(ProbeTypeChange, &probe) || !probe.known) return;
   const char *what = psprintf("column %s to %s", quote_identifier(cmd->name), probe.new_type);
+  const DependentConstraints constraints = ColumnConstraints(relid, probe.attnum);
+  ListCell *lc;
+  foreach (lc, constraints.fk_other_tables)
+    if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), AccessExclusiveLock);
   if (probe.rewrite)
     AddFinding(out, RuleId::AlterColumnTypeRewrite, relid, lock, kRewrite | kIndexBuild, what,
                "The new type is not binary-coercible from the old one (or a length, precision, "
@@ -281,6 +327,22 @@ void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableCmd *cmd, Statem
     AddFinding(out, RuleId::AlterColumnTypeIndexRebuild, relid, lock, kIndexBuild, what,
                "The heap is kept, but the column's indexes do not match the new type's operator "
                "family or collation and are rebuilt.");
+  // A rewrite changes the FOREIGN KEY's comparison: it is validated again, which
+  // scans the table on the other side under ACCESS EXCLUSIVE.
+  if (probe.rewrite) {
+    ListCell *nc;
+    forboth (lc, constraints.fk_other_tables, nc, constraints.fk_names) {
+      const Oid other = lfirst_oid(lc);
+      if (IsExemptRelation(other)) continue;
+      AddFinding(out, RuleId::AddForeignKeyScan, other, AccessExclusiveLock, kScan,
+                 psprintf("FOREIGN KEY constraint %s again", quote_identifier(static_cast<char *>(lfirst(nc)))),
+                 psprintf("Changing the type of %s re-validates the foreign key.", what));
+    }
+  }
+  if (!probe.rewrite && constraints.validated_check)
+    AddFinding(out, RuleId::AlterColumnTypeRecheck, relid, lock, kScan, what,
+               "The heap is kept, but the CHECK constraints on the column are added again and "
+               "verified against every row.");
 }
 
 // ------------------------------------------------------------- SET NOT NULL
@@ -337,12 +399,18 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
       const Oid pkrel = LookupRelation(con->pktable);
       // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
       if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
-      if (!con->skip_validation)
+      if (!con->skip_validation) {
         AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
                    psprintf("FOREIGN KEY constraint%s", name),
                    OidIsValid(pkrel) ? psprintf("Writes to the referenced table %s are blocked too.",
                                                 get_rel_name(pkrel))
                                      : nullptr);
+        // The validation query (RI_Initial_Check) joins the referenced table as well.
+        if (OidIsValid(pkrel) && pkrel != relid && !IsExemptRelation(pkrel))
+          AddFinding(out, RuleId::AddForeignKeyScan, pkrel, ShareRowExclusiveLock, kScan,
+                     psprintf("FOREIGN KEY constraint%s", name),
+                     "The validation query reads the referenced table while writes to both tables are blocked.");
+      }
       break;
     }
     case CONSTR_PRIMARY:

@@ -90,10 +90,11 @@ int Judge(PlannedStmt *pstmt, const char *query) {
       case verdict::Outcome::Allowed: report::LogAllowed(*f, ctx); break;
       case verdict::Outcome::Warn: report::Emit(*f, Action::Warn, ctx); break;
       case verdict::Outcome::Block:
-        if (blocking == nullptr)
+        if (blocking == nullptr) {
           blocking = f;
-        else
+        } else if (f->rule != blocking->rule && strstr(also.data, policy::Rule(f->rule).name) == nullptr) {
           appendStringInfo(&also, "%s%s", also.len ? ", " : "", policy::Rule(f->rule).name);
+        }
         break;
     }
   }

@@ -26,6 +26,7 @@ enum class RuleId : uint8_t {
   SetNotNullScan,
   AttachPartitionScan,
   AlterDomainScan,
+  AlterColumnTypeRecheck,
   // index builds under lock
   CreateIndexBlocking,
   AddConstraintIndexBuild,
