@@ -95,6 +95,11 @@ struct ScriptState {
   int EffectiveTimeout() const { return in_transaction && local_timeout_ms >= 0 ? local_timeout_ms : session_timeout_ms; }
 };
 
+// Locals of frames that call PostgreSQL: nothing may need a destructor.
+static_assert(std::is_trivially_destructible_v<ScriptState>);
+static_assert(std::is_trivially_destructible_v<LineCursor>);
+static_assert(std::is_trivially_destructible_v<ParseProbe>);
+
 char *RelName(const RangeVar *rv) {
   return rv->schemaname ? psprintf("%s.%s", rv->schemaname, rv->relname) : pstrdup(rv->relname);
 }

@@ -1,6 +1,6 @@
 #include "glue/guc.hpp"
 
-#include "pg.hpp"
+#include "boundary.hpp"
 
 namespace schema_guard::guc {
 namespace {
@@ -77,8 +77,12 @@ bool ParseAllowItem(const char *item, policy::AllowList *parsed) {
 }
 
 extern "C" bool CheckRules(char **newval, void **extra, GucSource source) {
-  return ParseListGuc<policy::RuleOverrides>(*newval, extra, ParseOverrideItem,
+  bool ok = false;
+  RunGuarded("schema_guard.rules", [&] {
+    ok = ParseListGuc<policy::RuleOverrides>(*newval, extra, ParseOverrideItem,
                                              "of the form rule_id:off|warn|block with a known rule id");
+  });
+  return ok;
 }
 
 extern "C" void AssignRules(const char *newval, void *extra) {
@@ -86,7 +90,11 @@ extern "C" void AssignRules(const char *newval, void *extra) {
 }
 
 extern "C" bool CheckAllow(char **newval, void **extra, GucSource source) {
-  return ParseListGuc<policy::AllowList>(*newval, extra, ParseAllowItem, "a schema_guard rule id");
+  bool ok = false;
+  RunGuarded("schema_guard.allow", [&] {
+    ok = ParseListGuc<policy::AllowList>(*newval, extra, ParseAllowItem, "a schema_guard rule id");
+  });
+  return ok;
 }
 
 extern "C" void AssignAllow(const char *newval, void *extra) {
