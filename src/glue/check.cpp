@@ -329,6 +329,8 @@ SG_SQL_FUNCTION(schema_guard_check) {
   // Parse; on a syntax error, judge the statements before it and report the error.
   ParseProbe parse = {sql, NIL};
   ErrorData *syntax = nullptr;
+  int error_statement = 0;  // the failing statement's number
+  int error_offset = 0;     // offset of the error in sql
   const char *parsed_sql = sql;
   if (!TryInSubtransaction(ParseScript, &parse, &syntax)) {
     const int errpos = syntax->cursorpos > 0 ? syntax->cursorpos - 1 : static_cast<int>(strlen(sql));
@@ -339,8 +341,8 @@ SG_SQL_FUNCTION(schema_guard_check) {
       parse.sql = parsed_sql = pnstrdup(sql, scan.last_semicolon + 1);
       if (!TryInSubtransaction(ParseScript, &parse)) parse.stmts = NIL;
     }
-    syntax->cursorpos = errpos;  // offset into sql
-    syntax->sqlerrcode = scan.semicolons + 1;  // reuse: the failing statement's number
+    error_offset = errpos;
+    error_statement = scan.semicolons + 1;
   }
 
   const policy::Settings settings = guc::CurrentSettings();
@@ -373,11 +375,11 @@ SG_SQL_FUNCTION(schema_guard_check) {
 
   if (syntax != nullptr) {
     LineCursor error_lines{sql};
+    const int line = error_lines.LineAt(error_offset);
     Finding *f = ScriptFinding(RuleId::SyntaxError,
-                               psprintf("%s at line %d, position %d", syntax->message,
-                                        error_lines.LineAt(syntax->cursorpos), syntax->cursorpos + 1),
+                               psprintf("%s at line %d, position %d", syntax->message, line, error_offset + 1),
                                nullptr);
-    EmitRow(rsinfo, syntax->sqlerrcode, error_lines.LineAt(syntax->cursorpos), *f, verdict::Outcome::Block);
+    EmitRow(rsinfo, error_statement, line, *f, verdict::Outcome::Block);
   }
   return (Datum)0;
 }
