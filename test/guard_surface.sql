@@ -11,11 +11,11 @@ SELECT is((SELECT extension_installed FROM schema_guard.status()), true, 'status
 
 SELECT set_eq(
   $$SELECT name FROM pg_settings WHERE name LIKE 'schema_guard.%'$$,
-  ARRAY['schema_guard.allow', 'schema_guard.lock_timeout', 'schema_guard.min_table_size',
+  ARRAY['schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.lock_timeout', 'schema_guard.min_table_size',
         'schema_guard.mode', 'schema_guard.rules', 'schema_guard.tenant_columns'],
   'the documented GUCs exist');
 SELECT is_empty(
-  $$SELECT name FROM pg_settings WHERE name IN ('schema_guard.allow', 'schema_guard.lock_timeout',
+  $$SELECT name FROM pg_settings WHERE name IN ('schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.lock_timeout',
       'schema_guard.min_table_size', 'schema_guard.mode', 'schema_guard.rules') AND context <> 'superuser'$$,
   'every setting that can loosen the guard is PGC_SUSET');
 SELECT is(current_setting('schema_guard.mode'), 'block', 'mode defaults to block');

@@ -68,9 +68,14 @@ bool WritesBlockedByThisTransaction(Oid relid, List *held_locks);
 
 // ---- catalog facts shared by the analyzers (catalog_facts.cpp) ----
 
-// Temporary, or created in the current transaction (relcache rd_createSubid):
-// nobody else can see it, so lock-duration rules do not apply.
+// Temporary, created in the current transaction (relcache rd_createSubid), or in
+// one of the exempt schemas (tools' private work tables): nobody else uses it, so
+// the rules do not apply.
 bool IsExemptRelation(Oid relid);
+
+// The exempt schemas, as NUL-separated names ending with an empty name (the
+// storage belongs to the caller and outlives every use), or nullptr for none.
+void SetExemptSchemas(const char *names);
 
 // Heap size in bytes (partitioned tables: the sum of their leaf partitions),
 // read without taking a lock.

@@ -8,6 +8,21 @@ Oid LookupRelation(const RangeVar *rv) {
   return RangeVarGetRelid(rv, NoLock, true);
 }
 
+namespace {
+const char *exempt_schemas = nullptr;
+
+bool IsExemptSchema(Oid nsp) {
+  if (exempt_schemas == nullptr || *exempt_schemas == '\0') return false;
+  const char *name = get_namespace_name(nsp);
+  if (name == nullptr) return false;
+  for (const char *p = exempt_schemas; *p != '\0'; p += strlen(p) + 1)
+    if (strcmp(p, name) == 0) return true;
+  return false;
+}
+}  // namespace
+
+void SetExemptSchemas(const char *names) { exempt_schemas = names; }
+
 bool IsExemptRelation(Oid relid) {
   // The relcache entry knows the subtransaction that created the relation; it is
   // reached without a lock (nothing here changes the entry).
@@ -15,8 +30,9 @@ bool IsExemptRelation(Oid relid) {
   if (rel == nullptr) return false;
   const bool exempt = rel->rd_createSubid != InvalidSubTransactionId ||
                       rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
+  const Oid nsp = rel->rd_rel->relnamespace;
   RelationClose(rel);
-  return exempt;
+  return exempt || IsExemptSchema(nsp);
 }
 
 static int64 HeapBytes(Oid relid) {

@@ -1,5 +1,6 @@
 #include "glue/guc.hpp"
 
+#include "analysis/analysis.hpp"
 #include "boundary.hpp"
 
 namespace schema_guard::guc {
@@ -13,9 +14,15 @@ char *allow_value = nullptr;
 int min_table_size_kb = 0;
 int lock_timeout_ms = 0;
 char *tenant_columns_value = nullptr;
+char *exempt_schemas_value = nullptr;
 
 const policy::RuleOverrides *rule_overrides = nullptr;
 const policy::AllowList *allow_list = nullptr;
+
+// schema_guard.exempt_schemas, parsed: NUL-separated names ending with an empty one.
+struct SchemaList {
+  char names[1024];
+};
 
 const struct config_enum_entry kModeOptions[] = {
     {"off", static_cast<int>(Action::Off), false},
@@ -101,6 +108,37 @@ extern "C" void AssignAllow(const char *newval, void *extra) {
   allow_list = static_cast<const policy::AllowList *>(extra);
 }
 
+extern "C" bool CheckExemptSchemas(char **newval, void **extra, GucSource source) {
+  bool ok = true;
+  List *items = SplitList(*newval, &ok);
+  if (!ok) {
+    GUC_check_errdetail("List syntax is invalid.");
+    return false;
+  }
+  auto *parsed = static_cast<SchemaList *>(SG_GUC_MALLOC(sizeof(SchemaList)));
+  if (parsed == nullptr) return false;
+  memset(parsed, 0, sizeof *parsed);
+  size_t used = 0;
+  ListCell *lc;
+  foreach (lc, items) {
+    const char *name = static_cast<const char *>(lfirst(lc));
+    const size_t len = strlen(name) + 1;
+    if (used + len + 1 > sizeof parsed->names) {
+      GUC_check_errdetail("The list is too long.");
+      SG_GUC_FREE(parsed);
+      return false;
+    }
+    memcpy(parsed->names + used, name, len);
+    used += len;
+  }
+  *extra = parsed;
+  return true;
+}
+
+extern "C" void AssignExemptSchemas(const char *newval, void *extra) {
+  analysis::SetExemptSchemas(extra ? static_cast<const SchemaList *>(extra)->names : nullptr);
+}
+
 }  // namespace
 
 void Define() {
@@ -112,6 +150,12 @@ void Define() {
       "unchanged and are logged as allowed.",
       &allow_value, "", PGC_SUSET, GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE, CheckAllow, AssignAllow,
       nullptr);
+  DefineCustomStringVariable(
+      "schema_guard.exempt_schemas",
+      "Schemas whose tables are treated like tables created in this transaction.",
+      "For tools' private work tables that no application uses, such as pg_repack's schema repack.",
+      &exempt_schemas_value, "repack", PGC_SUSET, GUC_LIST_INPUT, CheckExemptSchemas,
+      AssignExemptSchemas, nullptr);
   DefineCustomIntVariable(
       "schema_guard.lock_timeout",
       "lock_timeout the guard applies to lock-taking DDL when the session has none.",
