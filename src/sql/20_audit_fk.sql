@@ -12,7 +12,6 @@
 CREATE FUNCTION schema_guard._node_json(tree text)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT translate(replace(
   regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
@@ -39,7 +38,6 @@ COMMENT ON FUNCTION schema_guard._node_json(text) IS
 CREATE FUNCTION schema_guard._implied_by_not_null(pred jsonb, cols int2[])
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   arg jsonb;
@@ -184,21 +182,18 @@ WHERE c.oid = conoid
 $fn$;
 
 
--- The fix for a foreign key on a partitioned table: a partitioned index built
+-- An index on a partitioned table (for a foreign key, or a policy column) built
 -- without blocking writes.  CREATE INDEX ... ON ONLY creates it invalid and
 -- empty; each leaf gets its index CONCURRENTLY (or an existing equivalent one)
 -- and is attached; intermediate partitioned tables get their own ON ONLY index,
 -- attached once their leaves are.  The partitioned index turns valid when the
 -- last partition is attached.
-CREATE FUNCTION schema_guard._fk_partitioned_fix(conoid oid)
+CREATE FUNCTION schema_guard._partitioned_index_fix(root oid, colnames name[])
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  con pg_constraint;
-  colnames name[];
-  typeids oid[];
   colls oid[];
   btree oid := (SELECT oid FROM pg_am WHERE amname = 'btree');
   idx_of jsonb := '{}';   -- partitioned table oid -> its new index (qualified)
@@ -211,18 +206,16 @@ DECLARE
   leafatts int2[];
   cols text;
 BEGIN
-  SELECT * INTO con FROM pg_constraint WHERE oid = conoid;
-  SELECT array_agg(a.attname ORDER BY k.n), array_agg(a.atttypid ORDER BY k.n), array_agg(a.attcollation ORDER BY k.n)
-    INTO colnames, typeids, colls
-    FROM unnest(con.conkey) WITH ORDINALITY k(att, n)
-    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.att;
+  SELECT array_agg(a.attcollation ORDER BY k.n) INTO colls
+    FROM unnest(colnames) WITH ORDINALITY k(c, n)
+    JOIN pg_attribute a ON a.attrelid = root AND a.attname = k.c;
   cols := (SELECT '(' || string_agg(quote_ident(c), ', ' ORDER BY n) || ')' FROM unnest(colnames) WITH ORDINALITY u(c, n));
 
   FOR rec IN
     SELECT t.relid, t.parentid, t.relkind, t.depth, c.relname, c.relnamespace, n.nspname
-    FROM (SELECT con.conrelid AS relid, 0::oid AS parentid, 'p'::"char" AS relkind, 0 AS depth
+    FROM (SELECT root AS relid, 0::oid AS parentid, 'p'::"char" AS relkind, 0 AS depth
           UNION ALL
-          SELECT p.relid, p.parentid, p.relkind, p.depth FROM schema_guard._partition_tree(con.conrelid) p) t
+          SELECT p.relid, p.parentid, p.relkind, p.depth FROM schema_guard._partition_tree(root) p) t
     JOIN pg_class c ON c.oid = t.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE t.relkind IN ('p', 'r')
@@ -275,8 +268,8 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION schema_guard._fk_partitioned_fix(oid) IS
-  'internal: CREATE INDEX ON ONLY + per-partition CREATE INDEX CONCURRENTLY + ATTACH for a partitioned FK table';
+COMMENT ON FUNCTION schema_guard._partitioned_index_fix(oid, name[]) IS
+  'internal: CREATE INDEX ON ONLY + per-partition CREATE INDEX CONCURRENTLY + ATTACH for a partitioned table';
 
 -- The collation of the RI probe on FK column k: the FK column's own, unless the
 -- referenced column's collation differs and is nondeterministic (then the probe
@@ -284,7 +277,6 @@ COMMENT ON FUNCTION schema_guard._fk_partitioned_fix(oid) IS
 CREATE FUNCTION schema_guard._probe_collation(conoid oid, k int)
 RETURNS oid
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $fn$
 SELECT CASE WHEN pa.attcollation <> fa.attcollation AND NOT coalesce(pc.collisdeterministic, true)
             THEN pa.attcollation ELSE fa.attcollation END
@@ -317,7 +309,6 @@ $fn$;
 CREATE FUNCTION schema_guard._expr_index_grade(conoid oid, attnums int2[], idx oid)
 RETURNS int
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   i pg_index;
@@ -642,7 +633,7 @@ SELECT s.relid::regclass,
        sev.severity,
        CASE
          WHEN s.building THEN NULL
-         WHEN s.partitioned THEN schema_guard._fk_partitioned_fix(s.conoid)
+         WHEN s.partitioned THEN schema_guard._partitioned_index_fix(s.relid, s.colnames)
          WHEN s.code = 1 THEN format('REINDEX INDEX CONCURRENTLY %s;', s.candidate::regclass)
          ELSE format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s;',
                      CASE WHEN cl.dup IS NOT NULL OR octet_length(s.base) > 58

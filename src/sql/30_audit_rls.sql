@@ -1,0 +1,1109 @@
+-- Audit: row-level security gaps, and the effective access of one role.
+--
+-- Decided on catalog data and on the stored expression trees of policies
+-- (pg_policy.polqual / polwithcheck as pg_node_tree, walked structurally, and
+-- pg_depend for the relations, columns and functions a policy uses).  Deparsed
+-- SQL is never inspected; pg_get_expr() is not even called, because with a
+-- relation it locks that relation.
+
+-- Node trees are searched as bytea: offsets into text cost a scan of the
+-- multibyte characters before them, offsets into bytea do not.
+
+-- Position (1-based, in bytes) of the '}' closing the node whose '{' is at p,
+-- NULL when unbalanced.  Braces inside identifiers are backslash-escaped in
+-- node trees; callers neutralise the escapes first.
+CREATE FUNCTION schema_guard._node_end(b bytea, p int)
+RETURNS int
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+DECLARE
+  cur int := p;
+  nxt int;
+  seg text;
+  opens int := 0;
+  closes int := 0;
+BEGIN
+  LOOP
+    nxt := position('\x7d'::bytea IN substring(b FROM cur));
+    IF nxt = 0 THEN
+      RETURN NULL;
+    END IF;
+    seg := encode(substring(b FROM cur FOR nxt - 1), 'escape');
+    opens := opens + length(seg) - length(replace(seg, '{', ''));
+    closes := closes + 1;
+    IF opens = closes THEN
+      RETURN cur + nxt - 1;
+    END IF;
+    cur := cur + nxt;
+  END LOOP;
+END
+$fn$;
+
+-- The text of a text-typed CONST node ("{CONST :consttype 25 ... :constvalue 9 [ 36 0 0 0 97 ... ]}"),
+-- decoded from its datum bytes (4-byte or 1-byte varlena header).
+CREATE FUNCTION schema_guard._const_text(node text)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+AS $fn$
+DECLARE
+  bytes int[] := string_to_array(btrim(split_part(split_part(split_part(node, ':constvalue ', 2), ']', 1), '[', 2)), ' ')::int[];
+  skip int;
+  res text := '';
+  hex text := '';
+  b int;
+  ascii boolean := true;
+BEGIN
+  IF bytes IS NULL OR cardinality(bytes) = 0 THEN
+    RETURN NULL;
+  END IF;
+  skip := CASE WHEN (bytes[1] + 256) % 4 = 0 THEN 4 ELSE 1 END;
+  FOR i IN skip + 1 .. cardinality(bytes) LOOP
+    b := (bytes[i] + 256) % 256;
+    IF b >= 128 OR b = 0 THEN ascii := false; END IF;
+    hex := hex || lpad(to_hex(b), 2, '0');
+    IF ascii THEN res := res || chr(b); END IF;
+  END LOOP;
+  IF ascii THEN
+    RETURN res;
+  END IF;
+  RETURN convert_from(decode(hex, 'hex'), current_setting('server_encoding'));
+END
+$fn$;
+
+-- Is a CONST node a non-null boolean true?
+CREATE FUNCTION schema_guard._const_true(node text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+SELECT node LIKE '{CONST :consttype 16 %'
+   AND pg_catalog.strpos(node, ':constisnull false') > 0
+   AND pg_catalog.translate(pg_catalog.split_part(pg_catalog.split_part(pg_catalog.split_part(node, ':constvalue ', 2), ']', 1), '[', 2), ' 0', '') <> ''
+$fn$;
+
+-- The function calls in a policy expression (a stored node tree): one row per
+-- FUNCEXPR with where it sits.  in_subquery: inside the subquery of a sublink
+-- ("(SELECT current_setting(...))" runs once per statement as an initplan);
+-- parent: the node type the call is the first child of (NULL when it is not a
+-- first child); has_var: a column of the row among its arguments; for
+-- current_setting(): the setting name when it is a literal, missing_ok when
+-- the second argument is a literal, and whether the call is the first
+-- argument of NULLIF(..., '').
+CREATE TYPE schema_guard._policy_call AS (
+  funcid oid, in_subquery boolean, parent text, has_var boolean,
+  setting text, missing_ok boolean, nullif_empty boolean);
+
+-- (An array, not a set: a PL/pgSQL set-returning function costs far more per call.)
+CREATE FUNCTION schema_guard._policy_calls(tree text)
+RETURNS schema_guard._policy_call[]
+LANGUAGE plpgsql STABLE STRICT
+AS $fn$
+DECLARE
+  tx text := CASE WHEN strpos(tree, '\') > 0 THEN regexp_replace(tree, '\\.', '__', 'g') ELSE tree || '' END;
+  res schema_guard._policy_call[] := '{}';
+  segs text[];
+  seg text;
+  prev text;
+  lo int[] := '{}';
+  hi int[] := '{}';
+  opens int[] := '{}';
+  ends int[] := '{}';
+  stack int[] := '{}';
+  pos int;
+  n int;
+  a int;
+  ae int;
+  e int;
+  funcid oid;
+  in_subquery boolean;
+  parent text;
+  has_var boolean;
+  setting text;
+  missing_ok boolean;
+  nullif_empty boolean;
+  arg1 text;
+  after text;
+BEGIN
+  -- Positions are byte offsets (the markers are ASCII), found with one
+  -- string_to_array() pass per marker.
+  --
+  -- The subqueries of sublinks: from the '{' of "... :subselect {QUERY" to the
+  -- brace closing that Query, which is followed by the SubLink's own location
+  -- and end: "... :stmt_len N} :location N}".  Opens and ends nest; a stack
+  -- pairs them.  Anything unexpected falls back to counting braces.
+  IF strpos(tx, ':subselect {QUERY ') > 0 THEN
+    segs := string_to_array(tx, ':subselect {QUERY ');
+    pos := 0;
+    FOR i IN 1 .. cardinality(segs) - 1 LOOP
+      pos := pos + octet_length(segs[i]) + (CASE WHEN i > 1 THEN 18 ELSE 0 END);
+      opens := opens || (pos + 12);                         -- the '{' of {QUERY
+    END LOOP;
+    segs := string_to_array(tx, ':stmt_len ');
+    pos := octet_length(segs[1]);
+    FOR i IN 2 .. cardinality(segs) LOOP
+      IF segs[i] ~ '^\d+\} :location -?\d+\}' THEN
+        ends := ends || (pos + 10 + strpos(segs[i], '}'));   -- the '}' closing the Query
+      END IF;
+      pos := pos + 10 + octet_length(segs[i]);
+    END LOOP;
+    IF cardinality(opens) = cardinality(ends) THEN
+      a := 1;
+      ae := 1;
+      WHILE ae <= cardinality(ends) LOOP
+        IF a <= cardinality(opens) AND opens[a] < ends[ae] THEN
+          stack := stack || opens[a];
+          a := a + 1;
+        ELSE
+          lo := lo || stack[cardinality(stack)];
+          hi := hi || ends[ae];
+          stack := stack[1:cardinality(stack) - 1];
+          ae := ae + 1;
+        END IF;
+      END LOOP;
+    ELSE
+      FOREACH pos IN ARRAY opens LOOP
+        lo := lo || pos;
+        hi := hi || schema_guard._node_end(convert_to(tx, 'UTF8'), pos);
+      END LOOP;
+    END IF;
+  END IF;
+
+  segs := string_to_array(tx, '{FUNCEXPR :funcid ');
+  n := cardinality(segs);
+  pos := octet_length(segs[1]) + 1;                         -- the '{' of the first call
+  FOR i IN 2 .. n LOOP
+    seg := segs[i];                                         -- "<oid> :funcresulttype ..." up to the next call
+    prev := segs[i - 1];
+    funcid := split_part(seg, ' ', 1)::oid;
+    in_subquery := false;
+    FOR j IN 1 .. cardinality(lo) LOOP
+      IF pos > lo[j] AND pos < hi[j] THEN
+        in_subquery := true;
+      END IF;
+    END LOOP;
+    -- the parent: the last node opened before the call and not closed since
+    -- (no '{' since the previous call: that call is the parent)
+    IF strpos(prev, '{') > 0 OR i = 2 THEN
+      prev := (string_to_array(prev, '{'))[cardinality(string_to_array(prev, '{'))];
+      parent := CASE WHEN strpos(prev, '}') = 0 THEN split_part(prev, ' ', 1) END;
+    ELSE
+      parent := CASE WHEN strpos(prev, '}') = 0 THEN 'FUNCEXPR' END;
+    END IF;
+    has_var := NULL;
+    setting := NULL;
+    missing_ok := NULL;
+    nullif_empty := NULL;
+    IF funcid IN (2077, 3294) THEN                          -- current_setting(text [, bool])
+      arg1 := split_part(split_part(seg, ':args (', 2), '}', 1);
+      IF arg1 LIKE '{CONST :consttype 25 %' THEN
+        setting := schema_guard._const_text(arg1);
+        IF funcid = 3294 THEN
+          after := split_part(seg, '}', 2);                  -- " {CONST ..." of the second argument
+          IF after LIKE ' {CONST :consttype 16 %' THEN
+            missing_ok := schema_guard._const_true(substr(after, 2));
+            -- NULLIF(current_setting(name, true), ''): the next sibling, after
+            -- the call's own closing brace
+            after := split_part(seg, '}', 4);
+          END IF;
+        ELSE
+          after := split_part(seg, '}', 3);
+        END IF;
+      END IF;
+      IF funcid = 3294 AND missing_ok IS NULL THEN
+        missing_ok := true;                                 -- not a literal: assume it may be true
+      END IF;
+      nullif_empty := funcid = 3294 AND parent = 'NULLIFEXPR' AND missing_ok IS NOT NULL AND after IS NOT NULL
+                      AND after LIKE ' {CONST :consttype 25 %' AND strpos(after, ':constisnull false') > 0
+                      AND (after LIKE '%:constvalue 4 [ 16 0 0 0 ]' OR after LIKE '%:constvalue 4 [ 0 0 0 16 ]');
+    ELSIF funcid >= 16384 THEN                              -- user functions: do the arguments read the row?
+      e := schema_guard._node_end(convert_to(tx, 'UTF8'), pos);
+      has_var := position('{VAR '::bytea IN substring(convert_to(tx, 'UTF8') FROM pos FOR e - pos + 1)) > 0;
+    END IF;
+    res := res || ROW(funcid, in_subquery, parent, has_var, setting, missing_ok, nullif_empty)::schema_guard._policy_call;
+    pos := pos + 18 + octet_length(seg);
+  END LOOP;
+  RETURN res;
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._policy_calls(text) IS
+  'internal: the function calls in a stored policy expression, with their position in the tree';
+
+-- Is a stored boolean expression always true, judged on its tree: a constant
+-- true; an OR with such an arm; an AND of such arms; NOT of a constant false;
+-- "c = c" for one constant on both sides.
+CREATE FUNCTION schema_guard._always_true(tree text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT
+AS $fn$
+DECLARE
+  t bytea := convert_to(CASE WHEN strpos(tree, '\') > 0 THEN regexp_replace(tree, '\\.', '__', 'g') ELSE tree END,
+                        'UTF8');
+  root text := split_part(tree, ' ', 1);
+  op text;
+  p int;
+  e int;
+  arg text;
+  args text[] := '{}';
+BEGIN
+  IF root = '{CONST' THEN
+    RETURN schema_guard._const_true(tree);
+  END IF;
+  IF root NOT IN ('{BOOLEXPR', '{OPEXPR') THEN
+    RETURN false;
+  END IF;
+  -- the top-level arguments
+  p := position(':args ('::bytea IN t);
+  IF p = 0 THEN
+    RETURN false;
+  END IF;
+  p := p + 7;
+  WHILE substring(t FROM p FOR 1) = '\x7b'::bytea LOOP    -- '{'
+    e := schema_guard._node_end(t, p);
+    EXIT WHEN e IS NULL;
+    args := args || convert_from(substring(t FROM p FOR e - p + 1), 'UTF8');
+    p := e + 2;                                           -- skip "} "
+  END LOOP;
+  IF root = '{BOOLEXPR' THEN
+    op := split_part(tree, ' ', 3);                       -- {BOOLEXPR :boolop and|or|not
+    IF op = 'or' THEN
+      FOREACH arg IN ARRAY args LOOP
+        IF schema_guard._always_true(arg) THEN RETURN true; END IF;
+      END LOOP;
+      RETURN false;
+    ELSIF op = 'and' THEN
+      FOREACH arg IN ARRAY args LOOP
+        IF NOT schema_guard._always_true(arg) THEN RETURN false; END IF;
+      END LOOP;
+      RETURN cardinality(args) > 0;
+    ELSIF op = 'not' THEN
+      RETURN cardinality(args) = 1 AND args[1] LIKE '{CONST :consttype 16 %'
+         AND strpos(args[1], ':constisnull false') > 0 AND NOT schema_guard._const_true(args[1]);
+    END IF;
+    RETURN false;
+  END IF;
+  -- OPEXPR: an equality between two identical constants
+  RETURN cardinality(args) = 2
+     AND args[1] LIKE '{CONST %' AND strpos(args[1], ':constisnull false') > 0
+     AND regexp_replace(args[1], ' :location -?\d+', '') = regexp_replace(args[2], ' :location -?\d+', '')
+     AND EXISTS (SELECT FROM pg_operator o
+                  WHERE o.oid = split_part(split_part(tree, ':opno ', 2), ' ', 1)::oid
+                    AND o.oprname = '=' AND (o.oprcanhash OR o.oprcanmerge));
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._always_true(text) IS
+  'internal: is a stored policy expression always true, judged on its node tree';
+
+-- Everything the audit reads from one policy's expression trees, in one pass
+-- (a tree is detoasted once): the function calls of both, and whether USING
+-- and WITH CHECK are always true.  _always_true runs behind cheap necessary
+-- conditions: a constant at the root; an operator whose first argument is a
+-- constant; a boolean combination that is small or holds a boolean constant
+-- other than the missing_ok of current_setting(name, true).
+CREATE TYPE schema_guard._policy_facts AS (
+  calls schema_guard._policy_call[], qual_true boolean, check_true boolean);
+
+CREATE FUNCTION schema_guard._maybe_always_true(tree text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+  IF tree IS NULL THEN
+    RETURN false;
+  END IF;
+  CASE left(tree, 7)
+    WHEN '{CONST ' THEN
+      RETURN schema_guard._const_true(tree);
+    WHEN '{OPEXPR' THEN
+      RETURN split_part(tree, ':args (', 2) LIKE '{CONST %' AND schema_guard._always_true(tree);
+    WHEN '{BOOLEX' THEN
+      RETURN (octet_length(tree) < 2000
+              OR (octet_length(tree) - octet_length(replace(tree, '{CONST :consttype 16 ', ''))) / 21
+                 > (octet_length(tree) - octet_length(replace(tree, '{FUNCEXPR :funcid 3294 ', ''))) / 23)
+             AND schema_guard._always_true(tree);
+    ELSE
+      RETURN false;
+  END CASE;
+END
+$fn$;
+
+CREATE FUNCTION schema_guard._policy_facts(qual pg_node_tree, chk pg_node_tree)
+RETURNS schema_guard._policy_facts
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  q text := qual::text || '';               -- detoasted once
+  c text := chk::text || '';
+  calls schema_guard._policy_call[] := '{}';
+BEGIN
+  IF strpos(q, '{FUNCEXPR ') > 0 THEN
+    calls := calls || schema_guard._policy_calls(q);
+  END IF;
+  IF strpos(c, '{FUNCEXPR ') > 0 THEN
+    calls := calls || schema_guard._policy_calls(c);
+  END IF;
+  RETURN ROW(calls, coalesce(schema_guard._maybe_always_true(q), false),
+             coalesce(schema_guard._maybe_always_true(c), false))::schema_guard._policy_facts;
+END
+$fn$;
+
+COMMENT ON FUNCTION schema_guard._policy_facts(pg_node_tree, pg_node_tree) IS
+  'internal: the function calls in a policy''s expressions and whether they are always true';
+
+-- The tenant-like column names: schema_guard.tenant_columns when the library
+-- defines it and it is not empty, else the same default.
+CREATE FUNCTION schema_guard._tenant_columns()
+RETURNS name[]
+LANGUAGE sql STABLE
+AS $fn$
+SELECT coalesce(array_agg(btrim(c)::name) FILTER (WHERE btrim(c) <> ''), '{}')
+FROM unnest(string_to_array(
+       coalesce(nullif(btrim(current_setting('schema_guard.tenant_columns', true)), ''),
+                'tenant_id,org_id,organization_id,account_id,workspace_id,team_id,customer_id'), ',')) c
+$fn$;
+
+-- parse_bool() as for reloptions: "security_invoker=t" is true.
+CREATE FUNCTION schema_guard._reloption_true(opts text[], opt text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $fn$
+SELECT coalesce(bool_or(pg_catalog.lower(pg_catalog.split_part(o, '=', 2))
+                        IN ('t', 'tr', 'tru', 'true', 'y', 'ye', 'yes', 'on', '1')), false)
+FROM pg_catalog.unnest(opts) o
+WHERE pg_catalog.split_part(o, '=', 1) = opt
+$fn$;
+
+-- A role list for messages: PUBLIC for 0, role names (quoted as needed), sorted.
+CREATE FUNCTION schema_guard._role_list(roles oid[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  names text[] := '{}';
+  pub boolean := false;
+  r oid;
+BEGIN
+  FOREACH r IN ARRAY coalesce(roles, '{}') LOOP
+    IF r = 0 THEN
+      pub := true;
+    ELSIF NOT r::regrole::text = ANY (names) THEN
+      names := names || r::regrole::text;
+    END IF;
+  END LOOP;
+  IF cardinality(names) > 1 THEN
+    names := ARRAY(SELECT n FROM unnest(names) n ORDER BY n COLLATE "C");
+  END IF;
+  IF pub THEN
+    names := 'PUBLIC' || names;
+  END IF;
+  RETURN nullif(array_to_string(names, ', '), '');
+END
+$fn$;
+
+-- Does role r get the rights of every role in roles (a policy's TO list): PUBLIC,
+-- the role itself, or a role it inherits from.
+CREATE FUNCTION schema_guard._policy_applies(roles oid[], r oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $fn$
+SELECT r = ANY (roles) OR 0 = ANY (roles)
+    OR (r <> 0 AND EXISTS (SELECT FROM unnest(roles) x WHERE x <> 0 AND pg_has_role(r, x, 'USAGE')))
+$fn$;
+
+CREATE FUNCTION schema_guard.rls_audit(VARIADIC schema_filter name[] DEFAULT NULL)
+RETURNS TABLE (
+  relation regclass,
+  policy   name,
+  "check"  text,
+  severity text,
+  detail   text,
+  fix      text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET work_mem = '64MB'
+AS $fn$
+WITH
+scope AS (
+  SELECT n.oid, n.nspname FROM pg_namespace n
+  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
+             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+             ELSE n.nspname = ANY (schema_filter) END
+),
+ext AS (
+  SELECT d.classid, d.objid FROM pg_depend d
+  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+),
+cfg AS MATERIALIZED (
+  SELECT schema_guard._tenant_columns() AS tenant_cols
+),
+rol AS MATERIALIZED (
+  SELECT oid, rolname, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles
+),
+rel AS MATERIALIZED (
+  SELECT c.oid, c.relname, c.relnamespace, s.nspname, c.relkind, c.relowner, c.relacl,
+         c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relispartition, c.reloptions, c.relpages,
+         o.rolsuper OR o.rolbypassrls AS owner_bypasses
+  FROM pg_class c
+  JOIN scope s ON s.oid = c.relnamespace
+  JOIN rol o ON o.oid = c.relowner
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    AND c.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_class'::regclass)
+),
+-- grants on these relations to roles other than the owner (PUBLIC is 0)
+acl AS MATERIALIZED (
+  SELECT r.oid AS relid, a.grantee, a.privilege_type AS priv
+  FROM rel r CROSS JOIN LATERAL aclexplode(r.relacl) a
+  WHERE r.relacl IS NOT NULL AND a.grantee <> r.relowner
+),
+-- per relation: the roles other than the owner with row privileges
+reach AS (
+  SELECT a.relid, array_agg(a.grantee) AS grantees,
+         bool_or(a.priv = 'SELECT') AS can_read,
+         bool_or(a.priv IN ('INSERT', 'UPDATE', 'DELETE')) AS can_write
+  FROM acl a WHERE a.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+  GROUP BY a.relid
+),
+rlsschema AS (
+  SELECT DISTINCT relnamespace FROM rel WHERE rls AND relkind IN ('r', 'p')
+),
+-- the roles that inherit the rights of each owner (members, transitively),
+-- superusers left out (they bypass anyway and are reported on their own)
+heirs AS (
+  SELECT o.relowner, array_agg(DISTINCT m.oid) AS members,
+         array_agg(DISTINCT m.oid) FILTER (WHERE m.rolcanlogin) AS login_members
+  FROM (SELECT DISTINCT relowner FROM rel) o
+  JOIN rol m ON m.oid <> o.relowner AND NOT m.rolsuper AND m.rolname !~ '^pg_'
+            AND pg_has_role(m.oid, o.relowner, 'USAGE')
+  GROUP BY o.relowner
+),
+pol AS MATERIALIZED (
+  SELECT q.oid, q.polname, q.polrelid, q.polcmd, q.polpermissive, q.polroles, q.has_qual, q.has_check,
+         (q.facts).calls, (q.facts).qual_true, (q.facts).check_true
+  FROM (SELECT p.oid, p.polname, p.polrelid, p.polcmd, p.polpermissive, p.polroles,
+               p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
+               schema_guard._policy_facts(p.polqual, p.polwithcheck) AS facts
+          FROM pg_policy p
+          JOIN rel r ON r.oid = p.polrelid
+        OFFSET 0) q
+),
+-- the roles named by permissive policies, and the roles inheriting from each
+-- (itself included); superusers and BYPASSRLS roles are left out, policies do
+-- not apply to them
+named AS (
+  SELECT DISTINCT x AS role FROM pol CROSS JOIN LATERAL unnest(polroles) x WHERE polpermissive AND x <> 0
+),
+inh AS MATERIALIZED (
+  SELECT m.oid AS member, n.role
+  FROM named n
+  JOIN rol m ON NOT m.rolsuper AND NOT m.rolbypassrls AND m.rolname !~ '^pg_' AND pg_has_role(m.oid, n.role, 'USAGE')
+),
+-- the commands a policy governs
+polcmd AS (
+  SELECT p.*, c.cmd
+  FROM pol p CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN '*' THEN '{r,a,w,d}'::"char"[]
+                                                     ELSE ARRAY[p.polcmd] END) c(cmd)
+),
+-- permissive policies sharing a command with a restrictive policy of their table
+softened AS (
+  SELECT DISTINCT c.oid
+  FROM polcmd c
+  JOIN (SELECT DISTINCT polrelid, cmd FROM polcmd WHERE NOT polpermissive) r
+    ON r.polrelid = c.polrelid AND r.cmd = c.cmd
+  WHERE c.polpermissive
+),
+-- what pg_depend knows about each policy: relations, columns, functions, operators
+poldep AS MATERIALIZED (
+  SELECT d.objid AS polid, d.refclassid, d.refobjid, d.refobjsubid
+  FROM pg_depend d
+  WHERE d.classid = 'pg_policy'::regclass AND d.deptype = 'n'
+),
+-- the function calls in policy expressions, from the node trees (only trees
+-- with a call are walked)
+calls AS MATERIALIZED (
+  SELECT p.oid AS polid, c.*
+  FROM pol p CROSS JOIN LATERAL unnest(p.calls) c
+),
+-- the tenant column of the tables the checks below look at: RLS off and
+-- reachable, or RLS on without a policy
+tenant AS (
+  SELECT DISTINCT ON (a.attrelid) a.attrelid AS relid, a.attname AS col,
+         format_type(a.atttypid, a.atttypmod) AS coltype
+  FROM pg_attribute a
+  JOIN rel r ON r.oid = a.attrelid
+  WHERE a.attname = ANY ((SELECT tenant_cols FROM cfg)::name[]) AND a.attnum > 0 AND NOT a.attisdropped
+    AND r.relkind IN ('r', 'p')
+    AND (CASE WHEN r.rls THEN r.oid NOT IN (SELECT polrelid FROM pol)
+              ELSE r.oid IN (SELECT relid FROM reach) OR r.relowner IN (SELECT relowner FROM heirs) END)
+  ORDER BY a.attrelid, a.attname
+),
+findings AS (
+  ------------------------------------------------------------------ tables
+  -- RLS disabled on a table other roles can reach, where RLS is expected
+  SELECT r.oid AS relid, NULL::name AS policy, 'rls_disabled' AS chk,
+         CASE WHEN t.col IS NOT NULL OR par.relid IS NOT NULL THEN 'high' ELSE 'medium' END AS sev,
+         format('Row-level security is disabled, but %s can %s the %s.%s',
+                concat_ws(', ',
+                  CASE WHEN g.grantees IS NOT NULL THEN schema_guard._role_list(g.grantees) END,
+                  CASE WHEN h.members IS NOT NULL
+                       THEN format('the members of its owner %s', schema_guard._role_list(ARRAY[r.relowner])) END),
+                CASE WHEN h.members IS NOT NULL OR (g.can_read AND g.can_write) THEN 'read and write'
+                     WHEN g.can_write THEN 'write' ELSE 'read' END,
+                CASE r.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END,
+                CASE WHEN par.relid IS NOT NULL
+                       THEN format(' It is a partition of %s, which has row-level security: querying the partition directly skips the parent''s policies.', par.relid::regclass)
+                     WHEN t.col IS NOT NULL
+                       THEN format(' It has the tenant column %I.', t.col)
+                     ELSE format(' Other tables in schema %I use row-level security.', r.nspname) END) AS detail,
+         CASE
+           WHEN par.relid IS NOT NULL AND g.grantees IS NOT NULL
+             THEN format('REVOKE ALL ON %s FROM %s;', r.oid::regclass, schema_guard._role_list(g.grantees))
+           WHEN t.col IS NOT NULL AND r.oid NOT IN (SELECT polrelid FROM pol)
+             THEN format('CREATE POLICY tenant_isolation ON %s USING (%I = (SELECT NULLIF(current_setting(%L, true), '''')::%s));',
+                         r.oid::regclass, t.col, 'app.' || t.col, t.coltype) || E'\n'
+                  || format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', r.oid::regclass)
+           ELSE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', r.oid::regclass)
+         END AS fix
+  FROM rel r
+  LEFT JOIN reach g ON g.relid = r.oid
+  LEFT JOIN heirs h ON h.relowner = r.relowner
+  LEFT JOIN tenant t ON t.relid = r.oid
+  LEFT JOIN LATERAL (SELECT i.inhparent AS relid FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+                      WHERE i.inhrelid = r.oid AND pc.relrowsecurity) par ON r.relispartition
+  WHERE r.relkind IN ('r', 'p') AND NOT r.rls
+    AND (g.grantees IS NOT NULL OR h.members IS NOT NULL)
+    AND (par.relid IS NOT NULL OR t.col IS NOT NULL OR r.relnamespace IN (SELECT relnamespace FROM rlsschema))
+
+  UNION ALL
+  -- policies that are not applied
+  SELECT r.oid, NULL, 'policies_without_rls', 'high',
+         format('%s exist%s, but row-level security is disabled on the table, so %s not applied.',
+                CASE WHEN count(*) = 1 THEN format('Policy %I', min(p.polname))
+                     ELSE format('Policies %s', string_agg(quote_ident(p.polname), ', ' ORDER BY p.polname)) END,
+                CASE WHEN count(*) = 1 THEN 's' ELSE '' END,
+                CASE WHEN count(*) = 1 THEN 'it is' ELSE 'they are' END),
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', r.oid::regclass)
+  FROM rel r JOIN pol p ON p.polrelid = r.oid
+  WHERE r.relkind IN ('r', 'p') AND NOT r.rls
+  GROUP BY r.oid
+
+  UNION ALL
+  -- RLS on, no policy: nobody but the owner (and bypassing roles) sees a row
+  SELECT r.oid, NULL, 'rls_without_policy',
+         CASE WHEN g.relid IS NOT NULL OR h.members IS NOT NULL THEN 'medium' ELSE 'low' END,
+         'Row-level security is enabled and the table has no policy, so every role subject to it sees no rows and can change none (a silent deny-all).',
+         CASE WHEN t.col IS NOT NULL
+              THEN format('CREATE POLICY tenant_isolation ON %s USING (%I = (SELECT NULLIF(current_setting(%L, true), '''')::%s));',
+                          r.oid::regclass, t.col, 'app.' || t.col, t.coltype) END
+  FROM rel r
+  LEFT JOIN reach g ON g.relid = r.oid
+  LEFT JOIN tenant t ON t.relid = r.oid
+  LEFT JOIN heirs h ON h.relowner = r.relowner
+  WHERE r.relkind IN ('r', 'p') AND r.rls AND r.oid NOT IN (SELECT polrelid FROM pol)
+
+  UNION ALL
+  -- a command with restrictive policies and no permissive one
+  SELECT r.oid, NULL, 'restrictive_only', 'high',
+         format('Only restrictive %s (%s) %s to %s: restrictive policies only narrow what permissive policies allow, so no row can be %s.',
+                CASE WHEN count(*) = 1 THEN 'policy' ELSE 'policies' END,
+                string_agg(quote_ident(pc.polname), ', ' ORDER BY pc.polname),
+                CASE WHEN count(*) = 1 THEN 'applies' ELSE 'apply' END,
+                cmd.name, cmd.past),
+         format('CREATE POLICY %I ON %s AS PERMISSIVE FOR %s TO %s %s (true);',
+                lower(cmd.name) || '_permitted', r.oid::regclass, cmd.name,
+                schema_guard._role_list(array_agg(x.role)),
+                CASE WHEN pc.cmd = 'a' THEN 'WITH CHECK' ELSE 'USING' END)
+  FROM rel r
+  JOIN polcmd pc ON pc.polrelid = r.oid AND NOT pc.polpermissive
+  CROSS JOIN LATERAL unnest(pc.polroles) x(role)
+  CROSS JOIN LATERAL (VALUES (CASE pc.cmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END,
+                              CASE pc.cmd WHEN 'r' THEN 'read' WHEN 'a' THEN 'inserted' WHEN 'w' THEN 'updated' ELSE 'deleted' END)) cmd(name, past)
+  WHERE r.rls AND (r.oid, pc.cmd) NOT IN (SELECT q.polrelid, q.cmd FROM polcmd q WHERE q.polpermissive)
+  GROUP BY r.oid, pc.cmd, cmd.name, cmd.past
+
+  UNION ALL
+  -- the owner bypasses RLS unless it is forced, and the owner logs in
+  SELECT r.oid, NULL, 'rls_not_forced', 'medium',
+         format('Row-level security is not forced, and %s: sessions as the owner%s bypass every policy.',
+                concat_ws(' and ',
+                  CASE WHEN o.rolcanlogin THEN format('the owner %s can log in', schema_guard._role_list(ARRAY[r.relowner])) END,
+                  CASE WHEN h.login_members IS NOT NULL
+                       THEN format('%s can log in and %s the owner''s rights',
+                                   schema_guard._role_list(h.login_members),
+                                   CASE WHEN cardinality(h.login_members) = 1 THEN 'inherits' ELSE 'inherit' END) END),
+                CASE WHEN h.login_members IS NOT NULL THEN ' or as a role inheriting its rights' ELSE '' END),
+         format('ALTER TABLE %s FORCE ROW LEVEL SECURITY;', r.oid::regclass)
+  FROM rel r
+  JOIN rol o ON o.oid = r.relowner
+  LEFT JOIN heirs h ON h.relowner = r.relowner
+  WHERE r.relkind IN ('r', 'p') AND r.rls AND NOT r.forced
+    AND (o.rolcanlogin AND NOT r.owner_bypasses OR h.login_members IS NOT NULL)
+
+  UNION ALL
+  -- tables with row-level security where roles other than the owner may TRUNCATE
+  SELECT r.oid, NULL, 'truncate_privilege', 'medium',
+         format('%s may TRUNCATE the table; row-level security does not apply to TRUNCATE, which empties the table for every tenant.',
+                schema_guard._role_list(array_agg(a.grantee))),
+         format('REVOKE TRUNCATE ON %s FROM %s;', r.oid::regclass, schema_guard._role_list(array_agg(a.grantee)))
+  FROM rel r JOIN acl a ON a.relid = r.oid AND a.priv = 'TRUNCATE'
+  WHERE r.rls
+  GROUP BY r.oid
+
+  ------------------------------------------------------------------ roles
+  UNION ALL
+  SELECT NULL, NULL, 'bypass_role',
+         CASE WHEN bool_or(x.granted) THEN 'high' ELSE 'medium' END,
+         format('Role %s can log in and %s, so row-level security never applies to it; it %s %s %s with row-level security (%s%s).',
+                quote_ident(o.rolname),
+                CASE WHEN o.rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END,
+                concat_ws(' and ',
+                          CASE WHEN bool_or(x.owns) THEN 'owns' END,
+                          CASE WHEN bool_or(x.granted) THEN 'is granted privileges on' END),
+                count(DISTINCT x.relid),
+                CASE WHEN count(DISTINCT x.relid) = 1 THEN 'table' ELSE 'tables' END,
+                string_agg(x.relid::regclass::text, ', ' ORDER BY x.relid::regclass::text) FILTER (WHERE x.rn <= 3),
+                CASE WHEN count(DISTINCT x.relid) > 3 THEN ', ...' ELSE '' END),
+         CASE WHEN NOT o.rolsuper THEN format('ALTER ROLE %I NOBYPASSRLS;', o.rolname) END
+  FROM rol o
+  CROSS JOIN LATERAL (
+    SELECT y.*, row_number() OVER (ORDER BY y.relid::regclass::text) AS rn
+    FROM (SELECT r.oid AS relid, bool_or(r.relowner = o.oid) AS owns,
+                 bool_or(a.grantee IS NOT NULL) AS granted
+          FROM rel r
+          LEFT JOIN acl a ON a.relid = r.oid AND a.grantee <> 0
+                         AND (a.grantee = o.oid OR pg_has_role(o.oid, a.grantee, 'USAGE') AND NOT o.rolsuper)
+          WHERE r.relkind IN ('r', 'p') AND r.rls
+          GROUP BY r.oid
+          HAVING bool_or(r.relowner = o.oid) OR bool_or(a.grantee IS NOT NULL)) y) x
+  WHERE o.rolcanlogin AND (o.rolsuper OR o.rolbypassrls)
+  GROUP BY o.oid, o.rolname, o.rolsuper
+
+  ------------------------------------------------------------------ policies
+  UNION ALL
+  SELECT p.polrelid, p.polname, 'permissive_public', 'low',
+         'The permissive policy applies to PUBLIC: to every role with privileges on the table, including roles created later.',
+         NULL
+  FROM pol p
+  WHERE p.polpermissive AND 0 = ANY (p.polroles)
+
+  UNION ALL
+  SELECT p.polrelid, p.polname, 'always_true',
+         CASE WHEN NOT p.polpermissive THEN 'low'
+              WHEN p.oid IN (SELECT oid FROM softened) THEN 'low'
+              WHEN p.polcmd = 'r' THEN 'medium'
+              ELSE 'high' END,
+         format('%s always true%s',
+                concat_ws(' and ', CASE WHEN tq THEN 'USING is' END, CASE WHEN tc THEN 'WITH CHECK is' END),
+                CASE WHEN NOT p.polpermissive THEN ': the restrictive policy restricts nothing.'
+                     WHEN p.polcmd = 'r' THEN ': every row is visible to the roles it applies to.'
+                     ELSE ': the roles it applies to can ' ||
+                          CASE WHEN tq AND tc THEN 'see and write every row.'
+                               WHEN tq THEN 'reach every row.'
+                               ELSE 'write rows with any values, including other tenants'' keys.' END END),
+         NULL
+  FROM (SELECT p.*, p.qual_true AS tq, p.check_true AS tc FROM pol p) p
+  WHERE tq OR tc
+
+  UNION ALL
+  SELECT p.polrelid, p.polname, 'missing_with_check',
+         CASE WHEN p.polcmd <> 'a' THEN 'low' WHEN p.polpermissive THEN 'medium' ELSE 'high' END,
+         CASE WHEN p.polcmd <> 'a'
+                THEN 'The policy has no WITH CHECK expression: its USING expression is applied to new rows as well.'
+              WHEN p.polpermissive
+                THEN 'The INSERT policy has no WITH CHECK expression, so it admits no row.'
+              ELSE 'The restrictive INSERT policy has no WITH CHECK expression, so it restricts nothing.' END,
+         NULL
+  FROM pol p
+  WHERE p.polcmd IN ('a', 'w', '*') AND NOT p.has_check
+
+  UNION ALL
+  -- several permissive policies for one command and one role
+  SELECT g.polrelid, NULL, 'multiple_permissive', 'low',
+         format('Permissive policies %s all apply to %s for %s: they are OR-ed, and each is evaluated for every row.',
+                g.names, g.roles, g.cmds),
+         NULL
+  FROM (
+    SELECT s.polrelid, s.names, string_agg(DISTINCT s.cmdname, ', ') AS cmds,
+           CASE WHEN bool_or(s.role = 0) THEN 'PUBLIC' ELSE schema_guard._role_list(array_agg(DISTINCT s.role)) END AS roles
+    FROM (
+      SELECT a.polrelid, a.cmd, a.role,
+             CASE a.cmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END AS cmdname,
+             string_agg(quote_ident(a.polname), ', ' ORDER BY a.polname) AS names
+      FROM (
+        -- each permissive policy of a (table, command) that has several, with
+        -- the roles it applies to: PUBLIC, and the roles inheriting a named role
+        SELECT pc.polrelid, pc.cmd, pc.polname, k.role
+        FROM polcmd pc
+        JOIN (SELECT polrelid, cmd FROM polcmd WHERE polpermissive GROUP BY polrelid, cmd HAVING count(*) > 1) crowded
+          ON crowded.polrelid = pc.polrelid AND crowded.cmd = pc.cmd
+        CROSS JOIN LATERAL (
+          SELECT 0::oid AS role WHERE 0 = ANY (pc.polroles)
+          UNION
+          SELECT i.member FROM inh i WHERE i.role = ANY (pc.polroles) OR 0 = ANY (pc.polroles)
+        ) k
+        WHERE pc.polpermissive
+      ) a
+      GROUP BY a.polrelid, a.cmd, a.role
+      HAVING count(*) > 1
+    ) s
+    GROUP BY s.polrelid, s.names
+  ) g
+
+  UNION ALL
+  -- UPDATE / DELETE policies for roles that no SELECT policy covers
+  SELECT u.polrelid, u.polname, 'update_without_select', 'medium',
+         format('No permissive SELECT policy applies to %s: an %s that reads the table (a WHERE clause, SET col = col + 1, RETURNING) silently affects no rows.',
+                schema_guard._role_list(array_agg(u.role)),
+                CASE u.polcmd WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END),
+         NULL
+  FROM (
+    SELECT p.oid, p.polrelid, p.polname, p.polcmd, x.role
+    FROM pol p
+    CROSS JOIN LATERAL unnest(p.polroles) x(role)
+    LEFT JOIN (SELECT s.polrelid, y.role
+                 FROM pol s CROSS JOIN LATERAL unnest(s.polroles) y(role)
+                WHERE s.polpermissive AND s.polcmd IN ('r', '*')) sel
+      ON sel.polrelid = p.polrelid
+     AND (sel.role = 0 OR sel.role = x.role
+          OR (x.role, sel.role) IN (SELECT member, role FROM inh))
+    WHERE p.polcmd IN ('w', 'd') AND p.polpermissive
+    GROUP BY p.oid, p.polrelid, p.polname, p.polcmd, x.role
+    HAVING count(sel.polrelid) = 0
+  ) u
+  GROUP BY u.oid, u.polrelid, u.polname, u.polcmd
+
+  UNION ALL
+  -- current_setting() without missing_ok
+  SELECT p.polrelid, p.polname, 'current_setting_no_missing_ok', 'medium',
+         format('%s raises an error when the setting is not set in the session. Use NULLIF(current_setting(name, true), '''') and handle NULL.',
+                string_agg(DISTINCT format('current_setting(%L)', coalesce(c.setting, '...')), ', ')),
+         NULL
+  FROM calls c JOIN pol p ON p.oid = c.polid
+  WHERE c.funcid = 2077 OR (c.funcid = 3294 AND NOT c.missing_ok)
+  GROUP BY p.polrelid, p.polname
+
+  UNION ALL
+  -- current_setting(name, true) used without turning '' into NULL
+  SELECT p.polrelid, p.polname, 'current_setting_empty_string', 'medium',
+         format('%s returns '''' (not NULL) on a pooled connection where an earlier transaction set it with SET LOCAL; %s Wrap it: NULLIF(current_setting(name, true), '''').',
+                string_agg(DISTINCT format('current_setting(%L, true)', coalesce(c.setting, '...')), ', '),
+                CASE WHEN bool_or(c.parent = 'COERCEVIAIO' OR c.parent = 'FUNCEXPR')
+                     THEN 'the cast then raises an error.' ELSE 'the empty string is then compared as a value.' END),
+         NULL
+  FROM calls c JOIN pol p ON p.oid = c.polid
+  WHERE c.funcid = 3294 AND c.missing_ok AND NOT c.nullif_empty
+  GROUP BY p.polrelid, p.polname
+
+  UNION ALL
+  -- calls evaluated for every row that a scalar subquery would evaluate once
+  SELECT p.polrelid, p.polname, 'per_row_function', 'low',
+         format('%s %s evaluated for every row; written as (SELECT %s) %s evaluated once per statement.',
+                string_agg(DISTINCT f.proname || '()', ', '),
+                CASE WHEN count(DISTINCT f.oid) = 1 THEN 'is' ELSE 'are' END,
+                CASE WHEN count(DISTINCT f.oid) = 1 THEN min(f.proname) || '(...)' ELSE '...' END,
+                CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END),
+         NULL
+  FROM calls c JOIN pol p ON p.oid = c.polid JOIN pg_proc f ON f.oid = c.funcid
+  WHERE NOT c.in_subquery
+    AND (c.funcid IN (2077, 3294)
+         OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset))
+  GROUP BY p.polrelid, p.polname
+
+  UNION ALL
+  -- volatile functions, called directly or behind an operator
+  SELECT p.polrelid, p.polname, 'volatile_function', 'medium',
+         format('The policy calls volatile %s %s: %s per row, and the result can differ between the rows of one statement.',
+                CASE WHEN count(DISTINCT v.oid) = 1 THEN 'function' ELSE 'functions' END,
+                string_agg(DISTINCT v.oid::regprocedure::text, ', '),
+                CASE WHEN count(DISTINCT v.oid) = 1 THEN 'it is evaluated' ELSE 'they are evaluated' END),
+         NULL
+  FROM pol p
+  JOIN (SELECT c.polid, c.funcid AS oid FROM calls c
+        UNION
+        SELECT d.polid, d.refobjid FROM poldep d WHERE d.refclassid = 'pg_proc'::regclass
+        UNION
+        SELECT d.polid, o.oprcode::oid FROM poldep d JOIN pg_operator o ON o.oid = d.refobjid
+        WHERE d.refclassid = 'pg_operator'::regclass) u ON u.polid = p.oid
+  JOIN pg_proc v ON v.oid = u.oid AND v.provolatile = 'v'
+  GROUP BY p.polrelid, p.polname
+
+  UNION ALL
+  -- the columns a policy reads from its own table, none of them leading an index
+  SELECT pc.polrelid, pc.polname, 'unindexed_policy_column',
+         CASE WHEN r.relpages::bigint * current_setting('block_size')::bigint >= 10485760 THEN 'medium' ELSE 'low' END,
+         format('No valid index starts with %s %s, which the policy compares for every row it filters.',
+                CASE WHEN cardinality(pc.cols) = 1 THEN 'column' ELSE 'any of the columns' END,
+                array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(pc.cols) c), ', ')),
+         CASE WHEN r.relkind = 'p'
+              THEN schema_guard._partitioned_index_fix(r.oid, ARRAY[pc.lead])
+              ELSE format('CREATE INDEX CONCURRENTLY ON %s (%I);', r.oid::regclass, pc.lead) END
+  FROM (
+    SELECT p.polrelid, p.polname, array_agg(d.refobjsubid ORDER BY d.refobjsubid) AS attnums,
+           array_agg(a.attname ORDER BY a.attnum) AS cols,
+           (array_agg(a.attname ORDER BY a.attname = ANY ((SELECT tenant_cols FROM cfg)::name[]) DESC, a.attnum))[1] AS lead
+    FROM pol p
+    JOIN poldep d ON d.polid = p.oid AND d.refclassid = 'pg_class'::regclass
+                 AND d.refobjid = p.polrelid AND d.refobjsubid > 0
+    JOIN pg_attribute a ON a.attrelid = p.polrelid AND a.attnum = d.refobjsubid
+    GROUP BY p.oid, p.polrelid, p.polname
+  ) pc
+  JOIN rel r ON r.oid = pc.polrelid
+  WHERE NOT EXISTS (SELECT FROM pg_index i
+                     WHERE i.indrelid = pc.polrelid AND i.indisvalid AND i.indpred IS NULL
+                       AND i.indkey[0] = ANY (pc.attnums))
+
+  UNION ALL
+  -- a policy reading another table that has no row-level security
+  SELECT p.polrelid, p.polname, 'policy_reads_table_without_rls',
+         CASE WHEN bool_or(w.writers IS NOT NULL) THEN 'high' ELSE 'low' END,
+         format('The policy reads %s, which %s no row-level security%s',
+                string_agg(DISTINCT o.oid::regclass::text, ', '),
+                CASE WHEN count(DISTINCT o.oid) = 1 THEN 'has' ELSE 'have' END,
+                CASE WHEN bool_or(w.writers IS NOT NULL)
+                     THEN format(' and which %s can write: whoever can write it decides what this policy lets through.',
+                                 string_agg(DISTINCT w.writers, ', '))
+                     ELSE '.' END),
+         string_agg(DISTINCT CASE WHEN w.writers IS NOT NULL
+                                  THEN format('REVOKE INSERT, UPDATE, DELETE ON %s FROM %s;', o.oid::regclass, w.writers) END, E'\n')
+  FROM pol p
+  JOIN (SELECT DISTINCT polid, refobjid FROM poldep WHERE refclassid = 'pg_class'::regclass) d
+    ON d.polid = p.oid AND d.refobjid <> p.polrelid
+  JOIN pg_class o ON o.oid = d.refobjid AND o.relkind IN ('r', 'p', 'm', 'f') AND NOT o.relrowsecurity
+  LEFT JOIN LATERAL (
+    SELECT schema_guard._role_list(array_agg(DISTINCT a.grantee)) AS writers
+    FROM aclexplode(o.relacl) a
+    WHERE a.grantee <> o.relowner AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE')) w ON true
+  GROUP BY p.polrelid, p.polname
+
+  ------------------------------------------------------------------ views and functions
+  UNION ALL
+  SELECT v.viewid, NULL,
+         CASE WHEN v.relkind = 'm' THEN 'matview_over_rls' ELSE 'definer_view' END,
+         CASE WHEN v.relkind = 'm' THEN CASE WHEN bool_or(v.readers) THEN 'high' ELSE 'medium' END
+              WHEN bool_or(v.bypass) THEN 'high' ELSE 'medium' END,
+         CASE WHEN v.relkind = 'm'
+              THEN format('The materialized view stores rows of %s, which %s row-level security; it has no policies of its own, so every reader sees what its last REFRESH saw.',
+                          string_agg(DISTINCT v.tblid::regclass::text, ', '),
+                          CASE WHEN count(DISTINCT v.tblid) = 1 THEN 'has' ELSE 'have' END)
+              ELSE format('The view reads %s, which %s row-level security, with the rights of its owner %s (no security_invoker)%s',
+                          string_agg(DISTINCT v.tblid::regclass::text, ', '),
+                          CASE WHEN count(DISTINCT v.tblid) = 1 THEN 'has' ELSE 'have' END,
+                          schema_guard._role_list(ARRAY[min(v.relowner)]),
+                          CASE WHEN bool_or(v.bypass)
+                               THEN format(', who bypasses it (%s): every caller sees every row.',
+                                           string_agg(DISTINCT v.why, '; '))
+                               ELSE ': policies are checked for the owner, not for the caller.' END) END,
+         CASE WHEN v.relkind = 'v' THEN format('ALTER VIEW %s SET (security_invoker = true);', v.viewid::regclass)
+              WHEN bool_or(v.readers) THEN format('REVOKE SELECT ON %s FROM %s;', v.viewid::regclass, min(v.readerlist)) END
+  FROM (
+    WITH RECURSIVE reads(viewid, relid, depth) AS (
+      SELECT w.ev_class, d.refobjid, 1
+      FROM pg_rewrite w
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> w.ev_class
+      WHERE w.ev_class IN (SELECT oid FROM rel WHERE relkind IN ('v', 'm'))
+      UNION
+      -- through views that run with the caller's rights
+      SELECT r.viewid, d.refobjid, r.depth + 1
+      FROM reads r
+      JOIN pg_class iv ON iv.oid = r.relid AND iv.relkind = 'v'
+                      AND schema_guard._reloption_true(iv.reloptions, 'security_invoker')
+      JOIN pg_rewrite w ON w.ev_class = iv.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> w.ev_class
+      WHERE r.depth < 10
+    )
+    SELECT DISTINCT vr.oid AS viewid, vr.relkind, vr.relowner, t.oid AS tblid,
+           -- the owner bypasses RLS on t: superuser, BYPASSRLS, or t's owner (or heir) without FORCE
+           (vo.rolsuper OR vo.rolbypassrls OR (NOT t.relforcerowsecurity AND pg_has_role(vr.relowner, t.relowner, 'USAGE'))) AS bypass,
+           CASE WHEN vo.rolsuper THEN 'superuser' WHEN vo.rolbypassrls THEN 'BYPASSRLS'
+                ELSE format('owner of %s without FORCE ROW LEVEL SECURITY', t.oid::regclass) END AS why,
+           (SELECT array_agg(DISTINCT a.grantee) IS NOT NULL FROM aclexplode(vr.relacl) a
+             WHERE a.grantee <> vr.relowner AND a.privilege_type = 'SELECT') AS readers,
+           (SELECT schema_guard._role_list(array_agg(DISTINCT a.grantee)) FROM aclexplode(vr.relacl) a
+             WHERE a.grantee <> vr.relowner AND a.privilege_type = 'SELECT') AS readerlist
+    FROM reads rd
+    JOIN rel vr ON vr.oid = rd.viewid
+    JOIN rol vo ON vo.oid = vr.relowner
+    JOIN pg_class t ON t.oid = rd.relid AND t.relkind IN ('r', 'p') AND t.relrowsecurity
+    WHERE vr.relkind = 'm' OR NOT schema_guard._reloption_true(vr.reloptions, 'security_invoker')
+  ) v
+  GROUP BY v.viewid, v.relkind
+
+  UNION ALL
+  -- SECURITY DEFINER functions: owners that bypass RLS, and unpinned search_path
+  SELECT f.relid, NULL, f.chk, f.sev, f.detail, f.fix
+  FROM (
+    SELECT x.*
+    FROM (
+      SELECT p.oid, p.oid::regprocedure AS sig, p.proowner, p.proconfig, n.nspname,
+             EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                      WHERE a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE') AS callable,
+             0 = ANY (SELECT a.grantee FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                       WHERE a.privilege_type = 'EXECUTE') AS public_exec,
+             o.rolsuper, o.rolbypassrls,
+             (SELECT substr(c, 13) FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') AS path
+      FROM pg_proc p
+      JOIN scope n ON n.oid = p.pronamespace
+      JOIN rol o ON o.oid = p.proowner
+      WHERE p.prosecdef AND p.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_proc'::regclass)
+    ) fn
+    CROSS JOIN LATERAL (
+      -- tables with RLS the body reads (known for SQL-standard bodies) or the owner bypasses
+      SELECT b.relid, 'definer_function' AS chk,
+             CASE WHEN b.reads THEN 'high' ELSE 'medium' END AS sev,
+             format('SECURITY DEFINER function %s runs with the rights of its owner %s, who bypasses row-level security%s; %s',
+                    fn.sig, schema_guard._role_list(ARRAY[fn.proowner]),
+                    CASE WHEN fn.rolsuper THEN ' (superuser)' WHEN fn.rolbypassrls THEN ' (BYPASSRLS)'
+                         ELSE format(' on %s (owner without FORCE)', b.relid::regclass) END,
+                    CASE WHEN b.reads THEN format('it reads %s, so its callers see rows their policies hide.', b.relid::regclass)
+                         ELSE 'callers reach the rows of any table it reads without their own policies.' END) AS detail,
+             CASE WHEN fn.public_exec THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC;', fn.sig) END AS fix
+      FROM (
+        SELECT d.refobjid AS relid, true AS reads
+        FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid AND t.relrowsecurity AND t.relkind IN ('r', 'p')
+        WHERE d.classid = 'pg_proc'::regclass AND d.objid = fn.oid AND d.refclassid = 'pg_class'::regclass
+          AND (fn.rolsuper OR fn.rolbypassrls OR (NOT t.relforcerowsecurity AND pg_has_role(fn.proowner, t.relowner, 'USAGE')))
+        GROUP BY d.refobjid
+        UNION ALL
+        -- body not known: the owner's bypass is the finding
+        SELECT NULL, false
+        WHERE NOT EXISTS (SELECT FROM pg_depend d
+                           WHERE d.classid = 'pg_proc'::regclass AND d.objid = fn.oid AND d.refclassid = 'pg_class'::regclass)
+          AND (fn.rolsuper OR fn.rolbypassrls
+               OR EXISTS (SELECT FROM (SELECT DISTINCT relowner FROM rel WHERE rls AND NOT forced) o
+                           WHERE pg_has_role(fn.proowner, o.relowner, 'USAGE')))
+          AND EXISTS (SELECT FROM rel r WHERE r.rls)
+      ) b
+      WHERE fn.callable
+      UNION ALL
+      SELECT NULL, 'definer_function_search_path',
+             CASE WHEN fn.path IS NULL THEN CASE WHEN fn.callable THEN 'high' ELSE 'medium' END ELSE 'low' END,
+             CASE WHEN fn.path IS NULL
+                  THEN format('SECURITY DEFINER function %s does not pin search_path: a caller can put a schema or temporary object of its own in front of the ones the function expects.', fn.sig)
+                  ELSE format('SECURITY DEFINER function %s pins search_path = %s without pg_temp last, so the session''s temporary schema is searched first for tables and views.', fn.sig, fn.path) END,
+             format('ALTER FUNCTION %s SET search_path = %s;', fn.sig,
+                    CASE WHEN fn.path IS NULL THEN quote_ident(fn.nspname) || ', pg_temp'
+                         ELSE coalesce(nullif(array_to_string(ARRAY(
+                                SELECT btrim(e) FROM unnest(string_to_array(fn.path, ',')) e
+                                WHERE btrim(btrim(e), '"') NOT IN ('pg_temp', '')), ', '), '') || ', ', '') || 'pg_temp' END)
+      WHERE fn.path IS NULL
+         OR btrim(btrim((string_to_array(fn.path, ','))[cardinality(string_to_array(fn.path, ','))]), '"') <> 'pg_temp'
+    ) x
+  ) f
+
+  UNION ALL
+  SELECT NULL, NULL, 'leakproof_function', 'medium',
+         format('Function %s is LEAKPROOF: the planner may evaluate it on rows before the policies filter them, so it must not reveal its arguments (in errors, notices or side effects).',
+                p.oid::regprocedure),
+         format('ALTER FUNCTION %s NOT LEAKPROOF;', p.oid::regprocedure)
+  FROM pg_proc p
+  JOIN scope n ON n.oid = p.pronamespace
+  WHERE p.proleakproof AND p.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_proc'::regclass)
+)
+SELECT f.relid::regclass, f.policy, f.chk, f.sev, f.detail, f.fix
+FROM findings f
+LEFT JOIN pg_class c ON c.oid = f.relid
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+ORDER BY CASE f.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
+         n.nspname NULLS FIRST, c.relname NULLS FIRST, f.chk COLLATE "C", f.policy NULLS FIRST, f.detail COLLATE "C"
+$fn$;
+
+COMMENT ON FUNCTION schema_guard.rls_audit(name[]) IS
+  'Row-level security gaps: one row per finding with a stable check id, severity, detail and, where one exists, the fix';
+
+CREATE FUNCTION schema_guard.rls_access(role regrole, VARIADIC schema_filter name[] DEFAULT NULL)
+RETURNS TABLE (
+  relation    regclass,
+  command     text,
+  outcome     text,
+  policies    name[],
+  restrictive name[],
+  detail      text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $fn$
+WITH
+scope AS (
+  SELECT n.oid FROM pg_namespace n
+  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
+             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+             ELSE n.nspname = ANY (schema_filter) END
+),
+who AS (
+  SELECT a.oid, a.rolname, a.rolsuper, a.rolbypassrls FROM pg_roles a WHERE a.oid = rls_access.role
+),
+-- the roles whose policies apply to this role: itself and the roles it inherits
+heritage AS (
+  SELECT a.oid FROM pg_roles a, who WHERE pg_has_role(who.oid, a.oid, 'USAGE')
+),
+tbl AS (
+  SELECT c.oid, c.relname, s.oid AS nsp, c.relowner, c.relforcerowsecurity AS forced
+  FROM pg_class c JOIN scope s ON s.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity
+    AND c.oid NOT IN (SELECT d.objid FROM pg_depend d
+                      WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass
+                        AND d.deptype = 'e')
+),
+cmd(n, name, polcmd) AS (
+  VALUES (1, 'SELECT', 'r'::"char"), (2, 'INSERT', 'a'), (3, 'UPDATE', 'w'), (4, 'DELETE', 'd')
+),
+-- the policies that apply to this role, per table and command
+applies AS (
+  SELECT p.polrelid, c.n, p.polpermissive, p.polname
+  FROM pg_policy p
+  JOIN tbl t ON t.oid = p.polrelid
+  JOIN cmd c ON p.polcmd IN (c.polcmd, '*')
+  WHERE 0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT oid FROM heritage)
+),
+cell AS (
+  SELECT t.oid, t.relname, t.nsp, c.n, c.name,
+         CASE WHEN c.name = 'DELETE' THEN has_table_privilege(w.oid, t.oid, 'DELETE')
+              ELSE has_any_column_privilege(w.oid, t.oid, c.name) END AS priv,
+         w.rolsuper, w.rolbypassrls, w.oid = t.relowner AS is_owner,
+         pg_has_role(w.oid, t.relowner, 'USAGE') AS owner_rights, t.forced, t.relowner,
+         (SELECT array_agg(a.polname ORDER BY a.polname) FROM applies a
+           WHERE a.polrelid = t.oid AND a.n = c.n AND a.polpermissive) AS perm,
+         (SELECT array_agg(a.polname ORDER BY a.polname) FROM applies a
+           WHERE a.polrelid = t.oid AND a.n = c.n AND NOT a.polpermissive) AS restr,
+         EXISTS (SELECT FROM applies a WHERE a.polrelid = t.oid AND a.n = 1 AND a.polpermissive) AS can_select
+  FROM tbl t CROSS JOIN cmd c CROSS JOIN who w
+)
+SELECT x.oid::regclass, x.name,
+       CASE WHEN NOT x.priv THEN 'no privilege'
+            WHEN x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced) THEN 'bypass'
+            WHEN x.perm IS NULL THEN 'denied'
+            ELSE 'filtered' END,
+       CASE WHEN x.priv AND NOT (x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced)) THEN x.perm END,
+       CASE WHEN x.priv AND NOT (x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced)) THEN x.restr END,
+       CASE WHEN NOT x.priv THEN format('The role has no %s privilege on the table.', x.name)
+            WHEN x.rolsuper THEN 'The role is a superuser: row-level security does not apply.'
+            WHEN x.rolbypassrls THEN 'The role has BYPASSRLS: row-level security does not apply.'
+            WHEN x.owner_rights AND NOT x.forced AND x.is_owner
+              THEN 'The role owns the table and row-level security is not forced: policies do not apply.'
+            WHEN x.owner_rights AND NOT x.forced
+              THEN format('The role inherits the rights of the owner %s and row-level security is not forced: policies do not apply.',
+                          x.relowner::regrole)
+            WHEN x.perm IS NULL
+              THEN format('No permissive policy for %s applies to the role: no row can be %s.', x.name,
+                          CASE x.n WHEN 1 THEN 'read' WHEN 2 THEN 'inserted' WHEN 3 THEN 'updated' ELSE 'deleted' END)
+            ELSE concat_ws(' ',
+                   CASE x.n WHEN 1 THEN 'Rows are visible'
+                            WHEN 2 THEN 'New rows are accepted'
+                            WHEN 3 THEN 'Rows can be updated'
+                            ELSE 'Rows can be deleted' END
+                   || CASE WHEN x.restr IS NULL THEN ' when one of the permissive policies passes.'
+                           ELSE ' when one of the permissive policies and all of the restrictive ones pass.' END,
+                   CASE WHEN x.n IN (3, 4) AND NOT x.can_select
+                        THEN format('No SELECT policy applies to the role, so an %s that reads the table (WHERE, RETURNING, SET col = col + 1) affects no rows.', x.name) END)
+       END
+FROM cell x
+JOIN pg_namespace n ON n.oid = x.nsp
+ORDER BY n.nspname, x.relname, x.n
+$fn$;
+
+COMMENT ON FUNCTION schema_guard.rls_access(regrole, name[]) IS
+  'For one role: every table with row-level security x SELECT/INSERT/UPDATE/DELETE, with the effective outcome (bypass, no privilege, denied, filtered) and the policies that decide it';
