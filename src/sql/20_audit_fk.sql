@@ -194,23 +194,20 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  colls oid[];
   btree oid := (SELECT oid FROM pg_am WHERE amname = 'btree');
-  idx_of jsonb := '{}';   -- partitioned table oid -> its new index (qualified)
+  idx_name jsonb := '{}';   -- table oid -> the (qualified) name of its index in the new tree
+  idx_oid jsonb := '{}';    -- table oid -> that index's oid, when it exists already
   stmts text[] := '{}';
   attach text[] := '{}';
   taken text[] := '{}';
   rec record;
   nm name;
   existing oid;
-  leafatts int2[];
+  atts int2[];
+  colls oid[];
   cols text;
 BEGIN
-  SELECT array_agg(a.attcollation ORDER BY k.n) INTO colls
-    FROM unnest(colnames) WITH ORDINALITY k(c, n)
-    JOIN pg_attribute a ON a.attrelid = root AND a.attname = k.c;
   cols := (SELECT '(' || string_agg(quote_ident(c), ', ' ORDER BY n) || ')' FROM unnest(colnames) WITH ORDINALITY u(c, n));
-
   FOR rec IN
     SELECT t.relid, t.parentid, t.relkind, t.depth, c.relname, c.relnamespace, n.nspname
     FROM (SELECT root AS relid, 0::oid AS parentid, 'p'::"char" AS relkind, 0 AS depth
@@ -221,29 +218,47 @@ BEGIN
     WHERE t.relkind IN ('p', 'r')
     ORDER BY t.depth, n.nspname, c.relname
   LOOP
-    SELECT array_agg(a.attnum ORDER BY k.n) INTO leafatts
+    IF rec.depth > 0 AND NOT idx_name ? rec.parentid::text THEN
+      CONTINUE;                                  -- below a partition that keeps its own index
+    END IF;
+    SELECT array_agg(a.attnum ORDER BY k.n), array_agg(a.attcollation ORDER BY k.n) INTO atts, colls
       FROM unnest(colnames) WITH ORDINALITY k(c, n)
       JOIN pg_attribute a ON a.attrelid = rec.relid AND a.attname = k.c AND NOT a.attisdropped;
-    -- an existing index the new partitioned index can adopt: plain btree on
-    -- exactly these columns with default operator classes, not yet attached
     existing := NULL;
-    IF rec.relkind = 'r' THEN
-      SELECT i.indexrelid INTO existing
-        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-       WHERE i.indrelid = rec.relid AND ic.relam = btree
-         AND i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisunique
-         AND i.indnatts = cardinality(leafatts) AND i.indnkeyatts = cardinality(leafatts)
-         AND (i.indkey::int2[])[0:cardinality(leafatts) - 1] = leafatts
-         AND i.indexprs IS NULL AND i.indpred IS NULL
-         AND NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = i.indexrelid)
-         AND NOT EXISTS (SELECT FROM generate_subscripts(leafatts, 1) g
-                          JOIN pg_opclass opc ON opc.oid = i.indclass[g - 1]
-                         WHERE NOT opc.opcdefault OR i.indcollation[g - 1] <> colls[g])
-       ORDER BY i.indexrelid LIMIT 1;
+    IF rec.depth > 0 AND idx_oid ? rec.parentid::text THEN
+      -- the parent's index exists already: is this table's index attached to it?
+      SELECT x.indexrelid INTO existing
+        FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+       WHERE i.inhparent = (idx_oid->>rec.parentid::text)::oid AND x.indrelid = rec.relid;
+      IF existing IS NOT NULL THEN
+        idx_name := idx_name || jsonb_build_object(rec.relid::text, existing::regclass::text);
+        idx_oid := idx_oid || jsonb_build_object(rec.relid::text, existing);
+        CONTINUE;
+      END IF;
     END IF;
+    -- an index the new tree can adopt: plain btree on exactly these columns
+    -- with default operator classes and collations, not attached elsewhere;
+    -- on the root, an unfinished (invalid) partitioned index of that shape
+    SELECT i.indexrelid INTO existing
+      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+     WHERE i.indrelid = rec.relid AND ic.relam = btree
+       AND CASE WHEN rec.depth = 0 THEN ic.relkind = 'I' AND NOT i.indisvalid
+                WHEN rec.relkind = 'r' THEN i.indisvalid AND i.indisready AND i.indislive
+                ELSE false END
+       AND NOT i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
+       AND i.indnatts = cardinality(atts) AND i.indnkeyatts = cardinality(atts)
+       AND (i.indkey::int2[])[0:cardinality(atts) - 1] = atts
+       AND NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = i.indexrelid)
+       AND NOT EXISTS (SELECT FROM generate_subscripts(atts, 1) g
+                        JOIN pg_opclass opc ON opc.oid = i.indclass[g - 1]
+                       WHERE NOT opc.opcdefault OR i.indcollation[g - 1] <> colls[g])
+     ORDER BY i.indexrelid LIMIT 1;
     IF existing IS NOT NULL THEN
-      stmts := stmts || format('ALTER INDEX %s ATTACH PARTITION %s;',
-                               idx_of->>rec.parentid::text, existing::regclass);
+      idx_name := idx_name || jsonb_build_object(rec.relid::text, existing::regclass::text);
+      idx_oid := idx_oid || jsonb_build_object(rec.relid::text, existing);
+      IF rec.depth > 0 THEN
+        stmts := stmts || format('ALTER INDEX %s ATTACH PARTITION %s;', idx_name->>rec.parentid::text, existing::regclass);
+      END IF;
       CONTINUE;
     END IF;
     nm := schema_guard._free_relname(rec.relnamespace, rec.relname || '_' || array_to_string(colnames, '_'), 'idx');
@@ -252,16 +267,16 @@ BEGIN
                                        coalesce(nullif(substring(nm from '\d+$'), '')::int, 0) + 1);
     END LOOP;
     taken := taken || format('%I.%I', rec.nspname, nm);
+    idx_name := idx_name || jsonb_build_object(rec.relid::text, format('%I.%I', rec.nspname, nm));
     IF rec.relkind = 'p' THEN
       stmts := stmts || format('CREATE INDEX %I ON ONLY %I.%I %s;', nm, rec.nspname, rec.relname, cols);
-      idx_of := idx_of || jsonb_build_object(rec.relid::text, format('%I.%I', rec.nspname, nm));
       IF rec.depth > 0 THEN
-        -- attached after its own partitions, deepest first
-        attach := format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_of->>rec.parentid::text, rec.nspname, nm) || attach;
+        -- attached once its own partitions are, deepest first
+        attach := format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_name->>rec.parentid::text, rec.nspname, nm) || attach;
       END IF;
     ELSE
       stmts := stmts || format('CREATE INDEX CONCURRENTLY %I ON %I.%I %s;', nm, rec.nspname, rec.relname, cols)
-                     || format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_of->>rec.parentid::text, rec.nspname, nm);
+                     || format('ALTER INDEX %s ATTACH PARTITION %I.%I;', idx_name->>rec.parentid::text, rec.nspname, nm);
     END IF;
   END LOOP;
   RETURN array_to_string(stmts || attach, E'\n');
