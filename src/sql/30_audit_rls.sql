@@ -505,13 +505,14 @@ polcmd AS (
   FROM pol p CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN '*' THEN '{r,a,w,d}'::"char"[]
                                                      ELSE ARRAY[p.polcmd] END) c(cmd)
 ),
--- permissive policies sharing a command with a restrictive policy of their table
+-- permissive policies narrowed, for every role they apply to, by a restrictive
+-- policy of their table for a command they govern
 softened AS (
   SELECT DISTINCT c.oid
   FROM polcmd c
-  JOIN (SELECT DISTINCT polrelid, cmd FROM polcmd WHERE NOT polpermissive) r
-    ON r.polrelid = c.polrelid AND r.cmd = c.cmd
+  JOIN polcmd r ON r.polrelid = c.polrelid AND r.cmd = c.cmd AND NOT r.polpermissive
   WHERE c.polpermissive
+    AND (0 = ANY (r.polroles) OR (NOT 0 = ANY (c.polroles) AND c.polroles <@ r.polroles))
 ),
 -- what pg_depend knows about each policy: relations, columns, functions, operators
 poldep AS MATERIALIZED (
@@ -603,24 +604,38 @@ findings AS (
   WHERE r.relkind IN ('r', 'p') AND r.rls AND r.oid NOT IN (SELECT polrelid FROM pol)
 
   UNION ALL
-  -- a command with restrictive policies and no permissive one
-  SELECT r.oid, NULL, 'restrictive_only', 'high',
-         format('Only restrictive %s (%s) %s to %s: restrictive policies only narrow what permissive policies allow, so no row can be %s.',
-                CASE WHEN count(*) = 1 THEN 'policy' ELSE 'policies' END,
-                string_agg(quote_ident(pc.polname), ', ' ORDER BY pc.polname),
-                CASE WHEN count(*) = 1 THEN 'applies' ELSE 'apply' END,
-                cmd.name, cmd.past),
+  -- a command for which a role has restrictive policies and no permissive one
+  SELECT ro.polrelid, NULL, 'restrictive_only', 'high',
+         format('Only restrictive %s (%s) %s to %s for %s: restrictive policies only narrow what permissive policies allow, so no row can be %s.',
+                CASE WHEN cardinality(ro.names) = 1 THEN 'policy' ELSE 'policies' END,
+                array_to_string(ro.names, ', '),
+                CASE WHEN cardinality(ro.names) = 1 THEN 'applies' ELSE 'apply' END,
+                schema_guard._role_list(ro.roles), cmd.name, cmd.past),
          format('CREATE POLICY %I ON %s AS PERMISSIVE FOR %s TO %s %s (true);',
-                lower(cmd.name) || '_permitted', r.oid::regclass, cmd.name,
-                schema_guard._role_list(array_agg(x.role)),
-                CASE WHEN pc.cmd = 'a' THEN 'WITH CHECK' ELSE 'USING' END)
-  FROM rel r
-  JOIN polcmd pc ON pc.polrelid = r.oid AND NOT pc.polpermissive
-  CROSS JOIN LATERAL unnest(pc.polroles) x(role)
-  CROSS JOIN LATERAL (VALUES (CASE pc.cmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END,
-                              CASE pc.cmd WHEN 'r' THEN 'read' WHEN 'a' THEN 'inserted' WHEN 'w' THEN 'updated' ELSE 'deleted' END)) cmd(name, past)
-  WHERE r.rls AND (r.oid, pc.cmd) NOT IN (SELECT q.polrelid, q.cmd FROM polcmd q WHERE q.polpermissive)
-  GROUP BY r.oid, pc.cmd, cmd.name, cmd.past
+                lower(cmd.name) || '_permitted', ro.polrelid::regclass, cmd.name,
+                schema_guard._role_list(ro.roles),
+                CASE WHEN ro.cmd = 'a' THEN 'WITH CHECK' ELSE 'USING' END)
+  FROM (
+    SELECT x.polrelid, x.cmd, array_agg(DISTINCT x.role) AS roles,
+           array_agg(DISTINCT quote_ident(x.polname)) AS names
+    FROM (
+      SELECT pc.polrelid, pc.cmd, pc.polname, k.role
+      FROM polcmd pc
+      JOIN rel r ON r.oid = pc.polrelid AND r.rls
+      CROSS JOIN LATERAL unnest(pc.polroles) k(role)
+      LEFT JOIN (SELECT q.polrelid, q.cmd, y.role
+                   FROM polcmd q CROSS JOIN LATERAL unnest(q.polroles) y(role)
+                  WHERE q.polpermissive) perm
+        ON perm.polrelid = pc.polrelid AND perm.cmd = pc.cmd
+       AND (k.role = 0 OR perm.role = 0 OR perm.role = k.role OR (k.role, perm.role) IN (SELECT member, role FROM inh))
+      WHERE NOT pc.polpermissive
+      GROUP BY pc.polrelid, pc.cmd, pc.polname, k.role
+      HAVING count(perm.polrelid) = 0
+    ) x
+    GROUP BY x.polrelid, x.cmd
+  ) ro
+  CROSS JOIN LATERAL (VALUES (CASE ro.cmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END,
+                              CASE ro.cmd WHEN 'r' THEN 'read' WHEN 'a' THEN 'inserted' WHEN 'w' THEN 'updated' ELSE 'deleted' END)) cmd(name, past)
 
   UNION ALL
   -- the owner bypasses RLS unless it is forced, and the owner logs in
@@ -798,10 +813,11 @@ findings AS (
   UNION ALL
   -- calls evaluated for every row that a scalar subquery would evaluate once
   SELECT p.polrelid, p.polname, 'per_row_function', 'low',
-         format('%s %s evaluated for every row; written as (SELECT %s) %s evaluated once per statement.',
+         format('%s %s evaluated for every row; written as a scalar subquery, (SELECT %s), %s evaluated once per statement.',
                 string_agg(DISTINCT f.proname || '()', ', '),
                 CASE WHEN count(DISTINCT f.oid) = 1 THEN 'is' ELSE 'are' END,
-                CASE WHEN count(DISTINCT f.oid) = 1 THEN min(f.proname) || '(...)' ELSE '...' END,
+                CASE WHEN count(DISTINCT f.oid) > 1 THEN '...'
+                     WHEN min(f.pronargs) > 0 THEN min(f.proname) || '(...)' ELSE min(f.proname) || '()' END,
                 CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END),
          NULL
   FROM calls c JOIN pol p ON p.oid = c.polid JOIN pg_proc f ON f.oid = c.funcid
@@ -843,8 +859,9 @@ findings AS (
            array_agg(a.attname ORDER BY a.attnum) AS cols,
            (array_agg(a.attname ORDER BY a.attname = ANY ((SELECT tenant_cols FROM cfg)::name[]) DESC, a.attnum))[1] AS lead
     FROM pol p
-    JOIN poldep d ON d.polid = p.oid AND d.refclassid = 'pg_class'::regclass
-                 AND d.refobjid = p.polrelid AND d.refobjsubid > 0
+    JOIN (SELECT DISTINCT polid, refobjid, refobjsubid FROM poldep
+           WHERE refclassid = 'pg_class'::regclass AND refobjsubid > 0) d
+      ON d.polid = p.oid AND d.refobjid = p.polrelid
     JOIN pg_attribute a ON a.attrelid = p.polrelid AND a.attnum = d.refobjsubid
     GROUP BY p.oid, p.polrelid, p.polname
   ) pc
