@@ -3,6 +3,9 @@
 SET client_min_messages = warning;
 \pset null '-'
 SELECT * FROM sg_test.probe('rename table', 'ALTER TABLE items RENAME TO items_renamed', 'items');
+-- ALTER INDEX ... RENAME accepts a table and renames it
+SELECT * FROM sg_test.probe('rename table through ALTER INDEX', 'ALTER INDEX items RENAME TO items_renamed', 'items');
+SELECT * FROM sg_test.probe('rename an index', 'ALTER INDEX items_label_idx RENAME TO items_label_idx2', 'items');
 SELECT * FROM sg_test.probe('rename column', 'ALTER TABLE items RENAME COLUMN label TO title', 'items');
 SELECT * FROM sg_test.probe('drop column', 'ALTER TABLE items DROP COLUMN label', 'items');
 SELECT * FROM sg_test.probe('drop column if exists, absent', 'ALTER TABLE items DROP COLUMN IF EXISTS nothing_here', 'items');

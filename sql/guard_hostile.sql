@@ -421,8 +421,7 @@ SELECT hostile.verdict('DROP TABLE IF EXISTS no_such_table, no_such_table2');
 SELECT hostile.verdict('ALTER TABLE h RENAME COLUMN no_such_column TO x');
 SELECT hostile.verdict('ALTER TABLE hv ADD COLUMN x int');
 SELECT hostile.verdict('ALTER TABLE hv RENAME COLUMN v TO v2');
--- KNOWN BUG (reported): ALTER INDEX on a table renames the table, unjudged; this should be
--- "SG001 schema_guard: rename_table" like ALTER TABLE h RENAME TO h_renamed
+-- ALTER INDEX on a table renames the table: judged like ALTER TABLE ... RENAME
 SELECT hostile.verdict('ALTER TABLE h RENAME TO h_renamed');
 SELECT hostile.verdict('ALTER INDEX h RENAME TO h_renamed');
 SET schema_guard.mode = off;

@@ -121,9 +121,20 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
     case OBJECT_TABLE:
     case OBJECT_VIEW:
     case OBJECT_MATVIEW:
-    case OBJECT_FOREIGN_TABLE: {
+    case OBJECT_FOREIGN_TABLE:
+    case OBJECT_INDEX: {  // ALTER INDEX ... RENAME accepts a table too (RangeVarCallbackForAlterRelation)
       const Oid relid = VisibleRelation(stmt->relation);
       if (!OidIsValid(relid)) return;
+      const char kind = get_rel_relkind(relid);
+      if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_VIEW &&
+          kind != RELKIND_MATVIEW && kind != RELKIND_FOREIGN_TABLE)
+        return;
+      // ALTER VIEW / MATERIALIZED VIEW / FOREIGN TABLE insist on their own kind: PostgreSQL
+      // reports a mismatch itself.
+      if ((stmt->renameType == OBJECT_VIEW && kind != RELKIND_VIEW) ||
+          (stmt->renameType == OBJECT_MATVIEW && kind != RELKIND_MATVIEW) ||
+          (stmt->renameType == OBJECT_FOREIGN_TABLE && kind != RELKIND_FOREIGN_TABLE))
+        return;
       out->command = "ALTER TABLE";
       AddLockTarget(out, relid, AccessExclusiveLock);
       AddFinding(out, RuleId::RenameTable, relid, AccessExclusiveLock, kBreaks,
