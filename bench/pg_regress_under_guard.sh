@@ -145,7 +145,9 @@ EXCEPTION WHEN OTHERS THEN
 END \$\$;
 SQL
 done
-check_files=$("${PSQL[@]}" -c "SELECT count(*) FROM sg_check_corpus")
+check_files=$(ls "$WORK"/check_corpus/*.sql | wc -l)
+check_missing=$(comm -23 <(cd "$WORK/check_corpus" && ls ./*.sql | sed 's|^\./||' | sort) \
+                        <("${PSQL[@]}" -c "SELECT file FROM sg_check_corpus" | sort) | tr '\n' ' ')
 check_ok=$("${PSQL[@]}" -c "SELECT count(*) FROM sg_check_corpus WHERE error IS NULL")
 check_findings=$("${PSQL[@]}" -c "SELECT coalesce(sum(findings), 0) FROM sg_check_corpus")
 check_errors=$("${PSQL[@]}" -c "SELECT coalesce(string_agg(DISTINCT split_part(error, ' ', 1), ','), '-') FROM sg_check_corpus WHERE error IS NOT NULL")
@@ -204,5 +206,5 @@ done
 say "off run: files whose output differs from the unguarded run: $off_diff_files ($WORK/off_vs_unguarded.diff)"
 grep '^+++ \|^--- ' "$WORK/off_vs_unguarded.diff" | grep '^+++' | head -10
 
-say "check() over the corpus: $check_files files, $check_ok analysed, $check_findings findings, errors: $check_errors, crashes: $check_crash ($WORK/check_corpus.errors)"
+say "check() over the corpus: $check_files files, $check_ok analysed, $check_findings findings, errors: $check_errors, crashes: $check_crash${check_missing:+ (no result for: $check_missing)} ($WORK/check_corpus.errors)"
 say "work directory: $WORK"
