@@ -443,8 +443,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET stats_fetch_consistency = none
-SET work_mem = '64MB'
+SET work_mem = '32MB'
 AS $fn$
+-- Few rows are materialized on purpose: catalogs are scanned once, joined by
+-- hash on OIDs, and everything per foreign key beyond the grade is computed
+-- for the reported ones only.
 WITH
 -- btree equality (strategy 3) and hash equality (strategy 1) members, keyed by
 -- (opclass, operator) for an RI probe "$1 OPERATOR(op) column": an index column
@@ -469,32 +472,29 @@ scope AS (
                   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
              ELSE n.nspname = ANY (schema_filter) END
 ),
-fk AS MATERIALIZED (
-  SELECT c.oid AS conoid, c.conname, c.conrelid, c.confrelid, c.conkey, c.conpfeqop,
-         c.confdeltype, c.confupdtype, c.connamespace, cardinality(c.conkey) AS n,
-         c.conrelid IN (SELECT partrelid FROM pg_partitioned_table) AS partitioned
+-- the logical foreign keys in scope (partition clones, conparentid <> 0, are
+-- folded into their parent), with the relation whose indexes serve the probe:
+-- the referencing table itself, or each leaf below a partitioned one (with the
+-- FK columns mapped to the leaf's attribute numbers)
+targets AS (
+  SELECT c.oid AS conoid, c.conrelid AS relid, c.conkey AS attnums, false AS is_leaf,
+         cardinality(c.conkey) AS n, c.conpfeqop
   FROM pg_constraint c
-  WHERE c.contype = 'f' AND c.conparentid = 0
-    AND c.connamespace IN (SELECT oid FROM scope)
+  WHERE c.contype = 'f' AND c.conparentid = 0 AND c.connamespace IN (SELECT oid FROM scope)
     AND c.conrelid NOT IN (SELECT d.objid FROM pg_depend d
                            WHERE d.refclassid = 'pg_extension'::regclass
                              AND d.classid = 'pg_class'::regclass AND d.deptype = 'e')
-),
--- the leaves below partitioned referencing tables, with the FK columns mapped
--- to each leaf's own attribute numbers
-leaves AS MATERIALIZED (
-  SELECT f.conoid, t.relid, t.relpages, f.n, f.conpfeqop,
-         (SELECT array_agg(la.attnum ORDER BY k.n)
-            FROM unnest(f.conkey) WITH ORDINALITY k(att, n)
-            JOIN pg_attribute pa ON pa.attrelid = f.conrelid AND pa.attnum = k.att
-            JOIN pg_attribute la ON la.attrelid = t.relid AND la.attname = pa.attname) AS attnums
-  FROM fk f, schema_guard._partition_tree(f.conrelid) t
-  WHERE f.partitioned AND t.relkind = 'r'
-),
-targets AS (
-  SELECT conoid, conrelid AS relid, conkey AS attnums, false AS is_leaf, n, conpfeqop FROM fk
   UNION ALL
-  SELECT conoid, relid, attnums, true, n, conpfeqop FROM leaves
+  SELECT c.oid, t.relid,
+         (SELECT array_agg(la.attnum ORDER BY k.n)
+            FROM unnest(c.conkey) WITH ORDINALITY k(att, n)
+            JOIN pg_attribute pa ON pa.attrelid = c.conrelid AND pa.attnum = k.att
+            JOIN pg_attribute la ON la.attrelid = t.relid AND la.attname = pa.attname),
+         true, cardinality(c.conkey), c.conpfeqop
+  FROM pg_constraint c
+  CROSS JOIN LATERAL schema_guard._partition_tree(c.conrelid) t
+  WHERE c.contype = 'f' AND c.conparentid = 0 AND c.connamespace IN (SELECT oid FROM scope)
+    AND c.conrelid IN (SELECT partrelid FROM pg_partitioned_table) AND t.relkind = 'r'
 ),
 -- per target, the best of its indexes, as (grade << 32) | index oid.  Grades:
 -- 0 usable; 1 invalid or not ready; 2 partial with a predicate the probe does
@@ -505,10 +505,10 @@ targets AS (
 -- class must accept the FK's equality operator, the collation must be the
 -- probe's, a predicate must follow from the columns being NOT NULL.
 best AS MATERIALIZED (
-  SELECT conoid, relid, is_leaf, min(enc) AS b
+  SELECT conoid, relid, is_leaf, coalesce(min(enc), 9::bigint << 32) AS b
   FROM (
-    SELECT t.conoid, t.relid, t.is_leaf,
-      coalesce((
+  SELECT t.conoid, t.relid, t.is_leaf,
+    ((
       CASE
         WHEN t.n <= i.indnkeyatts
          AND (i.indkey::int2[])[0:t.n - 1] @> t.attnums
@@ -559,15 +559,14 @@ best AS MATERIALIZED (
                 AND NOT ((i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums) THEN 7
                WHEN (i.indkey::int2[])[0:i.indnkeyatts - 1] @> t.attnums THEN 8
                ELSE 9 END)
-      END::bigint << 32) | i.indexrelid::bigint, 9::bigint << 32) AS enc
-    FROM targets t
-    LEFT JOIN (SELECT x.indexrelid, x.indrelid, x.indnkeyatts, x.indnatts, x.indkey, x.indclass, x.indcollation,
-                      x.indisvalid, x.indisready, x.indislive,
-                      x.indpred IS NOT NULL AS partial, x.indexprs IS NOT NULL AS expr
-                 FROM pg_index x) i
-           ON i.indrelid = t.relid AND ((i.indkey::int2[]) && t.attnums OR i.expr)
-    OFFSET 0
-  ) graded
+      END::bigint << 32) | i.indexrelid::bigint) AS enc
+  FROM targets t
+  LEFT JOIN (SELECT x.indexrelid, x.indrelid, x.indnkeyatts, x.indnatts, x.indkey, x.indclass, x.indcollation,
+                    x.indisvalid, x.indisready, x.indislive,
+                    x.indpred IS NOT NULL AS partial, x.indexprs IS NOT NULL AS expr
+               FROM pg_index x) i
+         ON i.indrelid = t.relid AND ((i.indkey::int2[]) && t.attnums OR i.expr)
+  OFFSET 0) graded
   GROUP BY conoid, relid, is_leaf
 ),
 leafinfo AS (
@@ -578,48 +577,57 @@ leafinfo AS (
 ),
 -- reported: the FK's own table has no usable index and, when it is partitioned,
 -- some leaf lacks one too (or there are no leaves yet).  Details are looked up
--- for these rows only (the lookups key on b.relid, the FK's own table, so that
--- they run after the filter).
-finding AS MATERIALIZED (
-  SELECT f.conoid, b.relid, f.partitioned, (b.b >> 32)::int AS code,
-         (b.b & 4294967295)::oid AS candidate, li.uncovered, f.conname, f.confrelid, f.confdeltype,
-         f.confupdtype, f.connamespace AS relnamespace, r.relname, nm.colnames,
-         r.relname || '_' || array_to_string(nm.colnames, '_') COLLATE "C" AS base,
+-- for these rows only, by index probes.
+finding AS (
+  SELECT b.conoid, b.relid, (b.b >> 32)::int AS code, (b.b & 4294967295)::oid AS candidate,
+         li.uncovered, li.nleaves IS NOT NULL OR b.relid IN (SELECT partrelid FROM pg_partitioned_table) AS partitioned,
+         c.conname, c.confrelid, c.confdeltype, c.confupdtype, c.conkey, c.connamespace AS relnamespace,
+         r.relname, r.relpages
+  FROM best b
+  LEFT JOIN leafinfo li ON li.conoid = b.conoid
+  CROSS JOIN LATERAL (SELECT x.conname, x.confrelid, x.confdeltype, x.confupdtype, x.conkey, x.connamespace
+                        FROM pg_constraint x WHERE x.oid = b.conoid OFFSET 0) c
+  CROSS JOIN LATERAL (SELECT x.relname, x.relpages FROM pg_class x WHERE x.oid = b.relid OFFSET 0) r
+  WHERE NOT b.is_leaf AND b.b >> 32 <> 0
+    AND (li.conoid IS NULL OR li.uncovered IS NOT NULL)
+),
+named AS (
+  SELECT f.*, nm.colnames,
+         f.relname || '_' || array_to_string(nm.colnames, '_') COLLATE "C" AS base,
          CASE WHEN f.partitioned
-              THEN (SELECT coalesce(sum(l.relpages), 0) FROM leaves l WHERE l.conoid = f.conoid)
-              ELSE r.relpages END::bigint * (SELECT current_setting('block_size')::bigint) AS bytes,
+              THEN (SELECT coalesce(sum(p.relpages), 0) FROM schema_guard._partition_tree(f.relid) p WHERE p.relkind = 'r')
+              ELSE f.relpages END::bigint * (SELECT current_setting('block_size')::bigint) AS bytes,
          CASE WHEN f.confrelid IN (SELECT partrelid FROM pg_partitioned_table)
               THEN (SELECT coalesce(sum(pg_stat_get_tuples_updated(p.relid) + pg_stat_get_tuples_deleted(p.relid)), 0)
                       FROM schema_guard._partition_tree(f.confrelid) p)
               ELSE pg_stat_get_tuples_updated(f.confrelid) + pg_stat_get_tuples_deleted(f.confrelid) END AS writes,
          f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd') AS cascading,
-         (b.b >> 32) = 1 AND (b.b & 4294967295)::oid IN (SELECT index_relid FROM pg_stat_progress_create_index) AS building
-  FROM best b
-  JOIN fk f ON f.conoid = b.conoid
-  LEFT JOIN leafinfo li ON li.conoid = b.conoid
-  CROSS JOIN LATERAL (SELECT x.relname, x.relpages FROM pg_class x WHERE x.oid = b.relid OFFSET 0) r
+         f.code = 1 AND f.candidate IN (SELECT index_relid FROM pg_stat_progress_create_index) AS building
+  FROM finding f
   CROSS JOIN LATERAL (
     -- one index probe per column; written out for the usual one and two columns
-    SELECT CASE f.n
-             WHEN 1 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[1])]
-             WHEN 2 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[1]),
-                               (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = f.conkey[2])]
+    SELECT CASE cardinality(f.conkey)
+             WHEN 1 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = f.relid AND a.attnum = f.conkey[1])]
+             WHEN 2 THEN ARRAY[(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = f.relid AND a.attnum = f.conkey[1]),
+                               (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = f.relid AND a.attnum = f.conkey[2])]
              ELSE (SELECT array_agg(a.attname ORDER BY array_position(f.conkey, a.attnum))
-                     FROM pg_attribute a WHERE a.attrelid = b.relid AND a.attnum = ANY (f.conkey))
+                     FROM pg_attribute a WHERE a.attrelid = f.relid AND a.attnum = ANY (f.conkey))
            END AS colnames OFFSET 0) nm
-  WHERE NOT b.is_leaf AND b.b >> 32 <> 0
-    AND (NOT f.partitioned OR coalesce(li.nleaves, 0) = 0 OR li.uncovered IS NOT NULL)
 ),
 -- distinct indexes whose names would collide (long names cut to 63 bytes, or
--- one table and column list needing two different indexes): numbered apart
-clash AS (
-  SELECT conoid, dense_rank() OVER (PARTITION BY relnamespace, base
-                                    ORDER BY relid, colnames::text COLLATE "C", code IN (3, 4)) - 1 AS dup
-  FROM finding
-  WHERE (relnamespace, base) IN (
-    SELECT relnamespace, base FROM finding GROUP BY relnamespace, base
-    HAVING min(relid) <> max(relid) OR min(colnames::text COLLATE "C") <> max(colnames::text COLLATE "C")
-        OR bool_or(code IN (3, 4)) <> bool_and(code IN (3, 4)))
+-- one table and column list needing two different indexes) are numbered apart
+ranked AS (
+  SELECT s.*,
+         dense_rank() OVER (PARTITION BY s.relnamespace, s.base
+                            ORDER BY s.relid, s.colnames::text COLLATE "C", s.code IN (3, 4)) - 1 AS dup,
+         CASE
+           WHEN s.building THEN 'low'
+           WHEN s.bytes >= 1073741824 THEN 'high'
+           WHEN s.bytes >= 10485760 AND (s.writes >= 10000 OR s.cascading) THEN 'high'
+           WHEN s.bytes >= 10485760 OR s.writes >= 10000 OR (s.bytes >= 1048576 AND s.cascading) THEN 'medium'
+           ELSE 'low'
+         END AS sev
+  FROM named s
 )
 SELECT s.relid::regclass,
        s.conname,
@@ -645,14 +653,14 @@ SELECT s.relid::regclass,
                           WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END,
        s.bytes,
        s.writes,
-       sev.severity,
+       s.sev,
        CASE
          WHEN s.building THEN NULL
          WHEN s.partitioned THEN schema_guard._partitioned_index_fix(s.relid, s.colnames)
          WHEN s.code = 1 THEN format('REINDEX INDEX CONCURRENTLY %s;', s.candidate::regclass)
          ELSE format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s;',
-                     CASE WHEN cl.dup IS NOT NULL OR octet_length(s.base) > 58
-                            THEN schema_guard._free_relname(s.relnamespace, s.base, 'idx', coalesce(cl.dup, 0)::int)
+                     CASE WHEN s.dup > 0 OR octet_length(s.base) > 58
+                            THEN schema_guard._free_relname(s.relnamespace, s.base, 'idx', s.dup::int)
                           WHEN NOT EXISTS (SELECT FROM pg_class x WHERE x.relname = s.base || '_idx'
                                                                     AND x.relnamespace = s.relnamespace)
                             THEN s.base || '_idx'
@@ -660,25 +668,16 @@ SELECT s.relid::regclass,
                                                                     AND x.relnamespace = s.relnamespace)
                             THEN s.base || '_idx1'
                           ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', 2) END,
-                     n.nspname, s.relname,
+                     (SELECT nspname FROM pg_namespace WHERE oid = s.relnamespace), s.relname,
                      CASE WHEN s.code IN (3, 4) THEN schema_guard._fk_index_columns(s.conoid)
                           WHEN cardinality(s.colnames) = 1 THEN '(' || quote_ident(s.colnames[1]) || ')'
                           WHEN cardinality(s.colnames) = 2
                             THEN '(' || quote_ident(s.colnames[1]) || ', ' || quote_ident(s.colnames[2]) || ')'
                           ELSE '(' || array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(s.colnames) c), ', ') || ')' END)
        END
-FROM finding s
-JOIN pg_namespace n ON n.oid = s.relnamespace
-LEFT JOIN clash cl ON cl.conoid = s.conoid
-CROSS JOIN LATERAL (SELECT CASE
-           WHEN s.building THEN 'low'
-           WHEN s.bytes >= 1073741824 THEN 'high'
-           WHEN s.bytes >= 10485760 AND (s.writes >= 10000 OR s.cascading) THEN 'high'
-           WHEN s.bytes >= 10485760 OR s.writes >= 10000 OR (s.bytes >= 1048576 AND s.cascading) THEN 'medium'
-           ELSE 'low'
-         END AS severity) sev
-ORDER BY CASE sev.severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-         n.nspname, s.relname, s.conname
+FROM ranked s
+ORDER BY CASE s.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
+         (SELECT nspname FROM pg_namespace WHERE oid = s.relnamespace), s.relname, s.conname
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS

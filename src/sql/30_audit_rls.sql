@@ -537,7 +537,7 @@ tenant AS (
     AND r.relkind IN ('r', 'p')
     AND (CASE WHEN r.rls THEN r.oid NOT IN (SELECT polrelid FROM pol)
               ELSE r.oid IN (SELECT relid FROM reach) OR r.relowner IN (SELECT relowner FROM heirs) END)
-  ORDER BY a.attrelid, a.attname
+  ORDER BY a.attrelid, array_position((SELECT tenant_cols FROM cfg)::name[], a.attname)
 ),
 findings AS (
   ------------------------------------------------------------------ tables
