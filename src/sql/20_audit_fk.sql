@@ -668,7 +668,7 @@ SELECT s.relid::regclass,
                                                                     AND x.relnamespace = s.relnamespace)
                             THEN s.base || '_idx1'
                           ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', 2) END,
-                     (SELECT nspname FROM pg_namespace WHERE oid = s.relnamespace), s.relname,
+                     ns.nspname, s.relname,
                      CASE WHEN s.code IN (3, 4) THEN schema_guard._fk_index_columns(s.conoid)
                           WHEN cardinality(s.colnames) = 1 THEN '(' || quote_ident(s.colnames[1]) || ')'
                           WHEN cardinality(s.colnames) = 2
@@ -676,8 +676,8 @@ SELECT s.relid::regclass,
                           ELSE '(' || array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(s.colnames) c), ', ') || ')' END)
        END
 FROM ranked s
-ORDER BY CASE s.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-         (SELECT nspname FROM pg_namespace WHERE oid = s.relnamespace), s.relname, s.conname
+JOIN pg_namespace ns ON ns.oid = s.relnamespace
+ORDER BY CASE s.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, ns.nspname, s.relname, s.conname
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS

@@ -1021,10 +1021,9 @@ findings AS (
 )
 SELECT f.relid::regclass, f.policy, f.chk, f.sev, f.detail, f.fix
 FROM findings f
-LEFT JOIN pg_class c ON c.oid = f.relid
-LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN rel c ON c.oid = f.relid
 ORDER BY CASE f.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-         n.nspname NULLS FIRST, c.relname NULLS FIRST, f.chk COLLATE "C", f.policy NULLS FIRST, f.detail COLLATE "C"
+         c.nspname NULLS FIRST, c.relname NULLS FIRST, f.chk COLLATE "C", f.policy NULLS FIRST, f.detail COLLATE "C"
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.rls_audit(name[]) IS
