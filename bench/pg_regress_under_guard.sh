@@ -130,7 +130,10 @@ done
 chown -R postgres:postgres "$WORK/check_corpus"
 PSQL=("$PG_BIN/psql" -X -q -At -h "$WORK/warn/sock" -p "$PORT" -U postgres -d regression)
 "${PSQL[@]}" -c "CREATE TABLE IF NOT EXISTS sg_check_corpus (file text, statements int, findings int, rules text, error text)" >/dev/null
-for f in "$WORK"/check_corpus/*.sql; do
+# one file at a time; after a crash the server restarts, so wait for it before the next file
+check_file() {
+  local f=$1
+  for _ in $(seq 1 60); do "$PG_BIN/pg_isready" -q -h "$WORK/warn/sock" -p "$PORT" && break; sleep 0.5; done
   "${PSQL[@]}" >/dev/null 2>>"$WORK/check_corpus.err" <<SQL
 DO \$\$
 DECLARE v_findings int; v_statements int; v_rules text; v_err text;
@@ -144,6 +147,15 @@ EXCEPTION WHEN OTHERS THEN
   INSERT INTO sg_check_corpus VALUES ('$(basename "$f")', NULL, NULL, NULL, SQLSTATE || ' ' || left(v_err, 120));
 END \$\$;
 SQL
+}
+for f in "$WORK"/check_corpus/*.sql; do
+  crashes_before=$(grep -c 'terminated by signal' "$WORK/warn_check.log")
+  check_file "$f"
+  # no result and no new crash: the connection failed, try once more
+  if [ "$(grep -c 'terminated by signal' "$WORK/warn_check.log")" = "$crashes_before" ] &&
+     ! "${PSQL[@]}" -c "SELECT file FROM sg_check_corpus" 2>/dev/null | grep -qx "$(basename "$f")"; then
+    check_file "$f"
+  fi
 done
 check_files=$(ls "$WORK"/check_corpus/*.sql | wc -l)
 check_missing=$(comm -23 <(cd "$WORK/check_corpus" && ls ./*.sql | sed 's|^\./||' | sort) \
