@@ -442,8 +442,8 @@ rol AS MATERIALIZED (
   SELECT oid, rolname, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles
 ),
 rel AS MATERIALIZED (
-  SELECT c.oid, c.relname, c.relnamespace, s.nspname, c.relkind, c.relowner, c.relacl,
-         c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relispartition, c.reloptions, c.relpages,
+  SELECT c.oid, c.relname, c.relnamespace, s.nspname, c.relkind, c.relowner,
+         c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relispartition, c.relpages,
          o.rolsuper OR o.rolbypassrls AS owner_bypasses
   FROM pg_class c
   JOIN scope s ON s.oid = c.relnamespace
@@ -454,8 +454,10 @@ rel AS MATERIALIZED (
 -- grants on these relations to roles other than the owner (PUBLIC is 0)
 acl AS MATERIALIZED (
   SELECT r.oid AS relid, a.grantee, a.privilege_type AS priv
-  FROM rel r CROSS JOIN LATERAL aclexplode(r.relacl) a
-  WHERE r.relacl IS NOT NULL AND a.grantee <> r.relowner
+  FROM rel r
+  JOIN pg_class c ON c.oid = r.oid
+  CROSS JOIN LATERAL aclexplode(c.relacl) a
+  WHERE c.relacl IS NOT NULL AND a.grantee <> r.relowner
 ),
 -- per relation: the roles other than the owner with row privileges
 reach AS (
@@ -478,15 +480,17 @@ heirs AS (
             AND pg_has_role(m.oid, o.relowner, 'USAGE')
   GROUP BY o.relowner
 ),
+facts AS MATERIALIZED (
+  SELECT p.oid, p.polname, p.polrelid, p.polcmd, p.polpermissive, p.polroles,
+         p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
+         schema_guard._policy_facts(p.polqual, p.polwithcheck) AS facts
+  FROM pg_policy p
+  JOIN rel r ON r.oid = p.polrelid
+),
 pol AS MATERIALIZED (
-  SELECT q.oid, q.polname, q.polrelid, q.polcmd, q.polpermissive, q.polroles, q.has_qual, q.has_check,
-         (q.facts).calls, (q.facts).qual_true, (q.facts).check_true
-  FROM (SELECT p.oid, p.polname, p.polrelid, p.polcmd, p.polpermissive, p.polroles,
-               p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
-               schema_guard._policy_facts(p.polqual, p.polwithcheck) AS facts
-          FROM pg_policy p
-          JOIN rel r ON r.oid = p.polrelid
-        OFFSET 0) q
+  SELECT oid, polname, polrelid, polcmd, polpermissive, polroles, has_qual, has_check,
+         (facts).qual_true, (facts).check_true
+  FROM facts
 ),
 -- the roles named by permissive policies, and the roles inheriting from each
 -- (itself included); superusers and BYPASSRLS roles are left out, policies do
@@ -524,7 +528,7 @@ poldep AS MATERIALIZED (
 -- with a call are walked)
 calls AS MATERIALIZED (
   SELECT p.oid AS polid, c.*
-  FROM pol p CROSS JOIN LATERAL unnest(p.calls) c
+  FROM facts p CROSS JOIN LATERAL unnest((p.facts).calls) c
 ),
 -- the tenant column of the tables the checks below look at: RLS off and
 -- reachable, or RLS on without a policy
@@ -941,7 +945,7 @@ findings AS (
            (SELECT schema_guard._role_list(array_agg(DISTINCT a.grantee)) FROM aclexplode(vr.relacl) a
              WHERE a.grantee <> vr.relowner AND a.privilege_type = 'SELECT') AS readerlist
     FROM reads rd
-    JOIN rel vr ON vr.oid = rd.viewid
+    JOIN pg_class vr ON vr.oid = rd.viewid
     JOIN rol vo ON vo.oid = vr.relowner
     JOIN pg_class t ON t.oid = rd.relid AND t.relkind IN ('r', 'p') AND t.relrowsecurity
     WHERE vr.relkind = 'm' OR NOT schema_guard._reloption_true(vr.reloptions, 'security_invoker')

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The audit functions on a large catalog, side by side with the plain-SQL
+# catalog query for unindexed foreign keys, in one run on one throwaway cluster.
+#
+# Catalog: 10,000 tables, 20,000 foreign keys (a single-column and a two-column
+# one per table, each with one of several index shapes: covered, covered in
+# another order or by a wider / NOT NULL partial / hash index, not covered by a
+# partial, INCLUDE-only or missing index), 10,000 policies on 5,000 tables
+# (current_setting() per row, and a scalar subquery plus EXISTS), 500 views,
+# 100 SECURITY DEFINER functions.
+#
+# Reported, per query, over ROUNDS alternating rounds:
+#   wall: the best \timing of the query, run a second time in its session
+#         (warm caches, psql output discarded);
+#   cpu:  server CPU per query (utime+stime of the backend, from /proc, over a
+#         session that runs the query once to warm up, then REPEAT times), which
+#         other load on the machine disturbs far less than wall-clock time.
+# Targets (issue 4): fk_index_audit() <= 1.5x the plain query and < 0.3 s,
+# rls_audit() < 1 s.  Not a test: it reports numbers.
+source "$(dirname "$0")/../scripts/lib.sh"
+install_deps
+build_install
+ROUNDS=${ROUNDS:-5}
+REPEAT=${REPEAT:-5}
+DIR=${BENCH_DIR:-/tmp/schema_guard_audit_bench}
+PORT=${BENCH_PORT:-54340}
+trap 'stop_cluster "$DIR"' EXIT
+start_cluster "$DIR" "$PORT" "max_locks_per_transaction = 1024" "autovacuum = off"
+psql_b() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$PORT" -U postgres "$@"); }
+
+echo "== generating the catalog (takes a minute)"
+psql_b -c "CREATE DATABASE bench"
+psql_b -d bench <<'SQL'
+SET client_min_messages = warning;
+CREATE ROLE bench_app LOGIN;
+CREATE SCHEMA bench;
+GRANT USAGE ON SCHEMA bench TO bench_app;
+CREATE PROCEDURE bench.mk(lo int, hi int) LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN lo..hi LOOP
+    EXECUTE format('CREATE TABLE bench.t%s (id bigint PRIMARY KEY, tenant_id int NOT NULL, a_id bigint, b_id bigint,
+                    v int, flag boolean, UNIQUE (tenant_id, id))', i);
+    IF i % 50 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END $$;
+CREATE PROCEDURE bench.fk(lo int, hi int) LANGUAGE plpgsql AS $$
+DECLARE t text; par text; half text;
+BEGIN
+  FOR i IN lo..hi LOOP
+    t := format('bench.t%s', i);
+    par := format('bench.t%s', CASE WHEN i = 1 THEN 10000 ELSE i - 1 END);
+    half := format('bench.t%s', greatest(i / 2, 1));
+    EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (a_id) REFERENCES %s (id)', t, par);
+    EXECUTE format('ALTER TABLE %s ADD FOREIGN KEY (tenant_id, b_id) REFERENCES %s (tenant_id, id) ON DELETE CASCADE', t, half);
+    CASE i % 10
+      WHEN 0, 1, 2 THEN EXECUTE format('CREATE INDEX ON %s (a_id)', t);
+      WHEN 3 THEN EXECUTE format('CREATE INDEX ON %s (a_id, v)', t);
+      WHEN 4 THEN EXECUTE format('CREATE INDEX ON %s (a_id) WHERE a_id IS NOT NULL', t);
+      WHEN 5 THEN EXECUTE format('CREATE INDEX ON %s (a_id) WHERE flag', t);
+      WHEN 7 THEN EXECUTE format('CREATE INDEX ON %s (v) INCLUDE (a_id)', t);
+      WHEN 8 THEN EXECUTE format('CREATE INDEX ON %s USING hash (a_id)', t);
+      ELSE NULL;
+    END CASE;
+    CASE i % 4
+      WHEN 0 THEN EXECUTE format('CREATE INDEX ON %s (b_id, tenant_id)', t);
+      WHEN 1 THEN EXECUTE format('CREATE INDEX ON %s (tenant_id) INCLUDE (b_id)', t);
+      WHEN 3 THEN EXECUTE format('CREATE INDEX ON %s (tenant_id, b_id, v)', t);
+      ELSE NULL;
+    END CASE;
+    IF i % 2 = 0 THEN
+      EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+      EXECUTE format('CREATE POLICY tenant ON %s USING (tenant_id = current_setting(''app.tenant'')::int)', t);
+      EXECUTE format('CREATE POLICY edit ON %s FOR UPDATE TO bench_app
+                        USING ((tenant_id = (SELECT NULLIF(current_setting(''app.tenant'', true), '''')::int))
+                               AND EXISTS (SELECT 1 FROM %s m WHERE m.id = a_id AND m.v > 0))
+                        WITH CHECK (true)', t, par);
+    END IF;
+    IF i % 50 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END $$;
+CALL bench.mk(1, 10000);
+CALL bench.fk(1, 10000);
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA bench TO bench_app;
+DO $$
+BEGIN
+  FOR i IN 1..500 LOOP
+    EXECUTE format('CREATE VIEW bench.v%s %s AS SELECT id, tenant_id FROM bench.t%s', i,
+                   CASE WHEN i % 2 = 0 THEN 'WITH (security_invoker = true)' ELSE '' END, i * 2);
+  END LOOP;
+  FOR i IN 1..100 LOOP
+    EXECUTE format('CREATE FUNCTION bench.f%s(int) RETURNS bigint LANGUAGE sql SECURITY DEFINER %s
+                    AS ''SELECT count(*) FROM bench.t%s WHERE tenant_id = $1''',
+                   i, CASE WHEN i % 2 = 0 THEN 'SET search_path = bench, pg_temp' ELSE '' END, i * 2);
+  END LOOP;
+END $$;
+DROP PROCEDURE bench.mk(int, int);
+DROP PROCEDURE bench.fk(int, int);
+VACUUM ANALYZE;
+CREATE EXTENSION schema_guard;
+SQL
+psql_b -d bench -At -c "
+  SELECT format('catalog: %s tables, %s foreign keys, %s indexes, %s policies, %s pg_depend rows',
+    (SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'bench'::regnamespace),
+    (SELECT count(*) FROM pg_constraint WHERE contype = 'f'),
+    (SELECT count(*) FROM pg_index), (SELECT count(*) FROM pg_policy), (SELECT count(*) FROM pg_depend))"
+
+W=$(mktemp -d); chmod 777 "$W"
+# The plain-SQL catalog query: foreign keys with no index whose leading
+# columns are the FK columns in any order (the pgx / Cybertec form), with the
+# column names, as such queries are usually written.
+cat > "$W/plain.sql" <<'SQL'
+SELECT c.conrelid::regclass AS relation,
+       c.conname AS constraint_name,
+       array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.n) AS columns,
+       c.confrelid::regclass AS referenced
+FROM pg_constraint c
+WHERE c.contype = 'f'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_index i
+    WHERE i.indrelid = c.conrelid
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] @> c.conkey
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] <@ c.conkey)
+SQL
+echo 'SELECT * FROM schema_guard.fk_index_audit()' > "$W/fk.sql"
+echo 'SELECT * FROM schema_guard.rls_audit()' > "$W/rls.sql"
+chmod 644 "$W"/*.sql
+
+rows() { psql_b -d bench -At -c "SELECT count(*) FROM ($(cat "$W/$1.sql")) q"; }
+echo "rows: plain $(rows plain), fk_index_audit $(rows fk), rls_audit $(rows rls)"
+
+wall() {   # \timing of the query in a session that has run it once (warm caches), in ms
+  psql_b -d bench -o /dev/null -f "$W/$1.sql" -c '\timing on' -f "$W/$1.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+cpu() {    # backend utime+stime per query, in ms, over a session running it REPEAT times
+  local q; q=$(cat "$W/$1.sql")
+  psql_b -d bench -At <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv BACKEND :pid
+\o /dev/null
+$q;
+\! cat /proc/\$BACKEND/stat > $W/cpu0
+$(for _ in $(seq "$REPEAT"); do echo "$q;"; done)
+\! cat /proc/\$BACKEND/stat > $W/cpu1
+\o
+SQL
+  awk -v hz="$(getconf CLK_TCK)" -v n="$REPEAT" 'NR == FNR { t0 = $14 + $15; next } { printf "%.1f\n", ($14 + $15 - t0) * 1000 / hz / n }' \
+    "$W/cpu0" "$W/cpu1"
+}
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+for q in plain fk rls; do wall "$q" >/dev/null; done   # warm the caches
+declare -A best bestcpu
+for r in $(seq "$ROUNDS"); do
+  for q in plain fk rls; do
+    t=$(wall "$q"); c=$(cpu "$q")
+    if [ -z "${best[$q]:-}" ] || lt "$t" "${best[$q]}"; then best[$q]=$t; fi
+    if [ -z "${bestcpu[$q]:-}" ] || lt "$c" "${bestcpu[$q]}"; then bestcpu[$q]=$c; fi
+  done
+done
+printf '%-16s %10s %10s\n' query "wall ms" "cpu ms"
+printf '%-16s %10s %10s\n' plain "${best[plain]}" "${bestcpu[plain]}"
+printf '%-16s %10s %10s\n' fk_index_audit "${best[fk]}" "${bestcpu[fk]}"
+printf '%-16s %10s %10s\n' rls_audit "${best[rls]}" "${bestcpu[rls]}"
+echo "fk_index_audit / plain: wall $(ratio "${best[fk]}" "${best[plain]}")x, cpu $(ratio "${bestcpu[fk]}" "${bestcpu[plain]}")x  (target <= 1.5x and < 300 ms)"
+echo "rls_audit: wall ${best[rls]} ms  (target < 1000 ms)"
+rm -rf "$W"
