@@ -35,3 +35,5 @@ TRUNCATE no_such_table;
 ALTER TABLE items ATTACH PARTITION parent_tbl FOR VALUES FROM (1) TO (2);
 ALTER DOMAIN no_such_domain ADD CONSTRAINT c CHECK (VALUE > 0);
 REINDEX INDEX no_such_index;
+CREATE TABLE fail_part PARTITION OF parent_tbl FOR VALUES IN (1);
+SELECT count(*) AS check_rows FROM schema_guard.check('CREATE TABLE fail_part PARTITION OF parent_tbl FOR VALUES IN (1)');

@@ -49,6 +49,13 @@ SELECT * FROM sg_test.probe('set unlogged', 'ALTER TABLE items SET UNLOGGED', 'i
 SELECT * FROM sg_test.probe('set logged when already logged', 'ALTER TABLE items SET LOGGED', 'items');
 CREATE ACCESS METHOD heap_copy TYPE TABLE HANDLER heap_tableam_handler;
 SELECT * FROM sg_test.probe('set access method', 'ALTER TABLE items SET ACCESS METHOD heap_copy', 'items');
+SET schema_guard.mode = off;
+CREATE MATERIALIZED VIEW items_mv2 AS SELECT id FROM items;
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('set access method of a materialized view', 'ALTER MATERIALIZED VIEW items_mv2 SET ACCESS METHOD heap_copy', 'items_mv2');
+SET schema_guard.mode = off;
+DROP MATERIALIZED VIEW items_mv2;
+RESET schema_guard.mode;
 SELECT * FROM sg_test.probe('set access method unchanged', 'ALTER TABLE items SET ACCESS METHOD heap', 'items');
 SET allow_in_place_tablespaces = on;
 CREATE TABLESPACE sg_regress_ts LOCATION '';
@@ -56,6 +63,21 @@ RESET allow_in_place_tablespaces;
 SELECT * FROM sg_test.probe('set tablespace', 'ALTER TABLE items SET TABLESPACE sg_regress_ts', 'items');
 SELECT * FROM sg_test.probe('set tablespace unchanged', 'ALTER TABLE items SET TABLESPACE pg_default', 'items');
 SELECT * FROM sg_test.probe('cluster', 'CLUSTER items USING items_pkey', 'items');
+
+-- traditional inheritance: the children are rewritten too (and the backstop knows it)
+SET schema_guard.mode = off;
+CREATE TABLE inh_parent (id int, v int);
+CREATE TABLE inh_child () INHERITS (inh_parent);
+INSERT INTO inh_child SELECT g, g FROM generate_series(1, 1000) g;
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('type change on an inheritance parent: the child', 'ALTER TABLE inh_parent ALTER COLUMN v TYPE bigint', 'inh_child');
+SET schema_guard.mode = warn;
+SET lock_timeout = '5s';
+BEGIN;
+ALTER TABLE inh_parent ALTER COLUMN v TYPE bigint;
+ROLLBACK;
+RESET lock_timeout;
+RESET schema_guard.mode;
 
 -- VACUUM FULL cannot run in a transaction block: judged at top level.
 \set VERBOSITY terse

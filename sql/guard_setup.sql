@@ -63,11 +63,14 @@ BEGIN
   -- the same statement through schema_guard.check(), same settings: must name the same rules
   SELECT string_agg(DISTINCT c.rule, ', ' ORDER BY c.rule) INTO v_check FROM schema_guard.check(stmt) c;
   -- What the guard predicts for this target: the rules of the findings check()
-  -- reports on it or on a partitioned table it belongs to (check() and the hook
+  -- reports on it or on a parent it belongs to (check() and the hook
   -- agree; guard_agreement proves it).
   SELECT string_agg(c.rule, ' ') INTO v_target_rules FROM schema_guard.check(stmt) c
-   WHERE c.relation IS NULL OR c.relation IN (SELECT relid FROM pg_partition_ancestors(target_oid))
-      OR c.relation = target_oid;
+   WHERE c.relation IS NULL OR c.relation IN (
+           WITH RECURSIVE ancestors(oid) AS (
+             SELECT target_oid
+             UNION SELECT i.inhparent FROM pg_inherits i JOIN ancestors a ON i.inhrelid = a.oid)
+           SELECT oid FROM ancestors);
 
   PERFORM set_config('schema_guard.mode', 'off', true);
   IF target_oid IS NOT NULL THEN

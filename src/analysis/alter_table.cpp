@@ -548,6 +548,8 @@ bool AddedForeignKeysAreValidated(List *cmds) {
 
 void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *bound, const char *what,
                               StatementAnalysis *out) {
+  // Without a partition key there is no bound to transform: PostgreSQL reports the error.
+  if (get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE) return;
   // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
   const bool attached_exempt = !OidIsValid(attached) || IsExemptRelation(attached);
   if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
@@ -621,7 +623,8 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
       }
       case AT_SetAccessMethod: {
         const Oid am = get_table_am_oid(cmd->name, true);
-        if (relkind == RELKIND_RELATION && OidIsValid(am) && am != RelationAccessMethod(relid))
+        if ((relkind == RELKIND_RELATION || relkind == RELKIND_MATVIEW) && OidIsValid(am) &&
+            am != RelationAccessMethod(relid))
           AddFinding(out, RuleId::SetAccessMethodRewrite, relid, lock, kRewrite,
                      psprintf("SET ACCESS METHOD %s", quote_identifier(cmd->name)));
         break;

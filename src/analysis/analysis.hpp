@@ -77,8 +77,8 @@ bool IsExemptRelation(Oid relid);
 // storage belongs to the caller and outlives every use), or nullptr for none.
 void SetExemptSchemas(const char *names);
 
-// Heap size in bytes (partitioned tables: the sum of their leaf partitions),
-// read without taking a lock.
+// Heap size in bytes (partitioned tables and inheritance parents: the sum over
+// the tree), read without taking a lock.
 int64 RelationSizeBytes(Oid relid);
 
 // RangeVar to OID without locking; InvalidOid when it does not exist.

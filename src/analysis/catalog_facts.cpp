@@ -46,7 +46,8 @@ static int64 HeapBytes(Oid relid) {
 }
 
 int64 RelationSizeBytes(Oid relid) {
-  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) return HeapBytes(relid);
+  // A partitioned table, or a parent of inheritance children: the whole tree.
+  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE && !has_subclass(relid)) return HeapBytes(relid);
   int64 total = 0;
   ListCell *lc;
   foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) total += HeapBytes(lfirst_oid(lc));
@@ -69,7 +70,9 @@ Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects
 void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
                 uint8 effects, const char *what, const char *reason) {
   out->findings = lappend(out->findings, NewFinding(rule, relid, lock, effects, what, reason));
-  if (effects & kRewrite) out->rewrites = lappend_oid(out->rewrites, relid);
+  // A rewrite of a parent rewrites its partitions and inheritance children too.
+  if ((effects & kRewrite) && OidIsValid(relid))
+    out->rewrites = list_concat_unique_oid(out->rewrites, find_all_inheritors(relid, NoLock, nullptr));
 }
 
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {

@@ -158,12 +158,6 @@ bool RewritePredicted(Oid relid) {
   if (predicted_overflow) return true;
   for (int i = 0; i < npredicted; i++)
     if (predicted[i] == relid) return true;
-  if (!get_rel_relispartition(relid)) return false;
-  ListCell *lc;
-  foreach (lc, get_partition_ancestors(relid)) {
-    for (int i = 0; i < npredicted; i++)
-      if (predicted[i] == lfirst_oid(lc)) return true;
-  }
   return false;
 }
 

@@ -7,8 +7,8 @@ namespace schema_guard::hook {
 
 void Install();
 
-// Did the analysis of the statement now running expect this relation (or one of
-// its partition ancestors) to be rewritten?
+// Did the analysis of the statement now running expect this relation to be
+// rewritten (directly, or as a partition or inheritance child of one)?
 bool RewritePredicted(Oid relid);
 
 }  // namespace schema_guard::hook
