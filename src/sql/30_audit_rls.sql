@@ -853,23 +853,24 @@ findings AS (
   SELECT pc.polrelid, pc.polname, 'unindexed_policy_column',
          CASE WHEN r.relpages::bigint * current_setting('block_size')::bigint >= 10485760 THEN 'medium' ELSE 'low' END,
          format('No valid index starts with %s %s, which the policy compares for every row it filters.',
-                CASE WHEN cardinality(pc.cols) = 1 THEN 'column' ELSE 'any of the columns' END,
-                array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(pc.cols) c), ', ')),
+                CASE WHEN cardinality(nm.cols) = 1 THEN 'column' ELSE 'any of the columns' END,
+                array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(nm.cols) c), ', ')),
          CASE WHEN r.relkind = 'p'
-              THEN schema_guard._partitioned_index_fix(r.oid, ARRAY[pc.lead])
-              ELSE format('CREATE INDEX CONCURRENTLY ON %s (%I);', r.oid::regclass, pc.lead) END
+              THEN schema_guard._partitioned_index_fix(r.oid, ARRAY[nm.lead])
+              ELSE format('CREATE INDEX CONCURRENTLY ON %s (%I);', r.oid::regclass, nm.lead) END
   FROM (
-    SELECT p.polrelid, p.polname, array_agg(d.refobjsubid ORDER BY d.refobjsubid) AS attnums,
-           array_agg(a.attname ORDER BY a.attnum) AS cols,
-           (array_agg(a.attname ORDER BY a.attname = ANY ((SELECT tenant_cols FROM cfg)::name[]) DESC, a.attnum))[1] AS lead
+    SELECT p.oid, p.polrelid, p.polname, array_agg(DISTINCT d.refobjsubid) AS attnums
     FROM pol p
-    JOIN (SELECT DISTINCT polid, refobjid, refobjsubid FROM poldep
-           WHERE refclassid = 'pg_class'::regclass AND refobjsubid > 0) d
-      ON d.polid = p.oid AND d.refobjid = p.polrelid
-    JOIN pg_attribute a ON a.attrelid = p.polrelid AND a.attnum = d.refobjsubid
+    JOIN poldep d ON d.polid = p.oid AND d.refclassid = 'pg_class'::regclass
+                 AND d.refobjid = p.polrelid AND d.refobjsubid > 0
     GROUP BY p.oid, p.polrelid, p.polname
   ) pc
   JOIN rel r ON r.oid = pc.polrelid
+  -- names only for the policies reported
+  CROSS JOIN LATERAL (
+    SELECT array_agg(a.attname ORDER BY a.attnum) AS cols,
+           (array_agg(a.attname ORDER BY a.attname = ANY ((SELECT tenant_cols FROM cfg)::name[]) DESC, a.attnum))[1] AS lead
+    FROM pg_attribute a WHERE a.attrelid = pc.polrelid AND a.attnum = ANY (pc.attnums)) nm
   WHERE NOT EXISTS (SELECT FROM pg_index i
                      WHERE i.indrelid = pc.polrelid AND i.indisvalid AND i.indpred IS NULL
                        AND i.indkey[0] = ANY (pc.attnums))
