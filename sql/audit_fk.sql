@@ -70,6 +70,15 @@ CREATE INDEX bad_cast_a ON bad_cast (a);
 -- not covered: the index has another collation than the probe
 CREATE TABLE bad_coll (a text REFERENCES pt);
 CREATE INDEX bad_coll_a ON bad_coll (a COLLATE "C");
+-- three columns: covered in another order; not covered by a two-column
+-- index, nor by a partial one
+CREATE TABLE p3 (x int, y int, z int, PRIMARY KEY (x, y, z));
+CREATE TABLE ok_three (a int, b int, c int, FOREIGN KEY (a, b, c) REFERENCES p3);
+CREATE INDEX ON ok_three (c, a, b);
+CREATE TABLE bad_three (a int, b int, c int, FOREIGN KEY (a, b, c) REFERENCES p3);
+CREATE INDEX bad_three_ab ON bad_three (a, b);
+CREATE TABLE bad_three_partial (a int, b int, c int, f boolean, FOREIGN KEY (a, b, c) REFERENCES p3);
+CREATE INDEX bad_three_partial_abc ON bad_three_partial (b, c, a) WHERE f;
 -- not covered: no index at all, self-reference, two FKs on one column
 CREATE TABLE bad_none (a int REFERENCES p ON DELETE CASCADE);
 CREATE TABLE bad_self (id int PRIMARY KEY, parent int REFERENCES bad_self);
@@ -148,11 +157,12 @@ CREATE TABLE sev_parent (id int PRIMARY KEY);
 CREATE TABLE sev_big (a int REFERENCES sev_parent);
 CREATE TABLE sev_mid (a int REFERENCES sev_parent);
 CREATE TABLE sev_mid_cascade (a int REFERENCES sev_parent ON DELETE CASCADE);
-CREATE TABLE sev_small_busy (a int REFERENCES p);
+CREATE TABLE busy_parent (id int PRIMARY KEY, v int);
+CREATE TABLE sev_small_busy (a int REFERENCES busy_parent);
 UPDATE pg_class SET relpages = 200000 WHERE oid = 'sev_big'::regclass;
 UPDATE pg_class SET relpages = 2000 WHERE oid IN ('sev_mid'::regclass, 'sev_mid_cascade'::regclass);
-INSERT INTO p SELECT g FROM generate_series(21, 12020) g;
-DELETE FROM p WHERE id > 20;
+INSERT INTO busy_parent SELECT g, 0 FROM generate_series(1, 10000) g;
+UPDATE busy_parent SET v = 1;
 SELECT pg_stat_force_next_flush();
 SELECT relation, table_bytes, parent_writes >= 10000 AS busy_parent, on_delete, severity
 FROM schema_guard.fk_index_audit('afk') WHERE relation::text LIKE 'sev\_%';

@@ -442,7 +442,6 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
-SET stats_fetch_consistency = none
 SET work_mem = '32MB'
 AS $fn$
 -- Few rows are materialized on purpose: catalogs are scanned once, joined by
@@ -682,3 +681,13 @@ $fn$;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
   'Foreign keys whose referencing side has no index the RI check can use: one row per logical foreign key, with the reason, the size and write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix';
+
+-- PostgreSQL 15+: read each statistics entry fresh, without building the
+-- session's stats cache (much cheaper for one look at thousands of tables).
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 150000 THEN
+    ALTER FUNCTION schema_guard.fk_index_audit(name[]) SET stats_fetch_consistency = none;
+  END IF;
+END
+$$;
