@@ -660,13 +660,13 @@ SELECT s.relid::regclass,
          ELSE format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s;',
                      CASE WHEN s.dup > 0 OR octet_length(s.base) > 58
                             THEN schema_guard._free_relname(s.relnamespace, s.base, 'idx', s.dup::int)
-                          WHEN NOT EXISTS (SELECT FROM pg_class x WHERE x.relname = s.base || '_idx'
-                                                                    AND x.relnamespace = s.relnamespace)
-                            THEN s.base || '_idx'
-                          WHEN NOT EXISTS (SELECT FROM pg_class x WHERE x.relname = s.base || '_idx1'
-                                                                    AND x.relnamespace = s.relnamespace)
-                            THEN s.base || '_idx1'
-                          ELSE schema_guard._free_relname(s.relnamespace, s.base, 'idx', 2) END,
+                          ELSE coalesce(
+                            -- one index probe for the two usual candidates
+                            (SELECT min(c.nm) FROM (VALUES (s.base || '_idx'), (s.base || '_idx1')) c(nm)
+                              WHERE c.nm NOT IN (SELECT x.relname FROM pg_class x
+                                                  WHERE x.relnamespace = s.relnamespace
+                                                    AND x.relname IN (s.base || '_idx', s.base || '_idx1'))),
+                            schema_guard._free_relname(s.relnamespace, s.base, 'idx', 2)) END,
                      ns.nspname, s.relname,
                      CASE WHEN s.code IN (3, 4) THEN schema_guard._fk_index_columns(s.conoid)
                           WHEN cardinality(s.colnames) = 1 THEN '(' || quote_ident(s.colnames[1]) || ')'

@@ -400,16 +400,6 @@ BEGIN
 END
 $fn$;
 
--- Does role r get the rights of every role in roles (a policy's TO list): PUBLIC,
--- the role itself, or a role it inherits from.
-CREATE FUNCTION schema_guard._policy_applies(roles oid[], r oid)
-RETURNS boolean
-LANGUAGE sql STABLE
-AS $fn$
-SELECT r = ANY (roles) OR 0 = ANY (roles)
-    OR (r <> 0 AND EXISTS (SELECT FROM unnest(roles) x WHERE x <> 0 AND pg_has_role(r, x, 'USAGE')))
-$fn$;
-
 CREATE FUNCTION schema_guard.rls_audit(VARIADIC schema_filter name[] DEFAULT NULL)
 RETURNS TABLE (
   relation regclass,
