@@ -73,7 +73,7 @@ $fn$;
 -- Is a CONST node a non-null boolean true?
 CREATE FUNCTION schema_guard._const_true(node text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT node LIKE '{CONST :consttype 16 %'
    AND pg_catalog.strpos(node, ':constisnull false') > 0
@@ -98,7 +98,7 @@ RETURNS schema_guard._policy_call[]
 LANGUAGE plpgsql STABLE STRICT
 AS $fn$
 DECLARE
-  tx text := CASE WHEN strpos(tree, '\') > 0 THEN regexp_replace(tree, '\\.', '__', 'g') ELSE tree || '' END;
+  tx text := CASE WHEN strpos(tree, '\') > 0 THEN regexp_replace(tree, '\\.', '__', 'g') ELSE tree END;
   res schema_guard._policy_call[] := '{}';
   segs text[];
   seg text;
@@ -332,8 +332,8 @@ RETURNS schema_guard._policy_facts
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-  q text := qual::text || '';               -- detoasted once
-  c text := chk::text || '';
+  q text := qual::text;                     -- detoasted once, on assignment
+  c text := chk::text;
   calls schema_guard._policy_call[] := '{}';
 BEGIN
   IF strpos(q, '{FUNCEXPR ') > 0 THEN
