@@ -22,7 +22,16 @@ trap 'stop_cluster $G; stop_cluster $U' EXIT
 start_cluster "$G" 54351 "shared_preload_libraries = 'schema_guard'"
 start_cluster "$U" 54352
 psql_as() { local dir=$1 port=$2; shift 2; (cd / && runuser -u postgres -- "$PG_BIN/$@" -h "$dir/sock" -p "$port" -U postgres); }
-(cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres -c "CREATE EXTENSION schema_guard") 
+(cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres -c "CREATE EXTENSION schema_guard")
+# BACKSTOP=off: measure the hook alone, without the extension's table_rewrite event trigger
+# (any event trigger of that kind makes PostgreSQL track every DDL command it runs).
+if [ -n "${GUARDED_SETTINGS:-}" ]; then  # e.g. "schema_guard.rules = 'lock_conflict:off'"
+  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres -c "ALTER DATABASE postgres SET $GUARDED_SETTINGS")
+fi
+if [ "${BACKSTOP:-on}" = off ]; then
+  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres \
+     -c "SET schema_guard.mode = off; ALTER EVENT TRIGGER schema_guard_table_rewrite DISABLE")
+fi
 W=$(mktemp -d); chmod 755 "$W"
 cat > "$W/utility.sql" <<'SQL'
 SET application_name = 'bench';
@@ -65,6 +74,11 @@ children_cpu() { # dir: CPU seconds of the postmaster's reaped children
 }
 run() { # dir port script transactions -> "tps cpu_seconds_per_1000_transactions"
   local before after tps
+  # The DDL loops bloat the catalogs; start every run from vacuumed catalogs so that
+  # neither cluster pays for the other's history.
+  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$1/sock" -p "$2" -U postgres -c \
+    "VACUUM pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_type, pg_catalog.pg_depend,
+            pg_catalog.pg_index, pg_catalog.pg_constraint, pg_catalog.pg_attrdef, pg_catalog.pg_shdepend" postgres)
   before=$(children_cpu "$1")
   tps=$( (cd / && runuser -u postgres -- "$PG_BIN/pgbench" -n -h "$1/sock" -p "$2" -U postgres -c 1 -t "$4" -f "$3" postgres 2>/dev/null) |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p')

@@ -116,7 +116,20 @@ static void DescribeBackend(int pid, StringInfo buf) {
   }
 }
 
+// Does any other session hold any lock on relid?  GetLockConflicts() with ACCESS
+// EXCLUSIVE (which conflicts with every mode) lists every holder but ourselves.  No
+// holder means no waiter either, so the full lock table need not be read.
+bool OthersHoldAnyLock(Oid relid) {
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+  int count = 0;
+  // The array is palloc'd (static on a hot standby): left to the memory context.
+  (void)GetLockConflicts(&tag, AccessExclusiveLock, &count);
+  return count > 0;
+}
+
 const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {
+  if (!OthersHoldAnyLock(relid)) return nullptr;  // the usual case, and cheap
   LockData *data = GetLockStatusData();
   StringInfoData buf;
   initStringInfo(&buf);
