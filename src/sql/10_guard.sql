@@ -1,5 +1,9 @@
 -- The guard: status, rule catalog and the table_rewrite backstop.
 
+-- The schema is created here (not named in the control file) so that it is a member
+-- of the extension and DROP EXTENSION leaves nothing behind.
+CREATE SCHEMA schema_guard;
+
 CREATE FUNCTION schema_guard.status(
     OUT active boolean,
     OUT hook_installed boolean,

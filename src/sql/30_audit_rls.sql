@@ -365,7 +365,7 @@ $fn$;
 -- parse_bool() as for reloptions: "security_invoker=t" is true.
 CREATE FUNCTION schema_guard._reloption_true(opts text[], opt text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
 SELECT coalesce(bool_or(pg_catalog.lower(pg_catalog.split_part(o, '=', 2))
                         IN ('t', 'tr', 'tru', 'true', 'y', 'ye', 'yes', 'on', '1')), false)
