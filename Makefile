@@ -8,7 +8,8 @@ SRCS        = $(sort $(wildcard src/*.cpp src/*/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Released versions' install scripts and the upgrade scripts are committed as they are.
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 SCRIPTS     = scripts/schema_guard_lint
 
 # pg_regress tests come from the schedule, never from a wildcard over sql/

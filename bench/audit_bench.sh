@@ -24,10 +24,16 @@ ROUNDS=${ROUNDS:-5}
 REPEAT=${REPEAT:-5}
 DIR=${BENCH_DIR:-/tmp/schema_guard_audit_bench}
 PORT=${BENCH_PORT:-54340}
-trap 'stop_cluster "$DIR"' EXIT
-start_cluster "$DIR" "$PORT" "max_locks_per_transaction = 1024" "autovacuum = off"
 psql_b() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$PORT" -U postgres "$@"); }
-
+# BENCH_REUSE=1 (for development): keep the cluster and its catalog after the
+# run, and reuse them next time (the extension is re-created from the build).
+if [ "${BENCH_REUSE:-0}" = 1 ] && [ -f "$DIR/generated" ]; then
+  (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DIR/data" status >/dev/null) ||
+    (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null)
+  psql_b -d bench -c "DROP EXTENSION IF EXISTS schema_guard" -c "CREATE EXTENSION schema_guard" 2>/dev/null
+else
+[ "${BENCH_REUSE:-0}" = 1 ] || trap 'stop_cluster "$DIR"' EXIT
+start_cluster "$DIR" "$PORT" "max_locks_per_transaction = 1024" "autovacuum = off"
 echo "== generating the catalog (takes a minute)"
 psql_b -c "CREATE DATABASE bench"
 psql_b -d bench <<'SQL'
@@ -98,6 +104,8 @@ DROP PROCEDURE bench.fk(int, int);
 VACUUM ANALYZE;
 CREATE EXTENSION schema_guard;
 SQL
+touch "$DIR/generated"
+fi
 psql_b -d bench -At -c "
   SELECT format('catalog: %s tables, %s foreign keys, %s indexes, %s policies, %s pg_depend rows',
     (SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'bench'::regnamespace),

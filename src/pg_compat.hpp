@@ -23,3 +23,11 @@
 // InitMaterializedSRF arrived in 15; 14 has the same helper under another name.
 #define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall((fcinfo), (flags))
 #endif
+
+// Tree walkers: PostgreSQL 15 declares the callback as bool (*)() (no
+// prototype, which C++ cannot convert to); 16+ casts it in a macro.
+#if PG_VERSION_NUM < 160000
+#define SG_WALKER(fn) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn))
+#else
+#define SG_WALKER(fn) (fn)
+#endif

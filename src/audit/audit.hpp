@@ -1,0 +1,116 @@
+// Audits: what the catalog says about a schema's hidden risks, read from the
+// system catalogs through the syscache and catalog scans only.  No user
+// relation is opened or locked, no stored SQL is run.
+//
+// C-style on purpose, like analysis/: these functions call PostgreSQL, which may
+// longjmp, so every local is trivially destructible and memory is palloc'd in
+// the caller's memory context.
+#pragma once
+
+#include <type_traits>
+
+#include "pg.hpp"
+
+namespace schema_guard::audit {
+
+// How well the best index of a table serves the RI probe of a foreign key
+// ("$1 = fkcol [AND ...]" on the referencing table).  Lower is better; the
+// numbers are the SQL layer's reason codes.
+enum FkGrade : int {
+  kCovered = 0,
+  kIndexInvalid = 1,         // not valid, not ready or not live
+  kPartialNotImplied = 2,    // predicate not implied by the FK columns being NOT NULL
+  kCollationDiffers = 3,
+  kOperatorMismatch = 4,     // operator class cannot serve the FK's equality (or a cast)
+  kWrongAccessMethod = 6,
+  kOnlyInclude = 7,          // a FK column is only an INCLUDE column
+  kNotLeading = 8,           // the FK columns are key columns, not the leading ones
+  kNoIndex = 9,
+};
+
+// One logical foreign key (partition clones folded into their parent) that the
+// audit reports: its own table has no usable index and, for a partitioned
+// table, some leaf partition has none either (or there are no leaves).
+struct FkFinding {
+  Oid conoid;
+  Oid relid;             // the referencing table
+  const char *conname;
+  Oid confrelid;
+  char confdeltype;
+  char confupdtype;
+  int n;                 // number of FK columns
+  const int16 *conkey;
+  const int16 *confkey;
+  const Oid *pfeqop;     // "pk = fk" equality operators
+  FkGrade grade;         // of the best index on relid
+  Oid candidate;         // that index, InvalidOid when grade is kNoIndex
+  bool partitioned;
+  int n_uncovered;       // leaves without a usable index
+  Oid *uncovered;
+};
+
+static_assert(std::is_trivially_destructible_v<FkFinding>);
+
+// The foreign keys in the given namespaces (sorted array) that lack a usable
+// index.  Returns a palloc'd array; *count is set.
+FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int *count);
+
+// One fk_index_audit() row.
+struct FkReportRow {
+  FkFinding finding;
+  Oid nspid;
+  const char *nspname;
+  const char *relname;
+  const char *const *colnames;  // finding.n names
+  const char *name_base;        // table_col1_col2: the proposed index name before its suffix
+  const char *column_key;       // col1,col2 (orders findings that share a name base)
+  bool probe_form;              // the index needs the probe's cast or collation
+  bool building;                // the candidate index is being built right now
+  const char *reason;
+  const char *on_delete;
+  const char *on_update;
+  int64 table_bytes;
+  int64 parent_writes;
+  const char *severity;
+  int name_number;              // proposed index name: base_idx, or base_idxN when other findings share the base
+};
+
+static_assert(std::is_trivially_destructible_v<FkReportRow>);
+
+// The rows of fk_index_audit() for the namespaces (sorted), in report order;
+// building_indexes: indexes that CREATE INDEX (CONCURRENTLY) is building now.
+FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *building_indexes, int n_building,
+                            int *count);
+
+// The DDL that fixes a row (an index name no relation uses yet), or nullptr:
+// none while the index is being built, and partitioned tables get theirs from
+// the SQL layer.  scratch: a buffer the caller owns.
+const char *FkFixStatement(const FkReportRow &row, StringInfo scratch);
+
+// ---- policy expressions (policy_facts.cpp) ----
+
+// A function call in a policy expression and where it sits.
+struct PolicyCall {
+  Oid funcid;
+  bool in_subquery;        // inside a sublink's subquery (runs once as an initplan)
+  const char *parent;      // node type the call is the first child of, or nullptr
+  int has_var;             // user functions: a column among its arguments (-1: not judged)
+  const char *setting;     // current_setting(): the literal setting name, or nullptr
+  int missing_ok;          // current_setting(): the missing_ok argument (-1: not judged)
+  int nullif_empty;        // current_setting(): wrapped as NULLIF(..., '') (-1: not judged)
+};
+
+struct PolicyFacts {
+  List *calls;             // of PolicyCall *
+  bool qual_true;          // USING is always true, judged on the tree
+  bool check_true;         // WITH CHECK is always true
+};
+
+static_assert(std::is_trivially_destructible_v<PolicyCall>);
+static_assert(std::is_trivially_destructible_v<PolicyFacts>);
+
+// The facts of a policy's stored USING and WITH CHECK trees (either may be
+// nullptr).
+void ReadPolicyFacts(const char *qual_tree, const char *check_tree, PolicyFacts *out);
+
+}  // namespace schema_guard::audit
