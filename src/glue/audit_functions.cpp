@@ -8,18 +8,6 @@ using namespace schema_guard;
 
 namespace {
 
-// A sorted copy of an oid[] argument without NULLs.
-Oid *OidArgument(FunctionCallInfo fcinfo, int arg, int *n) {
-  ArrayType *array = PG_GETARG_ARRAYTYPE_P(arg);
-  if (ARR_HASNULL(array))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("oid array must not contain NULL")));
-  *n = ARR_NDIM(array) == 1 ? ARR_DIMS(array)[0] : 0;
-  Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (*n + 1)));
-  memcpy(oids, ARR_DATA_PTR(array), sizeof(Oid) * *n);
-  qsort(oids, *n, sizeof(Oid), oid_cmp);
-  return oids;
-}
-
 Datum NameDatum(const char *name) {
   Name result = static_cast<Name>(palloc0(NAMEDATALEN));
   namestrcpy(result, name);
@@ -33,26 +21,150 @@ Datum TextOrNull(const char *value, bool *isnull) {
 
 }  // namespace
 
-// schema_guard._fk_index_audit(namespaces oid[], building oid[]): the rows of
-// fk_index_audit() (see its declaration for the columns).
+namespace {
+
+// The namespaces an audit looks at, sorted: the given names (VARIADIC
+// schema_filter name[]), or when there are none every schema but the system
+// ones.
+Oid *AuditNamespaces(FunctionCallInfo fcinfo, int *n) {
+  Datum *names = nullptr;
+  bool *name_nulls = nullptr;
+  int n_names = 0;
+  if (!PG_ARGISNULL(0))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &name_nulls,
+                      &n_names);
+  int n_filter = 0;
+  for (int i = 0; i < n_names; i++) n_filter += !name_nulls[i];
+  Relation pg_namespace = table_open(NamespaceRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(pg_namespace, InvalidOid, false, nullptr, 0, nullptr);
+  int capacity = 64;
+  Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * capacity));
+  *n = 0;
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_namespace>(GETSTRUCT(tuple));
+    const char *name = NameStr(form->nspname);
+    bool in_scope = false;
+    if (n_filter == 0) {
+      in_scope = strcmp(name, "pg_catalog") != 0 && strcmp(name, "information_schema") != 0 &&
+                 strncmp(name, "pg_toast", 8) != 0 && strncmp(name, "pg_temp_", 8) != 0;
+    } else {
+      for (int i = 0; i < n_names && !in_scope; i++)
+        in_scope = !name_nulls[i] && strcmp(NameStr(*DatumGetName(names[i])), name) == 0;
+    }
+    if (!in_scope) continue;
+    if (*n == capacity) oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * (capacity *= 2)));
+    oids[(*n)++] = form->oid;
+  }
+  systable_endscan(scan);
+  table_close(pg_namespace, AccessShareLock);
+  qsort(oids, *n, sizeof(Oid), oid_cmp);
+  return oids;
+}
+
+// Indexes that CREATE INDEX is building right now, as pg_stat_progress_create_index
+// shows them to this role (sorted).
+Oid *IndexesBeingBuilt(int *n) {
+  const int backends = pgstat_fetch_stat_numbackends();
+  Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (backends + 1)));
+  *n = 0;
+  for (int i = 1; i <= backends; i++) {
+    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+    if (local == nullptr) continue;
+    const PgBackendStatus &status = local->backendStatus;
+    if (status.st_progress_command != PROGRESS_COMMAND_CREATE_INDEX) continue;
+    if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) && !has_privs_of_role(GetUserId(), status.st_userid))
+      continue;
+    oids[(*n)++] = static_cast<Oid>(status.st_progress_param[PROGRESS_CREATEIDX_INDEX_OID]);
+  }
+  qsort(oids, *n, sizeof(Oid), oid_cmp);
+  return oids;
+}
+
+// Relations that belong to an extension (sorted): their schema is the
+// extension's business.
+Oid *ExtensionRelations(int *n) {
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+  Relation pg_depend = table_open(DependRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(pg_depend, DependReferenceIndexId, true, nullptr, 1, &key);
+  int capacity = 64;
+  Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * capacity));
+  *n = 0;
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+    if (form->classid != RelationRelationId || form->deptype != DEPENDENCY_EXTENSION) continue;
+    if (*n == capacity) oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * (capacity *= 2)));
+    oids[(*n)++] = form->objid;
+  }
+  systable_endscan(scan);
+  table_close(pg_depend, AccessShareLock);
+  qsort(oids, *n, sizeof(Oid), oid_cmp);
+  return oids;
+}
+
+bool InSorted(const Oid *oids, int n, Oid oid) {
+  return n > 0 && bsearch(&oid, oids, n, sizeof(Oid), oid_cmp) != nullptr;
+}
+
+int CompareRegclassText(const void *a, const void *b) {
+  return strcmp(*static_cast<char *const *>(a), *static_cast<char *const *>(b));
+}
+
+// The leaves without a usable index, as regclass[] ordered by their names.
+Datum UncoveredPartitions(const audit::FkFinding &f) {
+  char **names = static_cast<char **>(palloc(sizeof(char *) * f.n_uncovered));
+  for (int k = 0; k < f.n_uncovered; k++) {
+    const char *text = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(f.uncovered[k])));
+    // the oid travels behind the name's terminator, to survive the sort
+    names[k] = static_cast<char *>(palloc(strlen(text) + 1 + sizeof(Oid)));
+    strcpy(names[k], text);
+    memcpy(names[k] + strlen(text) + 1, &f.uncovered[k], sizeof(Oid));
+  }
+  qsort(names, f.n_uncovered, sizeof(char *), CompareRegclassText);
+  Datum *oids = static_cast<Datum *>(palloc(sizeof(Datum) * f.n_uncovered));
+  for (int k = 0; k < f.n_uncovered; k++) {
+    Oid oid;
+    memcpy(&oid, names[k] + strlen(names[k]) + 1, sizeof(Oid));
+    oids[k] = ObjectIdGetDatum(oid);
+  }
+  return PointerGetDatum(construct_array(oids, f.n_uncovered, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+// schema_guard._partitioned_index_fix(root oid, colnames name[]) (SQL): the
+// ON ONLY + per-partition CONCURRENTLY + ATTACH recipe.
+Oid PartitionedIndexFixFunction() {
+  const Oid argtypes[2] = {OIDOID, NAMEARRAYOID};
+  return LookupFuncName(list_make2(makeString(pstrdup("schema_guard")), makeString(pstrdup("_partitioned_index_fix"))),
+                        2, argtypes, false);
+}
+
+}  // namespace
+
+// schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL): see
+// its declaration in src/sql/20_audit_fk.sql for the columns.
 SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
   InitMaterializedSRF(fcinfo, 0);
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
   MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "schema_guard fk audit", ALLOCSET_DEFAULT_SIZES);
   MemoryContext caller = MemoryContextSwitchTo(work);
-  int n_namespaces, n_building, count;
-  const Oid *namespaces = OidArgument(fcinfo, 0, &n_namespaces);
-  const Oid *building = OidArgument(fcinfo, 1, &n_building);
+  int n_namespaces, n_building, n_extension, count;
+  const Oid *namespaces = AuditNamespaces(fcinfo, &n_namespaces);
+  const Oid *building = IndexesBeingBuilt(&n_building);
+  const Oid *extension = ExtensionRelations(&n_extension);
   audit::FkReportRow **rows = audit::BuildFkReport(namespaces, n_namespaces, building, n_building, &count);
+  Oid partitioned_fix = InvalidOid;
   // each row's values are built in a context reset after the row is stored
   MemoryContext per_row = AllocSetContextCreate(work, "schema_guard fk audit row", ALLOCSET_SMALL_SIZES);
   StringInfoData scratch;
   initStringInfo(&scratch);
   for (int i = 0; i < count; i++) {
     const audit::FkReportRow &r = *rows[i];
-    MemoryContextSwitchTo(per_row);
     const audit::FkFinding &f = r.finding;
-    constexpr int kColumns = 16;
+    if (InSorted(extension, n_extension, f.relid)) continue;
+    MemoryContextSwitchTo(per_row);
+    constexpr int kColumns = 13;
     Datum values[kColumns];
     bool nulls[kColumns] = {};
     Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * f.n));
@@ -65,20 +177,18 @@ SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
     values[5] = ObjectIdGetDatum(f.candidate);
     nulls[5] = f.grade == audit::kNoIndex;
     nulls[6] = f.n_uncovered == 0;
-    if (f.n_uncovered > 0) {
-      Datum *oids = static_cast<Datum *>(palloc(sizeof(Datum) * f.n_uncovered));
-      for (int k = 0; k < f.n_uncovered; k++) oids[k] = ObjectIdGetDatum(f.uncovered[k]);
-      values[6] = PointerGetDatum(construct_array(oids, f.n_uncovered, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-    }
+    if (f.n_uncovered > 0) values[6] = UncoveredPartitions(f);
     values[7] = TextOrNull(r.on_delete, &nulls[7]);
     values[8] = TextOrNull(r.on_update, &nulls[8]);
     values[9] = Int64GetDatum(r.table_bytes);
     values[10] = Int64GetDatum(r.parent_writes);
     values[11] = CStringGetTextDatum(r.severity);
-    values[12] = TextOrNull(audit::FkFixStatement(r, &scratch), &nulls[12]);
-    values[13] = BoolGetDatum(f.partitioned && !r.building);
-    values[14] = NameDatum(r.nspname);
-    values[15] = NameDatum(r.relname);
+    if (f.partitioned && !r.building) {
+      if (!OidIsValid(partitioned_fix)) partitioned_fix = PartitionedIndexFixFunction();
+      values[12] = OidFunctionCall2(partitioned_fix, ObjectIdGetDatum(f.relid), values[2]);
+    } else {
+      values[12] = TextOrNull(audit::FkFixStatement(r, &scratch), &nulls[12]);
+    }
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     MemoryContextSwitchTo(work);
     MemoryContextReset(per_row);
@@ -160,8 +270,3 @@ SG_SQL_FUNCTION(schema_guard_policy_facts) {
   return HeapTupleGetDatum(heap_form_tuple(result, values, nulls));
 }
 
-// schema_guard._binary_coercible(src oid, dst oid): the server's own rule
-// (domains, binary-coercible casts, polymorphic targets).
-SG_SQL_FUNCTION(schema_guard_binary_coercible) {
-  PG_RETURN_BOOL(IsBinaryCoercible(PG_GETARG_OID(0), PG_GETARG_OID(1)));
-}

@@ -161,30 +161,12 @@ $fn$;
 COMMENT ON FUNCTION schema_guard._partitioned_index_fix(oid, name[]) IS
   'internal: CREATE INDEX ON ONLY + per-partition CREATE INDEX CONCURRENTLY + ATTACH for a partitioned table';
 
--- The rows of fk_index_audit(), built in C++ (src/audit/): which foreign keys
--- of the namespaces lack a usable index and why, with size, write activity,
--- severity and the fix.  building: indexes being built right now.
-CREATE FUNCTION schema_guard._fk_index_audit(namespaces oid[], building oid[])
-RETURNS TABLE (
-  relation        regclass,
-  constraint_name name,
-  columns         name[],
-  referenced      regclass,
-  reason          text,
-  candidate_index regclass,
-  partitions      oid[],
-  on_delete       text,
-  on_update       text,
-  table_bytes     bigint,
-  parent_writes   bigint,
-  severity        text,
-  fix             text,
-  partitioned     boolean,
-  nspname         name,
-  relname         name)
-AS 'MODULE_PATHNAME', 'schema_guard_fk_index_audit'
-LANGUAGE C STABLE STRICT;
-
+-- Written in C++ (src/audit/, src/glue/audit_functions.cpp): the catalogs are
+-- read once, each foreign key is graded against the indexes of its table (and
+-- of each leaf partition) with the planner's own predicate proof and operator
+-- families, and the rows come sorted by severity, schema, table and
+-- constraint name.  Partitioned tables get their fix from
+-- _partitioned_index_fix() above.
 CREATE FUNCTION schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL)
 RETURNS TABLE (
   relation        regclass,
@@ -200,27 +182,10 @@ RETURNS TABLE (
   parent_writes   bigint,
   severity        text,
   fix             text)
-LANGUAGE sql STABLE
+AS 'MODULE_PATHNAME', 'schema_guard_fk_index_audit'
+LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp
-SET work_mem = '32MB'
-AS $fn$
-SELECT a.relation, a.constraint_name, a.columns, a.referenced, a.reason, a.candidate_index,
-       CASE WHEN a.partitions IS NOT NULL
-            THEN ARRAY(SELECT p::regclass FROM unnest(a.partitions) p ORDER BY p::regclass::text) END,
-       a.on_delete, a.on_update, a.table_bytes, a.parent_writes, a.severity,
-       CASE WHEN a.partitioned THEN schema_guard._partitioned_index_fix(a.relation, a.columns) ELSE a.fix END
-FROM schema_guard._fk_index_audit(
-       ARRAY(SELECT n.oid FROM pg_namespace n
-             WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
-                        THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
-                             AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-                        ELSE n.nspname = ANY (schema_filter) END),
-       ARRAY(SELECT index_relid FROM pg_stat_progress_create_index)) a
-WHERE a.relation NOT IN (SELECT d.objid FROM pg_depend d
-                          WHERE d.refclassid = 'pg_extension'::regclass
-                            AND d.classid = 'pg_class'::regclass AND d.deptype = 'e')
--- (rows come sorted by severity, schema, table and constraint name)
-$fn$;
+SET work_mem = '32MB';
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
   'Foreign keys whose referencing side has no index the RI check can use: one row per logical foreign key, with the reason, the size and write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix';
