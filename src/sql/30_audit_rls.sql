@@ -116,7 +116,9 @@ rol AS MATERIALIZED (
 rel AS MATERIALIZED (
   SELECT c.oid, c.relname, c.relnamespace, s.nspname, c.relkind, c.relowner,
          c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relispartition, c.relpages,
-         o.rolsuper OR o.rolbypassrls AS owner_bypasses
+         o.rolsuper OR o.rolbypassrls AS owner_bypasses,
+         -- the report order of relations (an integer sorts 40,000 findings fast)
+         row_number() OVER (ORDER BY s.nspname, c.relname) AS pos
   FROM pg_class c
   JOIN scope s ON s.oid = c.relnamespace
   JOIN rol o ON o.oid = c.relowner
@@ -700,7 +702,7 @@ SELECT f.relid::regclass, f.policy, f.chk, f.sev, f.detail, f.fix
 FROM findings f
 LEFT JOIN rel c ON c.oid = f.relid
 ORDER BY CASE f.sev WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-         c.nspname NULLS FIRST, c.relname NULLS FIRST, f.chk COLLATE "C", f.policy NULLS FIRST, f.detail COLLATE "C"
+         c.pos NULLS FIRST, f.chk COLLATE "C", f.policy NULLS FIRST, f.detail COLLATE "C"
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.rls_audit(name[]) IS
