@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # PostgreSQL's own core regression suite (src/test/regress, parallel_schedule) under the
-# guard.  Not part of CI (several minutes).  Three runs of the same suite, each on its own
+# guard.  Not part of CI (several minutes).  Four runs of the same suite, each on its own
 # fresh cluster with the same settings:
 #   unguarded  schema_guard not loaded
+#   installed  CREATE EXTENSION schema_guard in the regression database, library not
+#              preloaded (the extension's objects exist, no hook: the baseline for "off")
 #   warn       schema_guard preloaded, CREATE EXTENSION schema_guard in the regression
 #              database (pg_regress --load-extension), schema_guard.mode = warn
 #   off        the same with schema_guard.mode = off
 # and then schema_guard.check() over every file of the corpus.
 # Reports: test files run, statements executed (log_statement = all), crashes
 # ("terminated by signal"), ERRORs present in the warn run and not in the unguarded run
-# (must be 0), differences between the off run and the unguarded run (must be 0), and the
+# (must be 0), differences between the off run and the installed run (must be 0; against
+# the unguarded run only catalog listings that show the extension's objects differ), and the
 # guard's verdicts on the corpus.  The runs are compared with each other, not with
 # expected/: the sources are the release the main archive serves (15.18 on bookworm), the
 # server may be a later minor release.
@@ -29,7 +32,7 @@ if [ -z "${PGREGRESS_SKIP_BUILD:-}" ]; then install_deps; build_install; fi
 WORK=${PGREGRESS_WORK:-$(mktemp -d /tmp/sg_rel_pgregress.XXXXXX)}
 chmod 755 "$WORK"
 PORT=${PGREGRESS_PORT:-54370}
-runs="unguarded warn off"
+runs="unguarded installed warn off"
 cleanup() { for r in $runs; do stop_cluster "$WORK/$r"; done; }
 trap cleanup EXIT
 say() { echo "== $*"; }
@@ -111,6 +114,7 @@ run_suite() {  # run_suite NAME [extra pg_regress args] -- [extra conf lines]
   say "$name: $(grep -E 'tests (passed|failed)|failed \(|All [0-9]+ tests' "$WORK/$name.pg_regress.log" | tr -s ' ' | tr '\n' ' ') in $(cat "$WORK/$name.seconds") s"
 }
 run_suite unguarded
+run_suite installed --load-extension=schema_guard
 run_suite warn --load-extension=schema_guard -- "shared_preload_libraries = 'schema_guard'" "schema_guard.mode = warn"
 run_suite off --load-extension=schema_guard -- "shared_preload_libraries = 'schema_guard'" "schema_guard.mode = off"
 
@@ -217,6 +221,14 @@ for f in "$WORK/out_unguarded/results/"*.out; do
 done
 say "off run: files whose output differs from the unguarded run: $off_diff_files ($WORK/off_vs_unguarded.diff)"
 grep '^+++ \|^--- ' "$WORK/off_vs_unguarded.diff" | grep '^+++' | head -10
+# off vs installed: the same database contents, with and without the hook (mode = off)
+off_inst_diff_files=0; : >"$WORK/off_vs_installed.diff"
+for f in "$WORK/out_installed/results/"*.out; do
+  b=$(basename "$f")
+  if ! diff -u "$f" "$WORK/out_off/results/$b" >>"$WORK/off_vs_installed.diff"; then off_inst_diff_files=$((off_inst_diff_files + 1)); fi
+done
+say "off run: files whose output differs from the installed run (must be 0): $off_inst_diff_files ($WORK/off_vs_installed.diff)"
+grep '^+++' "$WORK/off_vs_installed.diff" | head -10
 
 say "check() over the corpus: $check_files files, $check_ok analysed, $check_findings findings, errors: $check_errors, crashes: $check_crash${check_missing:+ (no result for: $check_missing)} ($WORK/check_corpus.errors)"
 say "work directory: $WORK"
