@@ -214,19 +214,20 @@ say "warn run, backstop: $(grep -c 'schema_guard: prediction miss' "$WORK/warn/s
 grep -A2 'schema_guard: prediction miss' "$WORK/warn/server.log" | head -12
 
 # off vs unguarded: identical outputs
-off_diff_files=0; : >"$WORK/off_vs_unguarded.diff"
-for f in "$WORK/out_unguarded/results/"*.out; do
-  b=$(basename "$f")
-  if ! diff -u "$f" "$WORK/out_off/results/$b" >>"$WORK/off_vs_unguarded.diff"; then off_diff_files=$((off_diff_files + 1)); fi
-done
+# files_differing BASE OTHER: how many result files of run OTHER differ from run BASE
+# (the diff goes to $WORK/OTHER_vs_BASE.diff)
+files_differing() {
+  local n=0 f; : >"$WORK/$2_vs_$1.diff"
+  for f in "$WORK/out_$1/results/"*.out; do
+    diff -u "$f" "$WORK/out_$2/results/$(basename "$f")" >>"$WORK/$2_vs_$1.diff" || n=$((n + 1))
+  done
+  echo $n
+}
+off_diff_files=$(files_differing unguarded off)
 say "off run: files whose output differs from the unguarded run: $off_diff_files ($WORK/off_vs_unguarded.diff)"
 grep '^+++ \|^--- ' "$WORK/off_vs_unguarded.diff" | grep '^+++' | head -10
 # off vs installed: the same database contents, with and without the hook (mode = off)
-off_inst_diff_files=0; : >"$WORK/off_vs_installed.diff"
-for f in "$WORK/out_installed/results/"*.out; do
-  b=$(basename "$f")
-  if ! diff -u "$f" "$WORK/out_off/results/$b" >>"$WORK/off_vs_installed.diff"; then off_inst_diff_files=$((off_inst_diff_files + 1)); fi
-done
+off_inst_diff_files=$(files_differing installed off)
 say "off run: files whose output differs from the installed run (must be 0): $off_inst_diff_files ($WORK/off_vs_installed.diff)"
 grep '^+++' "$WORK/off_vs_installed.diff" | head -10
 
