@@ -99,8 +99,30 @@ COMMENT ON FUNCTION schema_guard._policy_facts(pg_node_tree, pg_node_tree) IS
   'internal: the function calls in a policy''s expressions and whether they are always true';
 
 -- ---------------------------------------------------------------------------
--- 5. Changed: rls_audit() sorts its findings by a precomputed relation
---    position (rel.pos) instead of schema and table names.
+-- 5. New: _policy_sql(), the deparsed (and rewritten) policy expressions that
+--    rls_audit() 0.2.0 uses for the fixes of policy-expression checks.
+-- A policy's expressions as SQL (the server's pg_get_expr()), as written and
+-- with the audit's recipes applied (current_setting() read as
+-- NULLIF(current_setting(name, true), ''), per-row calls that do not read the
+-- row wrapped in a scalar subquery); NULL where unchanged.  Deparsing opens the
+-- tables the policy reads, so it runs only under ACCESS SHARE locks taken
+-- without waiting (ConditionalLockRelationOid) and released at once: when one
+-- of those tables is locked by DDL, every column is NULL.  For fixes only;
+-- nothing is decided on this text.
+CREATE FUNCTION schema_guard._policy_sql(policy oid, OUT qual text, OUT with_check text,
+                                         OUT qual_rewritten text, OUT check_rewritten text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'schema_guard_policy_sql'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION schema_guard._policy_sql(oid) IS
+  'internal: a policy''s expressions as SQL, as written and rewritten by the audit''s recipes (for fixes)';
+
+-- ---------------------------------------------------------------------------
+-- 6. Changed: rls_audit() sorts its findings by a precomputed relation
+--    position (rel.pos) and gives fixes for permissive_public,
+--    missing_with_check, update_without_select, current_setting_* and
+--    per_row_function.
 CREATE OR REPLACE FUNCTION schema_guard.rls_audit(VARIADIC schema_filter name[] DEFAULT NULL)
 RETURNS TABLE (
   relation regclass,
@@ -222,6 +244,19 @@ poldep AS MATERIALIZED (
 calls AS MATERIALIZED (
   SELECT p.oid AS polid, c.*
   FROM facts p CROSS JOIN LATERAL unnest((p.facts).calls) c
+),
+-- the fix of the current_setting and per-row checks, once per policy: the
+-- policy rewritten with both recipes (NULL when its tables are locked now)
+rewritten AS MATERIALIZED (
+  SELECT x.polid,
+         CASE WHEN s.qual_rewritten IS NOT NULL OR s.check_rewritten IS NOT NULL
+              THEN format('ALTER POLICY %I ON %s%s%s;', p.polname, p.polrelid::regclass,
+                          ' USING (' || s.qual_rewritten || ')', ' WITH CHECK (' || s.check_rewritten || ')') END AS fix
+  FROM (SELECT DISTINCT c.polid FROM calls c JOIN pg_proc f ON f.oid = c.funcid
+        WHERE c.funcid IN (2077, 3294)
+           OR (NOT c.in_subquery AND f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset)) x
+  JOIN pol p ON p.oid = x.polid
+  CROSS JOIN LATERAL schema_guard._policy_sql(x.polid) s
 ),
 -- the tenant column of the tables the checks below look at: RLS off and
 -- reachable, or RLS on without a policy
@@ -395,8 +430,11 @@ findings AS (
   UNION ALL
   SELECT p.polrelid, p.polname, 'permissive_public', 'low',
          'The permissive policy applies to PUBLIC: to every role with privileges on the table, including roles created later.',
-         NULL
+         -- the roles that hold privileges on the table now (none to name when PUBLIC holds some)
+         CASE WHEN g.grantees IS NOT NULL AND NOT 0 = ANY (g.grantees)
+              THEN format('ALTER POLICY %I ON %s TO %s;', p.polname, p.polrelid::regclass, schema_guard._role_list(g.grantees)) END
   FROM pol p
+  LEFT JOIN reach g ON g.relid = p.polrelid
   WHERE p.polpermissive AND 0 = ANY (p.polroles)
 
   UNION ALL
@@ -425,7 +463,10 @@ findings AS (
               WHEN p.polpermissive
                 THEN 'The INSERT policy has no WITH CHECK expression, so it admits no row.'
               ELSE 'The restrictive INSERT policy has no WITH CHECK expression, so it restricts nothing.' END,
-         NULL
+         -- UPDATE / ALL: say explicitly what already applies (an INSERT policy needs a real predicate)
+         CASE WHEN p.polcmd <> 'a' AND p.has_qual
+              THEN (SELECT format('ALTER POLICY %I ON %s WITH CHECK (%s);', p.polname, p.polrelid::regclass, s.qual)
+                      FROM schema_guard._policy_sql(p.oid) s WHERE s.qual IS NOT NULL) END
   FROM pol p
   WHERE p.polcmd IN ('a', 'w', '*') AND NOT p.has_check
 
@@ -464,11 +505,19 @@ findings AS (
 
   UNION ALL
   -- UPDATE / DELETE policies for roles that no SELECT policy covers
-  SELECT u.polrelid, u.polname, 'update_without_select', 'medium',
+  SELECT w.polrelid, w.polname, 'update_without_select', 'medium',
          format('No permissive SELECT policy applies to %s: an %s that reads the table (a WHERE clause, SET col = col + 1, RETURNING) silently affects no rows.',
-                schema_guard._role_list(array_agg(u.role)),
-                CASE u.polcmd WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END),
-         NULL
+                w.roles, CASE w.polcmd WHEN 'w' THEN 'UPDATE' ELSE 'DELETE' END),
+         -- a SELECT policy for those roles that shows the rows the policy lets them change
+         (SELECT format('CREATE POLICY %I ON %s FOR SELECT TO %s USING (%s);',
+                        (SELECT c.name FROM generate_series(1, 1000) i
+                                CROSS JOIN LATERAL (SELECT (w.polname || '_select' || CASE WHEN i > 1 THEN i::text ELSE '' END)::name AS name) c
+                          WHERE NOT EXISTS (SELECT FROM pg_policy x WHERE x.polrelid = w.polrelid AND x.polname = c.name)
+                          ORDER BY i LIMIT 1),
+                        w.polrelid::regclass, w.roles, s.qual)
+            FROM schema_guard._policy_sql(w.oid) s WHERE s.qual IS NOT NULL)
+  FROM (
+  SELECT u.oid, u.polrelid, u.polname, u.polcmd, schema_guard._role_list(array_agg(u.role)) AS roles
   FROM (
     SELECT p.oid, p.polrelid, p.polname, p.polcmd, x.role
     FROM pol p
@@ -484,14 +533,15 @@ findings AS (
     HAVING count(sel.polrelid) = 0
   ) u
   GROUP BY u.oid, u.polrelid, u.polname, u.polcmd
+  ) w
 
   UNION ALL
   -- current_setting() without missing_ok
   SELECT p.polrelid, p.polname, 'current_setting_no_missing_ok', 'medium',
          format('%s raises an error when the setting is not set in the session. Use NULLIF(current_setting(name, true), '''') and handle NULL.',
                 string_agg(DISTINCT format('current_setting(%L)', coalesce(c.setting, '...')), ', ')),
-         NULL
-  FROM calls c JOIN pol p ON p.oid = c.polid
+         min(rw.fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid
   WHERE c.funcid = 2077 OR (c.funcid = 3294 AND NOT c.missing_ok)
   GROUP BY p.polrelid, p.polname
 
@@ -502,8 +552,8 @@ findings AS (
                 string_agg(DISTINCT format('current_setting(%L, true)', coalesce(c.setting, '...')), ', '),
                 CASE WHEN bool_or(c.parent = 'COERCEVIAIO' OR c.parent = 'FUNCEXPR')
                      THEN 'the cast then raises an error.' ELSE 'the empty string is then compared as a value.' END),
-         NULL
-  FROM calls c JOIN pol p ON p.oid = c.polid
+         min(rw.fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid
   WHERE c.funcid = 3294 AND c.missing_ok AND NOT c.nullif_empty
   GROUP BY p.polrelid, p.polname
 
@@ -516,8 +566,8 @@ findings AS (
                 CASE WHEN count(DISTINCT f.oid) > 1 THEN '...'
                      WHEN min(f.pronargs) > 0 THEN min(f.proname) || '(...)' ELSE min(f.proname) || '()' END,
                 CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END),
-         NULL
-  FROM calls c JOIN pol p ON p.oid = c.polid JOIN pg_proc f ON f.oid = c.funcid
+         min(rw.fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid JOIN pg_proc f ON f.oid = c.funcid
   WHERE NOT c.in_subquery
     AND (c.funcid IN (2077, 3294)
          OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset))

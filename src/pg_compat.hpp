@@ -31,3 +31,8 @@
 #else
 #define SG_WALKER(fn) (fn)
 #endif
+#if PG_VERSION_NUM < 160000
+#define SG_MUTATOR(fn) reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)()>(fn))
+#else
+#define SG_MUTATOR(fn) (fn)
+#endif

@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL schema_guard.mode = off;
 SET LOCAL client_min_messages = warning;
-SELECT plan(13);
+SELECT plan(23);
 
 SELECT has_function('schema_guard', 'rls_audit', ARRAY['name[]'], 'rls_audit(VARIADIC name[]) exists');
 SELECT has_function('schema_guard', 'rls_access', ARRAY['regrole', 'name[]'], 'rls_access(regrole, VARIADIC name[]) exists');
@@ -166,6 +166,56 @@ SELECT is_empty(
      JOIN fixed f ON f."check" = a."check" AND f.relation IS NOT DISTINCT FROM a.relation
                  AND f.policy IS NOT DISTINCT FROM a.policy AND (f.relation IS NOT NULL OR f.detail = a.detail)$$,
   'and their findings are gone');
+
+-- the fixes that rewrite policies: current_setting() read safely and once per
+-- statement, WITH CHECK spelled out, a SELECT policy for an UPDATE policy,
+-- the roles named instead of PUBLIC
+CREATE TABLE cs (id int PRIMARY KEY, owner_id int);
+INSERT INTO cs SELECT g, g FROM generate_series(1, 10) g;
+ALTER TABLE cs ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON cs TO tap_rls_app;
+CREATE POLICY sel ON cs FOR SELECT TO tap_rls_app USING (owner_id = current_setting('tap.owner')::int);
+CREATE TABLE pub (id int);
+INSERT INTO pub VALUES (1), (2);
+ALTER TABLE pub ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON pub TO tap_rls_app;
+CREATE POLICY everyone ON pub USING (id = 1);
+CREATE TEMP TABLE rewritten AS
+  SELECT relation, policy, "check", fix FROM schema_guard.rls_audit('tap_rls')
+  WHERE fix IS NOT NULL AND relation IN ('cs'::regclass, 'pub'::regclass, 'upd_only'::regclass)
+    AND "check" IN ('current_setting_no_missing_ok', 'current_setting_empty_string', 'per_row_function',
+                    'missing_with_check', 'update_without_select', 'permissive_public');
+SELECT set_eq($$SELECT relation::text, policy::text, "check" FROM rewritten$$,
+  $$VALUES ('cs', 'sel', 'current_setting_no_missing_ok'), ('cs', 'sel', 'per_row_function'),
+           ('pub', 'everyone', 'permissive_public'), ('pub', 'everyone', 'missing_with_check'),
+           ('upd_only', 'u', 'missing_with_check'), ('upd_only', 'u', 'update_without_select')$$,
+  'the policy findings with a fix');
+SET LOCAL ROLE tap_rls_app;
+SELECT throws_ok('SELECT count(*) FROM tap_rls.cs', '42704', NULL,
+  'before: the policy raises an error when tap.owner is not set');
+RESET ROLE;
+SELECT lives_ok(
+  $q$DO $d$ DECLARE f text;
+    BEGIN
+      FOR f IN SELECT DISTINCT fix FROM rewritten LOOP EXECUTE f; END LOOP;
+    END $d$ $q$,
+  'the policy fixes run');
+SELECT is_empty(
+  $$SELECT a.relation, a.policy, a."check" FROM schema_guard.rls_audit('tap_rls') a
+     JOIN rewritten r USING (relation, policy, "check")$$,
+  'and their findings are gone');
+SET LOCAL ROLE tap_rls_app;
+SELECT is((SELECT count(*) FROM tap_rls.cs)::int, 0, 'after: tap.owner unset, no row and no error');
+SELECT set_config('tap.owner', '', true);
+SELECT is((SELECT count(*) FROM tap_rls.cs)::int, 0, 'tap.owner empty (as SET LOCAL leaves it on a pooled connection): no row, no error');
+SELECT set_config('tap.owner', '3', true);
+SELECT is((SELECT array_agg(id) FROM tap_rls.cs), ARRAY[3], 'tap.owner = 3: the owner''s row');
+SELECT lives_ok('UPDATE tap_rls.upd_only SET v = 2 WHERE id = 1', 'an UPDATE with a WHERE clause, as the role');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM upd_only WHERE v = 2)::int, 1,
+  'the new SELECT policy lets the UPDATE policy''s rows be updated with a WHERE clause');
+SELECT is((SELECT polroles::regrole[]::text FROM pg_policy WHERE polname = 'everyone'), '{tap_rls_app}',
+  'the PUBLIC policy now names the role that holds privileges');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -113,4 +113,19 @@ static_assert(std::is_trivially_destructible_v<PolicyFacts>);
 // nullptr).
 void ReadPolicyFacts(const char *qual_tree, const char *check_tree, PolicyFacts *out);
 
+// ---- policy SQL for fixes (policy_fix.cpp) ----
+
+struct PolicySql {
+  const char *qual;             // USING as written (pg_get_expr), or nullptr
+  const char *check;            // WITH CHECK as written, or nullptr
+  const char *qual_rewritten;   // USING with the audit's recipes applied, nullptr when unchanged
+  const char *check_rewritten;
+};
+
+static_assert(std::is_trivially_destructible_v<PolicySql>);
+
+// Deparse a policy's expressions (see policy_fix.cpp for the locking).  False
+// when the policy does not exist or a relation it reads is locked right now.
+bool DeparsePolicy(Oid policy_oid, PolicySql *out);
+
 }  // namespace schema_guard::audit

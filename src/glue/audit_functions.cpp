@@ -270,3 +270,23 @@ SG_SQL_FUNCTION(schema_guard_policy_facts) {
   return HeapTupleGetDatum(heap_form_tuple(result, values, nulls));
 }
 
+
+// schema_guard._policy_sql(policy oid, OUT qual text, OUT with_check text,
+//   OUT qual_rewritten text, OUT check_rewritten text): the policy's
+// expressions as SQL, as written and with the audit's recipes applied; all
+// NULL when a relation the policy reads is locked right now.
+SG_SQL_FUNCTION(schema_guard_policy_sql) {
+  TupleDesc result;
+  if (get_call_result_type(fcinfo, nullptr, &result) != TYPEFUNC_COMPOSITE || result->natts != 4)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("_policy_sql must return four text columns")));
+  result = BlessTupleDesc(result);
+  audit::PolicySql sql = {};
+  audit::DeparsePolicy(PG_GETARG_OID(0), &sql);
+  Datum values[4];
+  bool nulls[4];
+  values[0] = TextOrNull(sql.qual, &nulls[0]);
+  values[1] = TextOrNull(sql.check, &nulls[1]);
+  values[2] = TextOrNull(sql.qual_rewritten, &nulls[2]);
+  values[3] = TextOrNull(sql.check_rewritten, &nulls[3]);
+  return HeapTupleGetDatum(heap_form_tuple(result, values, nulls));
+}

@@ -1,0 +1,214 @@
+// The SQL text of a policy's expressions, as written and as rewritten by the
+// recipes of rls_audit(): current_setting(name [, false]) and a bare
+// current_setting(name, true) become NULLIF(current_setting(name, true), ''),
+// and calls that run per row although they do not read the row are wrapped in
+// a scalar subquery, evaluated once per statement.
+//
+// Deparsing is the server's own pg_get_expr(), which opens the policy's table
+// and locks the tables its subqueries read.  It runs only while this backend
+// holds an ACCESS SHARE lock on each of them, taken with
+// ConditionalLockRelationOid (never waiting, so never queued behind DDL) and
+// released right after with every hold the deparser added; when one is not
+// available at once, nothing is deparsed.
+#include "audit/audit.hpp"
+
+namespace schema_guard::audit {
+namespace {
+
+struct RewriteState {
+  int subquery_depth;
+  bool changed;
+};
+
+static_assert(std::is_trivially_destructible_v<RewriteState>);
+
+bool ContainsVar(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (IsA(node, Var)) return true;
+  if (IsA(node, Query)) return query_tree_walker(reinterpret_cast<Query *>(node), SG_WALKER(ContainsVar), context, 0);
+  return expression_tree_walker(node, SG_WALKER(ContainsVar), context);
+}
+
+bool IsCurrentSetting(const Node *node) {
+  if (node == nullptr || !IsA(node, FuncExpr)) return false;
+  const Oid f = reinterpret_cast<const FuncExpr *>(node)->funcid;
+  return f == F_CURRENT_SETTING_TEXT || f == F_CURRENT_SETTING_TEXT_BOOL;
+}
+
+bool IsMissingOkCall(const Node *node) {
+  if (!IsCurrentSetting(node)) return false;
+  auto *call = reinterpret_cast<const FuncExpr *>(node);
+  if (call->funcid != F_CURRENT_SETTING_TEXT_BOOL) return false;
+  auto *flag = static_cast<const Node *>(lsecond(call->args));
+  return IsA(flag, Const) && !reinterpret_cast<const Const *>(flag)->constisnull &&
+         DatumGetBool(reinterpret_cast<const Const *>(flag)->constvalue);
+}
+
+bool IsEmptyText(const Node *node) {
+  if (node == nullptr || !IsA(node, Const)) return false;
+  auto *c = reinterpret_cast<const Const *>(node);
+  return c->consttype == TEXTOID && !c->constisnull && VARSIZE_ANY_EXHDR(DatumGetPointer(c->constvalue)) == 0;
+}
+
+// NULLIF(current_setting(name, true), '')
+bool IsSafeSettingRead(const Node *node) {
+  if (node == nullptr || !IsA(node, NullIfExpr)) return false;
+  List *args = reinterpret_cast<const NullIfExpr *>(node)->args;
+  return list_length(args) == 2 && IsMissingOkCall(static_cast<Node *>(linitial(args))) &&
+         IsEmptyText(static_cast<Node *>(lsecond(args)));
+}
+
+// (SELECT expr): an initplan, evaluated once per statement.
+Node *ScalarSubquery(Node *expr) {
+  Query *query = makeNode(Query);
+  query->commandType = CMD_SELECT;
+  query->querySource = QSRC_ORIGINAL;
+  query->canSetTag = true;
+  query->jointree = makeFromExpr(NIL, nullptr);
+  query->targetList = list_make1(makeTargetEntry(reinterpret_cast<Expr *>(expr), 1, nullptr, false));
+  SubLink *link = makeNode(SubLink);
+  link->subLinkType = EXPR_SUBLINK;
+  link->subselect = reinterpret_cast<Node *>(query);
+  link->location = -1;
+  return reinterpret_cast<Node *>(link);
+}
+
+Node *SafeSettingRead(const FuncExpr *call) {
+  FuncExpr *read = makeFuncExpr(F_CURRENT_SETTING_TEXT_BOOL, TEXTOID,
+                                list_make2(linitial(call->args), makeBoolConst(true, false)), call->funccollid,
+                                call->inputcollid, COERCE_EXPLICIT_CALL);
+  NullIfExpr *nullif = makeNode(NullIfExpr);
+  nullif->opno = TextEqualOperator;
+  nullif->opfuncid = F_TEXTEQ;
+  nullif->opresulttype = TEXTOID;
+  nullif->opcollid = call->funccollid;
+  nullif->inputcollid = DEFAULT_COLLATION_OID;
+  nullif->args = list_make2(read, makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(""), false, false));
+  nullif->location = -1;
+  return reinterpret_cast<Node *>(nullif);
+}
+
+// A user function that runs per row without reading the row (the
+// per_row_function check): not immutable, not set-returning.
+bool IsPerRowUserCall(const Node *node) {
+  if (node == nullptr || !IsA(node, FuncExpr)) return false;
+  auto *call = reinterpret_cast<const FuncExpr *>(node);
+  if (call->funcid < FirstNormalObjectId || call->funcretset) return false;
+  return func_volatile(call->funcid) != PROVOLATILE_IMMUTABLE &&
+         !ContainsVar(reinterpret_cast<Node *>(call->args), nullptr);
+}
+
+Node *Rewrite(Node *node, void *context) {
+  if (node == nullptr) return nullptr;
+  auto *state = static_cast<RewriteState *>(context);
+  if (IsA(node, Query)) {
+    state->subquery_depth++;
+    Node *result = reinterpret_cast<Node *>(
+        query_tree_mutator(reinterpret_cast<Query *>(node), SG_MUTATOR(Rewrite), context, 0));
+    state->subquery_depth--;
+    return result;
+  }
+  const bool top_level = state->subquery_depth == 0;
+  if (IsSafeSettingRead(node)) {
+    if (!top_level || ContainsVar(node, nullptr)) return static_cast<Node *>(copyObjectImpl(node));
+    state->changed = true;
+    return ScalarSubquery(static_cast<Node *>(copyObjectImpl(node)));
+  }
+  if (IsCurrentSetting(node)) {
+    auto *call = reinterpret_cast<FuncExpr *>(node);
+    state->changed = true;
+    Node *safe = SafeSettingRead(call);
+    return top_level && !ContainsVar(safe, nullptr) ? ScalarSubquery(safe) : safe;
+  }
+  if (top_level && IsPerRowUserCall(node)) {
+    state->changed = true;
+    return ScalarSubquery(static_cast<Node *>(copyObjectImpl(node)));
+  }
+  return expression_tree_mutator(node, SG_MUTATOR(Rewrite), context);
+}
+
+// pg_get_expr() of a tree, for the policy's table.
+char *Deparse(Node *tree, Oid relid) {
+  Datum sql = DirectFunctionCall2(pg_get_expr, CStringGetTextDatum(nodeToString(tree)), ObjectIdGetDatum(relid));
+  return TextDatumGetCString(sql);
+}
+
+// ACCESS SHARE on relid without waiting: true when held (by this call or
+// already by the transaction); *taken says whether this call took it.
+bool TryShareLock(Oid relid, bool *taken) {
+  *taken = false;
+  if (CheckRelationOidLockedByMe(relid, AccessShareLock, true)) return true;
+  if (!ConditionalLockRelationOid(relid, AccessShareLock)) return false;
+  *taken = true;
+  return true;
+}
+
+}  // namespace
+
+bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
+  *out = {};
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_policy_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(policy_oid));
+  Relation pg_policy = table_open(PolicyRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(pg_policy, PolicyOidIndexId, true, nullptr, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  Oid relid = InvalidOid;
+  char *trees[2] = {nullptr, nullptr};
+  if (HeapTupleIsValid(tuple)) {
+    relid = reinterpret_cast<Form_pg_policy>(GETSTRUCT(tuple))->polrelid;
+    bool isnull;
+    Datum qual = heap_getattr(tuple, Anum_pg_policy_polqual, RelationGetDescr(pg_policy), &isnull);
+    if (!isnull) trees[0] = TextDatumGetCString(qual);
+    Datum check = heap_getattr(tuple, Anum_pg_policy_polwithcheck, RelationGetDescr(pg_policy), &isnull);
+    if (!isnull) trees[1] = TextDatumGetCString(check);
+  }
+  systable_endscan(scan);
+  table_close(pg_policy, AccessShareLock);
+  if (!OidIsValid(relid)) return false;
+
+  // the policy's table and every relation its expressions read
+  List *relations = list_make1_oid(relid);
+  ScanKeyData dep_keys[2];
+  ScanKeyInit(&dep_keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(PolicyRelationId));
+  ScanKeyInit(&dep_keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(policy_oid));
+  Relation pg_depend = table_open(DependRelationId, AccessShareLock);
+  SysScanDesc deps = systable_beginscan(pg_depend, DependDependerIndexId, true, nullptr, 2, dep_keys);
+  while (HeapTupleIsValid(tuple = systable_getnext(deps))) {
+    auto *form = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+    if (form->refclassid == RelationRelationId) relations = list_append_unique_oid(relations, form->refobjid);
+  }
+  systable_endscan(deps);
+  table_close(pg_depend, AccessShareLock);
+
+  List *taken = NIL;
+  bool available = true;
+  ListCell *cell;
+  foreach (cell, relations) {
+    bool took;
+    if (!TryShareLock(lfirst_oid(cell), &took)) {
+      available = false;
+      break;
+    }
+    if (took) taken = lappend_oid(taken, lfirst_oid(cell));
+  }
+  if (available) {
+    for (int i = 0; i < 2; i++) {
+      if (trees[i] == nullptr) continue;
+      Node *tree = static_cast<Node *>(stringToNode(trees[i]));
+      RewriteState state = {0, false};
+      Node *rewritten = Rewrite(tree, &state);
+      (i == 0 ? out->qual : out->check) = Deparse(tree, relid);
+      if (state.changed) (i == 0 ? out->qual_rewritten : out->check_rewritten) = Deparse(rewritten, relid);
+    }
+  }
+  // ruleutils adds holds of its own (AcquireRewriteLocks on subqueries keeps
+  // them until the end of the transaction): release every hold on the
+  // relations this call locked, so the audit leaves no lock behind
+  foreach (cell, taken) {
+    while (CheckRelationOidLockedByMe(lfirst_oid(cell), AccessShareLock, false))
+      UnlockRelationOid(lfirst_oid(cell), AccessShareLock);
+  }
+  return available;
+}
+
+}  // namespace schema_guard::audit
