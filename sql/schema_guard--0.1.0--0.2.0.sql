@@ -101,7 +101,7 @@ COMMENT ON FUNCTION schema_guard._policy_facts(pg_node_tree, pg_node_tree) IS
 -- ---------------------------------------------------------------------------
 -- 5. New: _policy_sql(), the deparsed (and rewritten) policy expressions that
 --    rls_audit() 0.2.0 uses for the fixes of policy-expression checks.
--- A policy's expressions as SQL (the server's pg_get_expr()), as written and
+-- A policy's expressions as SQL (the server's deparser), as written and
 -- with the audit's recipes applied (current_setting() read as
 -- NULLIF(current_setting(name, true), ''), per-row calls that do not read the
 -- row wrapped in a scalar subquery); NULL where unchanged.  Deparsing opens the
@@ -113,7 +113,7 @@ CREATE FUNCTION schema_guard._policy_sql(policy oid, OUT qual text, OUT with_che
                                          OUT qual_rewritten text, OUT check_rewritten text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'schema_guard_policy_sql'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION schema_guard._policy_sql(oid) IS
   'internal: a policy''s expressions as SQL, as written and rewritten by the audit''s recipes (for fixes)';
@@ -245,16 +245,23 @@ calls AS MATERIALIZED (
   SELECT p.oid AS polid, c.*
   FROM facts p CROSS JOIN LATERAL unnest((p.facts).calls) c
 ),
--- the fix of the current_setting and per-row checks, once per policy: the
--- policy rewritten with both recipes (NULL when its tables are locked now)
-rewritten AS MATERIALIZED (
-  SELECT x.polid,
+-- the policies whose fixes need their expressions as SQL, deparsed once each:
+-- those with a current_setting or per-row finding (their fix: the policy
+-- rewritten with both recipes) and UPDATE / ALL policies without WITH CHECK
+-- (their fix spells out the USING expression); NULL while a table they read is
+-- locked by DDL
+polsql AS MATERIALIZED (
+  SELECT x.polid, s.qual,
          CASE WHEN s.qual_rewritten IS NOT NULL OR s.check_rewritten IS NOT NULL
               THEN format('ALTER POLICY %I ON %s%s%s;', p.polname, p.polrelid::regclass,
-                          ' USING (' || s.qual_rewritten || ')', ' WITH CHECK (' || s.check_rewritten || ')') END AS fix
-  FROM (SELECT DISTINCT c.polid FROM calls c JOIN pg_proc f ON f.oid = c.funcid
-        WHERE c.funcid IN (2077, 3294)
-           OR (NOT c.in_subquery AND f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset)) x
+                          ' USING (' || s.qual_rewritten || ')', ' WITH CHECK (' || s.check_rewritten || ')') END AS rewrite_fix
+  FROM (SELECT c.polid FROM calls c JOIN pg_proc f ON f.oid = c.funcid
+        WHERE c.funcid = 2077
+           OR (c.funcid = 3294 AND (NOT c.missing_ok OR NOT c.nullif_empty))
+           OR (NOT c.in_subquery
+               AND (c.funcid = 3294 OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset)))
+        UNION
+        SELECT oid FROM pol WHERE polcmd IN ('w', '*') AND has_qual AND NOT has_check) x
   JOIN pol p ON p.oid = x.polid
   CROSS JOIN LATERAL schema_guard._policy_sql(x.polid) s
 ),
@@ -464,10 +471,10 @@ findings AS (
                 THEN 'The INSERT policy has no WITH CHECK expression, so it admits no row.'
               ELSE 'The restrictive INSERT policy has no WITH CHECK expression, so it restricts nothing.' END,
          -- UPDATE / ALL: say explicitly what already applies (an INSERT policy needs a real predicate)
-         CASE WHEN p.polcmd <> 'a' AND p.has_qual
-              THEN (SELECT format('ALTER POLICY %I ON %s WITH CHECK (%s);', p.polname, p.polrelid::regclass, s.qual)
-                      FROM schema_guard._policy_sql(p.oid) s WHERE s.qual IS NOT NULL) END
+         CASE WHEN p.polcmd <> 'a' AND ps.qual IS NOT NULL
+              THEN format('ALTER POLICY %I ON %s WITH CHECK (%s);', p.polname, p.polrelid::regclass, ps.qual) END
   FROM pol p
+  LEFT JOIN polsql ps ON ps.polid = p.oid
   WHERE p.polcmd IN ('a', 'w', '*') AND NOT p.has_check
 
   UNION ALL
@@ -540,8 +547,8 @@ findings AS (
   SELECT p.polrelid, p.polname, 'current_setting_no_missing_ok', 'medium',
          format('%s raises an error when the setting is not set in the session. Use NULLIF(current_setting(name, true), '''') and handle NULL.',
                 string_agg(DISTINCT format('current_setting(%L)', coalesce(c.setting, '...')), ', ')),
-         min(rw.fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid
+         min(ps.rewrite_fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid
   WHERE c.funcid = 2077 OR (c.funcid = 3294 AND NOT c.missing_ok)
   GROUP BY p.polrelid, p.polname
 
@@ -552,8 +559,8 @@ findings AS (
                 string_agg(DISTINCT format('current_setting(%L, true)', coalesce(c.setting, '...')), ', '),
                 CASE WHEN bool_or(c.parent = 'COERCEVIAIO' OR c.parent = 'FUNCEXPR')
                      THEN 'the cast then raises an error.' ELSE 'the empty string is then compared as a value.' END),
-         min(rw.fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid
+         min(ps.rewrite_fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid
   WHERE c.funcid = 3294 AND c.missing_ok AND NOT c.nullif_empty
   GROUP BY p.polrelid, p.polname
 
@@ -566,8 +573,8 @@ findings AS (
                 CASE WHEN count(DISTINCT f.oid) > 1 THEN '...'
                      WHEN min(f.pronargs) > 0 THEN min(f.proname) || '(...)' ELSE min(f.proname) || '()' END,
                 CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END),
-         min(rw.fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN rewritten rw ON rw.polid = p.oid JOIN pg_proc f ON f.oid = c.funcid
+         min(ps.rewrite_fix)
+  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid JOIN pg_proc f ON f.oid = c.funcid
   WHERE NOT c.in_subquery
     AND (c.funcid IN (2077, 3294)
          OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset))

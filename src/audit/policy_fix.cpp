@@ -4,7 +4,8 @@
 // and calls that run per row although they do not read the row are wrapped in
 // a scalar subquery, evaluated once per statement.
 //
-// Deparsing is the server's own pg_get_expr(), which opens the policy's table
+// Deparsing is the server's own deparser (ruleutils, as pg_get_expr() uses it),
+// which opens the policy's table
 // and locks the tables its subqueries read.  It runs only while this backend
 // holds an ACCESS SHARE lock on each of them, taken with
 // ConditionalLockRelationOid (never waiting, so never queued behind DDL) and
@@ -127,10 +128,11 @@ Node *Rewrite(Node *node, void *context) {
   return expression_tree_mutator(node, SG_MUTATOR(Rewrite), context);
 }
 
-// pg_get_expr() of a tree, for the policy's table.
-char *Deparse(Node *tree, Oid relid) {
-  Datum sql = DirectFunctionCall2(pg_get_expr, CStringGetTextDatum(nodeToString(tree)), ObjectIdGetDatum(relid));
-  return TextDatumGetCString(sql);
+// Does the tree read other relations (a sublink's subquery)?
+bool ContainsSubLink(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (IsA(node, SubLink)) return true;
+  return expression_tree_walker(node, SG_WALKER(ContainsSubLink), context);
 }
 
 // ACCESS SHARE on relid without waiting: true when held (by this call or
@@ -166,19 +168,29 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
   table_close(pg_policy, AccessShareLock);
   if (!OidIsValid(relid)) return false;
 
-  // the policy's table and every relation its expressions read
-  List *relations = list_make1_oid(relid);
-  ScanKeyData dep_keys[2];
-  ScanKeyInit(&dep_keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(PolicyRelationId));
-  ScanKeyInit(&dep_keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(policy_oid));
-  Relation pg_depend = table_open(DependRelationId, AccessShareLock);
-  SysScanDesc deps = systable_beginscan(pg_depend, DependDependerIndexId, true, nullptr, 2, dep_keys);
-  while (HeapTupleIsValid(tuple = systable_getnext(deps))) {
-    auto *form = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
-    if (form->refclassid == RelationRelationId) relations = list_append_unique_oid(relations, form->refobjid);
+  Node *nodes[2] = {nullptr, nullptr};
+  bool reads_others = false;
+  for (int i = 0; i < 2; i++) {
+    if (trees[i] == nullptr) continue;
+    nodes[i] = static_cast<Node *>(stringToNode(trees[i]));
+    reads_others |= ContainsSubLink(nodes[i], nullptr);
   }
-  systable_endscan(deps);
-  table_close(pg_depend, AccessShareLock);
+
+  // the policy's table and every relation its subqueries read
+  List *relations = list_make1_oid(relid);
+  if (reads_others) {
+    ScanKeyData dep_keys[2];
+    ScanKeyInit(&dep_keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(PolicyRelationId));
+    ScanKeyInit(&dep_keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(policy_oid));
+    Relation pg_depend = table_open(DependRelationId, AccessShareLock);
+    SysScanDesc deps = systable_beginscan(pg_depend, DependDependerIndexId, true, nullptr, 2, dep_keys);
+    while (HeapTupleIsValid(tuple = systable_getnext(deps))) {
+      auto *form = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+      if (form->refclassid == RelationRelationId) relations = list_append_unique_oid(relations, form->refobjid);
+    }
+    systable_endscan(deps);
+    table_close(pg_depend, AccessShareLock);
+  }
 
   List *taken = NIL;
   bool available = true;
@@ -192,13 +204,15 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     if (took) taken = lappend_oid(taken, lfirst_oid(cell));
   }
   if (available) {
+    // the server's deparser (as pg_get_expr() uses it), one context for all
+    List *context = deparse_context_for(get_rel_name(relid), relid);
     for (int i = 0; i < 2; i++) {
-      if (trees[i] == nullptr) continue;
-      Node *tree = static_cast<Node *>(stringToNode(trees[i]));
+      if (nodes[i] == nullptr) continue;
       RewriteState state = {0, false};
-      Node *rewritten = Rewrite(tree, &state);
-      (i == 0 ? out->qual : out->check) = Deparse(tree, relid);
-      if (state.changed) (i == 0 ? out->qual_rewritten : out->check_rewritten) = Deparse(rewritten, relid);
+      Node *rewritten = Rewrite(nodes[i], &state);
+      (i == 0 ? out->qual : out->check) = deparse_expression(nodes[i], context, false, false);
+      if (state.changed)
+        (i == 0 ? out->qual_rewritten : out->check_rewritten) = deparse_expression(rewritten, context, false, false);
     }
   }
   // ruleutils adds holds of its own (AcquireRewriteLocks on subqueries keeps
