@@ -200,7 +200,9 @@ facts AS MATERIALIZED (
          p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
          schema_guard._policy_facts(p.polqual, p.polwithcheck) AS facts
   FROM pg_policy p
-  JOIN rel r ON r.oid = p.polrelid
+  -- a semi-join: the hash is built on the narrow relation oids, not on the
+  -- policies with their expression trees
+  WHERE p.polrelid IN (SELECT oid FROM rel)
 ),
 pol AS MATERIALIZED (
   SELECT oid, polname, polrelid, polcmd, polpermissive, polroles, has_qual, has_check,
@@ -368,6 +370,7 @@ findings AS (
         ON perm.polrelid = pc.polrelid AND perm.cmd = pc.cmd
        AND (k.role = 0 OR perm.role = 0 OR perm.role = k.role OR (k.role, perm.role) IN (SELECT member, role FROM inh))
       WHERE NOT pc.polpermissive
+        AND EXISTS (SELECT FROM pol WHERE NOT polpermissive)   -- skips the rest when there are none
       GROUP BY pc.polrelid, pc.cmd, pc.polname, k.role
       HAVING count(perm.polrelid) = 0
     ) x
@@ -493,16 +496,17 @@ findings AS (
       FROM (
         -- each permissive policy of a (table, command) that has several, with
         -- the roles it applies to: PUBLIC, and the roles inheriting a named role
-        SELECT pc.polrelid, pc.cmd, pc.polname, k.role
-        FROM polcmd pc
-        JOIN (SELECT polrelid, cmd FROM polcmd WHERE polpermissive GROUP BY polrelid, cmd HAVING count(*) > 1) crowded
-          ON crowded.polrelid = pc.polrelid AND crowded.cmd = pc.cmd
-        CROSS JOIN LATERAL (
-          SELECT 0::oid AS role WHERE 0 = ANY (pc.polroles)
-          UNION
-          SELECT i.member FROM inh i WHERE i.role = ANY (pc.polroles) OR 0 = ANY (pc.polroles)
-        ) k
-        WHERE pc.polpermissive
+        WITH cp AS (
+          SELECT pc.polrelid, pc.cmd, pc.polname, pc.polroles
+          FROM polcmd pc
+          JOIN (SELECT polrelid, cmd FROM polcmd WHERE polpermissive GROUP BY polrelid, cmd HAVING count(*) > 1) crowded
+            ON crowded.polrelid = pc.polrelid AND crowded.cmd = pc.cmd
+          WHERE pc.polpermissive
+        )
+        SELECT cp.polrelid, cp.cmd, cp.polname, 0::oid AS role FROM cp WHERE 0 = ANY (cp.polroles)
+        UNION ALL
+        SELECT DISTINCT cp.polrelid, cp.cmd, cp.polname, i.member
+        FROM cp JOIN inh i ON i.role = ANY (cp.polroles) OR 0 = ANY (cp.polroles)
       ) a
       GROUP BY a.polrelid, a.cmd, a.role
       HAVING count(*) > 1
@@ -589,13 +593,14 @@ findings AS (
                 CASE WHEN count(DISTINCT v.oid) = 1 THEN 'it is evaluated' ELSE 'they are evaluated' END),
          NULL
   FROM pol p
+  -- the volatile functions first (few), then the policies that use them
   JOIN (SELECT c.polid, c.funcid AS oid FROM calls c
-        UNION
+        UNION ALL
         SELECT d.polid, d.refobjid FROM poldep d WHERE d.refclassid = 'pg_proc'::regclass
-        UNION
+        UNION ALL
         SELECT d.polid, o.oprcode::oid FROM poldep d JOIN pg_operator o ON o.oid = d.refobjid
         WHERE d.refclassid = 'pg_operator'::regclass) u ON u.polid = p.oid
-  JOIN pg_proc v ON v.oid = u.oid AND v.provolatile = 'v'
+  JOIN (SELECT oid FROM pg_proc WHERE provolatile = 'v') v ON v.oid = u.oid
   GROUP BY p.polrelid, p.polname
 
   UNION ALL
