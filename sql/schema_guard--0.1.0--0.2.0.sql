@@ -50,9 +50,10 @@ DROP FUNCTION schema_guard._maybe_always_true(text);
 -- ---------------------------------------------------------------------------
 -- 3. Replaced: schema_guard.fk_index_audit(name[])
 --    LANGUAGE sql -> LANGUAGE C ('schema_guard_fk_index_audit'); same signature
---    and result columns.  CREATE OR REPLACE resets proconfig: SET jit = off is
---    gone, search_path and work_mem are set by the definition, and
---    stats_fetch_consistency is set again afterwards, as the install script does.
+--    and result columns.  CREATE OR REPLACE resets proconfig: SET jit = off and
+--    SET work_mem are gone (the audits use the server's work_mem), search_path
+--    is set by the definition, and stats_fetch_consistency is set again
+--    afterwards, as the install script does.
 CREATE OR REPLACE FUNCTION schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL)
 RETURNS TABLE (
   relation        regclass,
@@ -70,8 +71,7 @@ RETURNS TABLE (
   fix             text)
 AS 'MODULE_PATHNAME', 'schema_guard_fk_index_audit'
 LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp
-SET work_mem = '32MB';
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
   'Foreign keys whose referencing side has no index the RI check can use: one row per logical foreign key, with the reason, the size and write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix';
@@ -134,7 +134,6 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
-SET work_mem = '64MB'
 AS $fn$
 WITH
 scope AS (

@@ -4,13 +4,13 @@
 // and calls that run per row although they do not read the row are wrapped in
 // a scalar subquery, evaluated once per statement.
 //
-// Deparsing is the server's own deparser (ruleutils, as pg_get_expr() uses it),
-// which opens the policy's table
-// and locks the tables its subqueries read.  It runs only while this backend
-// holds an ACCESS SHARE lock on each of them, taken with
-// ConditionalLockRelationOid (never waiting, so never queued behind DDL) and
-// released right after with every hold the deparser added; when one is not
-// available at once, nothing is deparsed.
+// Deparsing is the server's own deparser (ruleutils).  The policy's table is
+// not opened: its column names come from the syscache (TableContext).  The
+// tables a subquery of the policy reads are opened and locked by the
+// deparser, so that runs only while this backend holds an ACCESS SHARE lock
+// on each of them, taken with ConditionalLockRelationOid (never waiting, so
+// never queued behind DDL) and released right after with every hold the
+// deparser added; when one is not available at once, nothing is deparsed.
 #include "audit/audit.hpp"
 
 namespace schema_guard::audit {
@@ -128,6 +128,38 @@ Node *Rewrite(Node *node, void *context) {
   return expression_tree_mutator(node, SG_MUTATOR(Rewrite), context);
 }
 
+// A deparse context for the policy's table that needs no relation opened:
+// one range-table entry that is not a relation (so ruleutils takes its column
+// names from eref) named like the table, with the table's column names from
+// the syscache (dropped columns as "").  Opening the table would build its
+// relcache entry, row-security descriptor included, for every audited table.
+List *TableContext(Oid relid) {
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
+  auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+  char *relname = pstrdup(NameStr(rel->relname));
+  const int natts = rel->relnatts;
+  ReleaseSysCache(tuple);
+  List *colnames = NIL;
+  for (int attnum = 1; attnum <= natts; attnum++) {
+    char *name = pstrdup("");
+    HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    if (HeapTupleIsValid(att)) {
+      auto *form = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att));
+      if (!form->attisdropped) name = pstrdup(NameStr(form->attname));
+      ReleaseSysCache(att);
+    }
+    colnames = lappend(colnames, makeString(name));
+  }
+  RangeTblEntry *rte = makeNode(RangeTblEntry);
+  rte->rtekind = RTE_VALUES;
+  rte->eref = makeAlias(relname, colnames);
+  rte->inFromCl = true;
+  PlannedStmt *stmt = makeNode(PlannedStmt);
+  stmt->rtable = list_make1(rte);
+  return deparse_context_for_plan_tree(stmt, list_make1(relname));
+}
+
 // Does the tree read other relations (a sublink's subquery)?
 bool ContainsSubLink(Node *node, void *context) {
   if (node == nullptr) return false;
@@ -176,8 +208,8 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     reads_others |= ContainsSubLink(nodes[i], nullptr);
   }
 
-  // the policy's table and every relation its subqueries read
-  List *relations = list_make1_oid(relid);
+  // the relations the deparser opens: those its subqueries read
+  List *relations = NIL;
   if (reads_others) {
     ScanKeyData dep_keys[2];
     ScanKeyInit(&dep_keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(PolicyRelationId));
@@ -204,8 +236,8 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     if (took) taken = lappend_oid(taken, lfirst_oid(cell));
   }
   if (available) {
-    // the server's deparser (as pg_get_expr() uses it), one context for all
-    List *context = deparse_context_for(get_rel_name(relid), relid);
+    // the server's deparser, one context for both expressions
+    List *context = TableContext(relid);
     for (int i = 0; i < 2; i++) {
       if (nodes[i] == nullptr) continue;
       RewriteState state = {0, false};

@@ -184,8 +184,7 @@ RETURNS TABLE (
   fix             text)
 AS 'MODULE_PATHNAME', 'schema_guard_fk_index_audit'
 LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp
-SET work_mem = '32MB';
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION schema_guard.fk_index_audit(name[]) IS
   'Foreign keys whose referencing side has no index the RI check can use: one row per logical foreign key, with the reason, the size and write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix';

@@ -110,7 +110,6 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
-SET work_mem = '64MB'
 AS $fn$
 WITH
 scope AS (
