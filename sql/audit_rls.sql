@@ -233,6 +233,21 @@ WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation >= 16384;
 COMMIT;
 
 
+-- fixes are deparsed by the server from the rewritten tree: quoted column
+-- names, system columns and whole-row references included
+CREATE TABLE odd (id int, gone int, "Tenant Id" int);
+ALTER TABLE odd DROP COLUMN gone;
+ALTER TABLE odd ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, UPDATE ON odd TO arls_app;
+CREATE FUNCTION odd_ok(odd) RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true';
+CREATE POLICY odd_sys ON odd FOR SELECT TO arls_app USING (ctid IS NOT NULL AND "Tenant Id" = current_setting('app.tenant')::int);
+CREATE POLICY odd_row ON odd FOR UPDATE TO arls_app USING (odd_ok(odd) AND "Tenant Id" = current_setting('app.tenant')::int);
+SELECT policy, "check", fix FROM schema_guard.rls_audit('arls')
+WHERE relation = 'odd'::regclass AND "check" IN ('current_setting_no_missing_ok', 'missing_with_check')
+ORDER BY policy, "check";
+-- role lists name PUBLIC first
+SELECT schema_guard._role_list(ARRAY[0, 'arls_app'::regrole::oid, 0]) AS roles;
+
 RESET search_path;
 
 -- a fix that needs a policy deparsed locks its tables only if it can at once:

@@ -21,7 +21,7 @@
 -- Objects not named here (the schema, status, rules, table_rewrite_backstop,
 -- the event trigger, check, explain, _free_relname, _partition_tree,
 -- _partitioned_index_fix, the types _policy_call and _policy_facts,
--- _tenant_columns, _reloption_true, _role_list, rls_access) are
+-- _tenant_columns, _reloption_true, rls_access) are
 -- identical in 0.1.0 and 0.2.0.
 
 -- ---------------------------------------------------------------------------
@@ -787,3 +787,33 @@ $fn$;
 
 COMMENT ON FUNCTION schema_guard.rls_audit(name[]) IS
   'Row-level security gaps: one row per finding with a stable check id, severity, detail and, where one exists, the fix';
+
+-- ---------------------------------------------------------------------------
+-- 7. Fixed: _role_list() failed on PUBLIC together with named roles
+--    ('PUBLIC' || text[] parsed 'PUBLIC' as an array literal).
+-- A role list for messages: PUBLIC for 0, role names (quoted as needed), sorted.
+CREATE OR REPLACE FUNCTION schema_guard._role_list(roles oid[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  names text[] := '{}';
+  pub boolean := false;
+  r oid;
+BEGIN
+  FOREACH r IN ARRAY coalesce(roles, '{}') LOOP
+    IF r = 0 THEN
+      pub := true;
+    ELSIF NOT r::regrole::text = ANY (names) THEN
+      names := names || r::regrole::text;
+    END IF;
+  END LOOP;
+  IF cardinality(names) > 1 THEN
+    names := ARRAY(SELECT n FROM unnest(names) n ORDER BY n COLLATE "C");
+  END IF;
+  IF pub THEN
+    names := ARRAY['PUBLIC'] || names;
+  END IF;
+  RETURN nullif(array_to_string(names, ', '), '');
+END
+$fn$;

@@ -46,6 +46,11 @@ inline void RunGuarded(const char *entry_point, Body &&body) {
 // With error_out, the discarded error is copied there (in the caller's context).
 bool TryInSubtransaction(void (*fn)(void *), void *arg, ErrorData **error_out = nullptr);
 
+// Run fn in a subtransaction that is always rolled back: whatever fn allocated
+// in the caller's memory context stays, every lock and resource it took is
+// released.  False when fn raised an error (discarded).  Same rules for fn.
+bool RunInDiscardedSubtransaction(void (*fn)(void *), void *arg);
+
 }  // namespace schema_guard
 
 // Declares an SQL-callable C function `name` whose body is `name##_impl`, guarded.

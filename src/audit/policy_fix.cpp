@@ -9,9 +9,12 @@
 // tables a subquery of the policy reads are opened and locked by the
 // deparser, so that runs only while this backend holds an ACCESS SHARE lock
 // on each of them, taken with ConditionalLockRelationOid (never waiting, so
-// never queued behind DDL) and released right after with every hold the
-// deparser added; when one is not available at once, nothing is deparsed.
+// never queued behind DDL) and released right after; the deparser runs in a
+// subtransaction that is rolled back, which drops the holds it added and
+// turns a policy it cannot print into a missing fix, not a failed audit.
+// When a lock is not available at once, nothing is deparsed.
 #include "audit/audit.hpp"
+#include "boundary.hpp"
 
 namespace schema_guard::audit {
 namespace {
@@ -160,6 +163,40 @@ List *TableContext(Oid relid) {
   return deparse_context_for_plan_tree(stmt, list_make1(relname));
 }
 
+// A system column or a whole-row reference: the non-relation context of
+// TableContext cannot name those, the relation itself has to be looked at.
+bool ReadsSpecialColumn(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (IsA(node, Var)) return reinterpret_cast<Var *>(node)->varattno <= 0;
+  if (IsA(node, Query))
+    return query_tree_walker(reinterpret_cast<Query *>(node), SG_WALKER(ReadsSpecialColumn), context, 0);
+  return expression_tree_walker(node, SG_WALKER(ReadsSpecialColumn), context);
+}
+
+struct DeparseJob {
+  Node *nodes[2];
+  Oid relid;
+  bool open_relation;
+  PolicySql *out;
+};
+
+static_assert(std::is_trivially_destructible_v<DeparseJob>);
+
+void RunDeparse(void *arg) {
+  auto *job = static_cast<DeparseJob *>(arg);
+  List *context = job->open_relation ? deparse_context_for(get_rel_name(job->relid), job->relid)
+                                     : TableContext(job->relid);
+  for (int i = 0; i < 2; i++) {
+    if (job->nodes[i] == nullptr) continue;
+    RewriteState state = {0, false};
+    Node *rewritten = Rewrite(job->nodes[i], &state);
+    (i == 0 ? job->out->qual : job->out->check) = deparse_expression(job->nodes[i], context, false, false);
+    if (state.changed)
+      (i == 0 ? job->out->qual_rewritten : job->out->check_rewritten) =
+          deparse_expression(rewritten, context, false, false);
+  }
+}
+
 // Does the tree read other relations (a sublink's subquery)?
 bool ContainsSubLink(Node *node, void *context) {
   if (node == nullptr) return false;
@@ -201,15 +238,16 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
   if (!OidIsValid(relid)) return false;
 
   Node *nodes[2] = {nullptr, nullptr};
-  bool reads_others = false;
+  bool reads_others = false, open_relation = false;
   for (int i = 0; i < 2; i++) {
     if (trees[i] == nullptr) continue;
     nodes[i] = static_cast<Node *>(stringToNode(trees[i]));
     reads_others |= ContainsSubLink(nodes[i], nullptr);
+    open_relation |= ReadsSpecialColumn(nodes[i], nullptr);
   }
 
   // the relations the deparser opens: those its subqueries read
-  List *relations = NIL;
+  List *relations = open_relation ? list_make1_oid(relid) : NIL;
   if (reads_others) {
     ScanKeyData dep_keys[2];
     ScanKeyInit(&dep_keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(PolicyRelationId));
@@ -236,24 +274,17 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     if (took) taken = lappend_oid(taken, lfirst_oid(cell));
   }
   if (available) {
-    // the server's deparser, one context for both expressions
-    List *context = TableContext(relid);
-    for (int i = 0; i < 2; i++) {
-      if (nodes[i] == nullptr) continue;
-      RewriteState state = {0, false};
-      Node *rewritten = Rewrite(nodes[i], &state);
-      (i == 0 ? out->qual : out->check) = deparse_expression(nodes[i], context, false, false);
-      if (state.changed)
-        (i == 0 ? out->qual_rewritten : out->check_rewritten) = deparse_expression(rewritten, context, false, false);
+    // the server's deparser, one context for both expressions; a policy it
+    // cannot print leaves its fixes out instead of failing the audit
+    DeparseJob job = {{nodes[0], nodes[1]}, relid, open_relation, out};
+    if (!RunInDiscardedSubtransaction(RunDeparse, &job)) {
+      *out = {};
+      available = false;
     }
   }
-  // ruleutils adds holds of its own (AcquireRewriteLocks on subqueries keeps
-  // them until the end of the transaction): release every hold on the
-  // relations this call locked, so the audit leaves no lock behind
-  foreach (cell, taken) {
-    while (CheckRelationOidLockedByMe(lfirst_oid(cell), AccessShareLock, false))
-      UnlockRelationOid(lfirst_oid(cell), AccessShareLock);
-  }
+  // the deparser's own holds (AcquireRewriteLocks keeps them until the end of
+  // the transaction) went with the discarded subtransaction; release ours
+  foreach (cell, taken) UnlockRelationOid(lfirst_oid(cell), AccessShareLock);
   return available;
 }
 

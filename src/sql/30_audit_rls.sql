@@ -93,7 +93,7 @@ BEGIN
     names := ARRAY(SELECT n FROM unnest(names) n ORDER BY n COLLATE "C");
   END IF;
   IF pub THEN
-    names := 'PUBLIC' || names;
+    names := ARRAY['PUBLIC'] || names;
   END IF;
   RETURN nullif(array_to_string(names, ', '), '');
 END
