@@ -9,8 +9,8 @@
 // tables a subquery of the policy reads are opened and locked by the
 // deparser, so that runs only while this backend holds an ACCESS SHARE lock
 // on each of them, taken with ConditionalLockRelationOid (never waiting, so
-// never queued behind DDL) and released right after; the deparser runs in a
-// subtransaction that is rolled back, which drops the holds it added and
+// never queued behind DDL) and released right after; then the deparser runs
+// in a subtransaction that is rolled back, which drops the holds it added and
 // turns a policy it cannot print into a missing fix, not a failed audit.
 // When a lock is not available at once, nothing is deparsed.
 #include "audit/audit.hpp"
@@ -277,7 +277,9 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     // the server's deparser, one context for both expressions; a policy it
     // cannot print leaves its fixes out instead of failing the audit
     DeparseJob job = {{nodes[0], nodes[1]}, relid, open_relation, out};
-    if (!RunInDiscardedSubtransaction(RunDeparse, &job)) {
+    if (!reads_others && !open_relation) {
+      RunDeparse(&job);  // columns of the policy's table only: nothing opened, nothing locked
+    } else if (!RunInDiscardedSubtransaction(RunDeparse, &job)) {
       *out = {};
       available = false;
     }
