@@ -547,41 +547,52 @@ findings AS (
 
   UNION ALL
   -- current_setting() without missing_ok
-  SELECT p.polrelid, p.polname, 'current_setting_no_missing_ok', 'medium',
-         format('%s raises an error when the setting is not set in the session. Use NULLIF(current_setting(name, true), '''') and handle NULL.',
-                string_agg(DISTINCT format('current_setting(%L)', coalesce(c.setting, '...')), ', ')),
-         min(ps.rewrite_fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid
-  WHERE c.funcid = 2077 OR (c.funcid = 3294 AND NOT c.missing_ok)
-  GROUP BY p.polrelid, p.polname
+  -- (each of these three groups the calls first and joins the fix after, so
+  -- the sorts behind the grouping do not carry the fix text)
+  SELECT g.polrelid, g.polname, 'current_setting_no_missing_ok', 'medium', g.detail, ps.rewrite_fix
+  FROM (
+    SELECT p.oid, p.polrelid, p.polname,
+           format('%s raises an error when the setting is not set in the session. Use NULLIF(current_setting(name, true), '''') and handle NULL.',
+                  string_agg(DISTINCT format('current_setting(%L)', coalesce(c.setting, '...')), ', ')) AS detail
+    FROM calls c JOIN pol p ON p.oid = c.polid
+    WHERE c.funcid = 2077 OR (c.funcid = 3294 AND NOT c.missing_ok)
+    GROUP BY p.oid, p.polrelid, p.polname
+  ) g
+  LEFT JOIN polsql ps ON ps.polid = g.oid
 
   UNION ALL
   -- current_setting(name, true) used without turning '' into NULL
-  SELECT p.polrelid, p.polname, 'current_setting_empty_string', 'medium',
-         format('%s returns '''' (not NULL) on a pooled connection where an earlier transaction set it with SET LOCAL; %s Wrap it: NULLIF(current_setting(name, true), '''').',
-                string_agg(DISTINCT format('current_setting(%L, true)', coalesce(c.setting, '...')), ', '),
-                CASE WHEN bool_or(c.parent = 'COERCEVIAIO' OR c.parent = 'FUNCEXPR')
-                     THEN 'the cast then raises an error.' ELSE 'the empty string is then compared as a value.' END),
-         min(ps.rewrite_fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid
-  WHERE c.funcid = 3294 AND c.missing_ok AND NOT c.nullif_empty
-  GROUP BY p.polrelid, p.polname
+  SELECT g.polrelid, g.polname, 'current_setting_empty_string', 'medium', g.detail, ps.rewrite_fix
+  FROM (
+    SELECT p.oid, p.polrelid, p.polname,
+           format('%s returns '''' (not NULL) on a pooled connection where an earlier transaction set it with SET LOCAL; %s Wrap it: NULLIF(current_setting(name, true), '''').',
+                  string_agg(DISTINCT format('current_setting(%L, true)', coalesce(c.setting, '...')), ', '),
+                  CASE WHEN bool_or(c.parent = 'COERCEVIAIO' OR c.parent = 'FUNCEXPR')
+                       THEN 'the cast then raises an error.' ELSE 'the empty string is then compared as a value.' END) AS detail
+    FROM calls c JOIN pol p ON p.oid = c.polid
+    WHERE c.funcid = 3294 AND c.missing_ok AND NOT c.nullif_empty
+    GROUP BY p.oid, p.polrelid, p.polname
+  ) g
+  LEFT JOIN polsql ps ON ps.polid = g.oid
 
   UNION ALL
   -- calls evaluated for every row that a scalar subquery would evaluate once
-  SELECT p.polrelid, p.polname, 'per_row_function', 'low',
-         format('%s %s evaluated for every row; written as a scalar subquery, (SELECT %s), %s evaluated once per statement.',
-                string_agg(DISTINCT f.proname || '()', ', '),
-                CASE WHEN count(DISTINCT f.oid) = 1 THEN 'is' ELSE 'are' END,
-                CASE WHEN count(DISTINCT f.oid) > 1 THEN '...'
-                     WHEN min(f.pronargs) > 0 THEN min(f.proname) || '(...)' ELSE min(f.proname) || '()' END,
-                CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END),
-         min(ps.rewrite_fix)
-  FROM calls c JOIN pol p ON p.oid = c.polid LEFT JOIN polsql ps ON ps.polid = p.oid JOIN pg_proc f ON f.oid = c.funcid
-  WHERE NOT c.in_subquery
-    AND (c.funcid IN (2077, 3294)
-         OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset))
-  GROUP BY p.polrelid, p.polname
+  SELECT g.polrelid, g.polname, 'per_row_function', 'low', g.detail, ps.rewrite_fix
+  FROM (
+    SELECT p.oid, p.polrelid, p.polname,
+           format('%s %s evaluated for every row; written as a scalar subquery, (SELECT %s), %s evaluated once per statement.',
+                  string_agg(DISTINCT f.proname || '()', ', '),
+                  CASE WHEN count(DISTINCT f.oid) = 1 THEN 'is' ELSE 'are' END,
+                  CASE WHEN count(DISTINCT f.oid) > 1 THEN '...'
+                       WHEN min(f.pronargs) > 0 THEN min(f.proname) || '(...)' ELSE min(f.proname) || '()' END,
+                  CASE WHEN count(DISTINCT f.oid) = 1 THEN 'it is' ELSE 'they are' END) AS detail
+    FROM calls c JOIN pol p ON p.oid = c.polid JOIN pg_proc f ON f.oid = c.funcid
+    WHERE NOT c.in_subquery
+      AND (c.funcid IN (2077, 3294)
+           OR (f.provolatile <> 'i' AND NOT c.has_var AND f.oid >= 16384 AND NOT f.proretset))
+    GROUP BY p.oid, p.polrelid, p.polname
+  ) g
+  LEFT JOIN polsql ps ON ps.polid = g.oid
 
   UNION ALL
   -- volatile functions, called directly or behind an operator
