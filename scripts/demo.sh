@@ -29,4 +29,14 @@ ALTER TABLE accounts ADD CONSTRAINT plan_known CHECK (plan IN ('free', 'pro')) N
 ALTER TABLE accounts VALIDATE CONSTRAINT plan_known;
 ALTER TABLE accounts RENAME COLUMN plan TO tier;
 $m$);
+-- audits: a foreign key without a usable index (only a partial one) ...
+CREATE TABLE invoices (id bigint PRIMARY KEY, account_id bigint REFERENCES accounts, paid boolean);
+CREATE INDEX CONCURRENTLY invoices_unpaid_idx ON invoices (account_id) WHERE NOT paid;
+SELECT relation, constraint_name, reason, candidate_index, fix FROM schema_guard.fk_index_audit();
+-- ... and a row-level security policy that errors when the tenant setting is unset
+CREATE ROLE demo_app;
+GRANT SELECT ON invoices TO demo_app;
+ALTER TABLE invoices ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON invoices FOR SELECT TO demo_app USING (account_id = current_setting('app.account')::bigint);
+SELECT "check", severity, fix FROM schema_guard.rls_audit() WHERE policy = 'tenant' ORDER BY "check";
 SQL
