@@ -87,6 +87,23 @@ FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *
 // the SQL layer.  scratch: a buffer the caller owns.
 const char *FkFixStatement(const FkReportRow &row, StringInfo scratch);
 
+// ---- small shared pieces ----
+
+// Is oid in the sorted array (oid_cmp order)?
+bool OidInSorted(const Oid *oids, int n, Oid oid);
+
+// The right-hand input type of an operator (the FK column side of "pk = fk").
+Oid OperatorRightType(Oid opno);
+
+// The collation of the RI probe on one FK column: the column's own, unless the
+// referenced column's differs and is nondeterministic (the probe then uses it).
+Oid ProbeCollation(Oid conrelid, AttrNumber fk_attnum, Oid confrelid, AttrNumber pk_attnum);
+
+// Expression-tree tests shared by the policy readers (policy_facts.cpp).
+bool IsConstTrue(const Node *node);
+bool IsEmptyTextConst(const Node *node);
+bool ContainsVar(Node *node);  // any Var, subqueries included
+
 // ---- policy expressions (policy_facts.cpp) ----
 
 // A function call in a policy expression and where it sits.

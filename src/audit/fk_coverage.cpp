@@ -145,24 +145,11 @@ bool IsEqualityMethod(Oid method) { return method == BTREE_AM_OID || method == H
 // operator's right input without a conversion.
 bool OpclassServesProbe(const OpclassFacts &opc, Oid pfeqop) {
   if (!IsEqualityMethod(opc.method)) return false;
-  Oid left, right;
-  op_input_types(pfeqop, &left, &right);
-  if (right != opc.input_type) return false;
+  if (OperatorRightType(pfeqop) != opc.input_type) return false;
   const Oid commutator = get_commutator(pfeqop);
   if (!OidIsValid(commutator)) return false;
   const int strategy = opc.method == BTREE_AM_OID ? BTEqualStrategyNumber : HTEqualStrategyNumber;
   return get_op_opfamily_strategy(commutator, opc.family) == strategy;
-}
-
-// The collation of the probe on FK column k: the FK column's own, unless the
-// referenced column's differs and is nondeterministic (the probe then uses it).
-Oid ProbeCollation(const ForeignKey &fk, int k) {
-  Oid type, fk_coll, pk_coll;
-  int32 typmod;
-  get_atttypetypmodcoll(fk.conrelid, fk.conkey[k], &type, &typmod, &fk_coll);
-  get_atttypetypmodcoll(fk.confrelid, fk.confkey[k], &type, &typmod, &pk_coll);
-  if (pk_coll != fk_coll && OidIsValid(pk_coll) && !get_collation_isdeterministic(pk_coll)) return pk_coll;
-  return fk_coll;
 }
 
 char *IndexTreeText(Oid indexrelid, AttrNumber attribute) {
@@ -222,8 +209,7 @@ FkGrade GradeLeadingIndex(const IndexLite &ix, const ForeignKey &fk, Oid relid, 
     if (!IsEqualityMethod(opc.method)) return kWrongAccessMethod;
     if (cast_type != nullptr && OidIsValid(cast_type[p])) {
       // the expression must be the very cast the probe writes: FK type -> operator input
-      Oid left, right;
-      op_input_types(fk.pfeqop[k], &left, &right);
+      const Oid right = OperatorRightType(fk.pfeqop[k]);
       const Oid fk_type = get_atttype(fk.conrelid, fk.conkey[k]);
       Oid castfunc = InvalidOid;
       HeapTuple cast = SearchSysCache2(CASTSOURCETARGET, ObjectIdGetDatum(fk_type), ObjectIdGetDatum(right));
@@ -237,7 +223,8 @@ FkGrade GradeLeadingIndex(const IndexLite &ix, const ForeignKey &fk, Oid relid, 
   }
   for (int k = 0; k < fk.n; k++) {
     const Oid collation = ix.collations[pos[k]];
-    if (OidIsValid(collation) && collation != ProbeCollation(fk, k)) return kCollationDiffers;
+    if (OidIsValid(collation) && collation != ProbeCollation(fk.conrelid, fk.conkey[k], fk.confrelid, fk.confkey[k]))
+      return kCollationDiffers;
   }
   if (ix.has_pred && !PredicateImpliedByNotNull(ix, relid, attnums, fk.n)) return kPartialNotImplied;
   if (!ix.usable) return kIndexInvalid;
@@ -329,17 +316,6 @@ bool ArrayElements(Datum datum, T *out, int *n) {
   return true;
 }
 
-bool InNamespaces(Oid nsp, const Oid *namespaces, int n) {
-  int lo = 0, hi = n - 1;
-  while (lo <= hi) {
-    const int mid = (lo + hi) / 2;
-    if (namespaces[mid] == nsp) return true;
-    if (namespaces[mid] < nsp) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
-
 }  // namespace
 
 FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int *count) {
@@ -360,7 +336,7 @@ FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int
   while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
     auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
     if (form->contype != CONSTRAINT_FOREIGN || OidIsValid(form->conparentid) ||
-        !InNamespaces(form->connamespace, namespaces, n_namespaces))
+        !OidInSorted(namespaces, n_namespaces, form->connamespace))
       continue;
     MemoryContextReset(scratch);
     MemoryContextSwitchTo(scratch);
@@ -395,6 +371,9 @@ FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int
       // each leaf needs its own usable index (the probe runs on the leaves)
       List *tree = find_all_inheritors(fk.conrelid, NoLock, nullptr);
       uncovered = static_cast<Oid *>(MemoryContextAlloc(outer, sizeof(Oid) * list_length(tree)));
+      // the FK columns by name: attribute numbers differ from leaf to leaf
+      char *names[INDEX_MAX_KEYS];
+      for (int k = 0; k < fk.n; k++) names[k] = get_attname(fk.conrelid, fk.conkey[k], true);
       int16 leaf_attnums[INDEX_MAX_KEYS];
       ListCell *cell;
       foreach (cell, tree) {
@@ -403,8 +382,7 @@ FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int
         n_leaves++;
         bool mapped = true;
         for (int k = 0; k < fk.n && mapped; k++) {
-          char *name = get_attname(fk.conrelid, fk.conkey[k], true);
-          leaf_attnums[k] = name ? get_attnum(leaf, name) : InvalidAttrNumber;
+          leaf_attnums[k] = names[k] ? get_attnum(leaf, names[k]) : InvalidAttrNumber;
           mapped = leaf_attnums[k] != InvalidAttrNumber;
         }
         FkGrade leaf_grade = kNoIndex;
@@ -436,6 +414,25 @@ FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int
   hash_destroy(indexes);
   *count = found;
   return findings;
+}
+
+bool OidInSorted(const Oid *oids, int n, Oid oid) {
+  return n > 0 && bsearch(&oid, oids, n, sizeof(Oid), oid_cmp) != nullptr;
+}
+
+Oid OperatorRightType(Oid opno) {
+  Oid left, right;
+  op_input_types(opno, &left, &right);
+  return right;
+}
+
+Oid ProbeCollation(Oid conrelid, AttrNumber fk_attnum, Oid confrelid, AttrNumber pk_attnum) {
+  Oid type, fk_coll, pk_coll;
+  int32 typmod;
+  get_atttypetypmodcoll(conrelid, fk_attnum, &type, &typmod, &fk_coll);
+  get_atttypetypmodcoll(confrelid, pk_attnum, &type, &typmod, &pk_coll);
+  if (pk_coll != fk_coll && OidIsValid(pk_coll) && !get_collation_isdeterministic(pk_coll)) return pk_coll;
+  return fk_coll;
 }
 
 }  // namespace schema_guard::audit

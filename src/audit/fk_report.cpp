@@ -55,12 +55,6 @@ int64 ParentWrites(Oid relid) {
   return writes;
 }
 
-Oid OperatorRightType(Oid opno) {
-  Oid left, right;
-  op_input_types(opno, &left, &right);
-  return right;
-}
-
 // Does the RI probe convert some FK column (an int column referencing a
 // numeric key compares column::numeric)?
 bool CastNeeded(const FkFinding &f) {
@@ -82,27 +76,23 @@ const char *IndexColumns(const FkFinding &f, const char *const *colnames, bool w
       appendStringInfoString(buf, column);
       continue;
     }
-    Oid fk_type, fk_coll, pk_type, pk_coll;
+    Oid fk_type, fk_coll;
     int32 typmod;
     get_atttypetypmodcoll(f.relid, f.conkey[k], &fk_type, &typmod, &fk_coll);
-    get_atttypetypmodcoll(f.confrelid, f.confkey[k], &pk_type, &typmod, &pk_coll);
     const Oid probe_type = OperatorRightType(f.pfeqop[k]);
+    const Oid probe_coll = ProbeCollation(f.relid, f.conkey[k], f.confrelid, f.confkey[k]);
+    HeapTuple coll = OidIsValid(fk_coll) && probe_coll != fk_coll ? SearchSysCache1(COLLOID, ObjectIdGetDatum(probe_coll))
+                                                                   : nullptr;
     if (!IsBinaryCoercible(fk_type, probe_type)) {
       appendStringInfo(buf, "(%s::%s)", column, format_type_be(probe_type));
-    } else if (OidIsValid(fk_coll) && OidIsValid(pk_coll) && fk_coll != pk_coll &&
-               !get_collation_isdeterministic(pk_coll)) {
-      HeapTuple tuple = SearchSysCache1(COLLOID, ObjectIdGetDatum(pk_coll));
-      if (HeapTupleIsValid(tuple)) {
-        auto *coll = reinterpret_cast<Form_pg_collation>(GETSTRUCT(tuple));
-        appendStringInfo(buf, "%s COLLATE %s", column,
-                         quote_qualified_identifier(get_namespace_name(coll->collnamespace), NameStr(coll->collname)));
-        ReleaseSysCache(tuple);
-      } else {
-        appendStringInfoString(buf, column);
-      }
+    } else if (HeapTupleIsValid(coll)) {
+      auto *form = reinterpret_cast<Form_pg_collation>(GETSTRUCT(coll));
+      appendStringInfo(buf, "%s COLLATE %s", column,
+                       quote_qualified_identifier(get_namespace_name(form->collnamespace), NameStr(form->collname)));
     } else {
       appendStringInfoString(buf, column);
     }
+    if (HeapTupleIsValid(coll)) ReleaseSysCache(coll);
   }
   appendStringInfoChar(buf, ')');
   return pstrdup(buf->data);
@@ -144,12 +134,6 @@ const char *Reason(const FkFinding &f, bool building) {
     case kNotLeading: return "not the leading columns";
     default: return "no index";
   }
-}
-
-bool Contains(const Oid *oids, int n, Oid oid) {
-  for (int i = 0; i < n; i++)
-    if (oids[i] == oid) return true;
-  return false;
 }
 
 // Findings that would propose the same index name (same namespace and base)
@@ -221,7 +205,7 @@ FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *
     r.column_key = pstrdup(scratch.data);
     r.colnames = colnames;
     r.probe_form = f.grade == kCollationDiffers || f.grade == kOperatorMismatch;
-    r.building = f.grade == kIndexInvalid && Contains(building_indexes, n_building, f.candidate);
+    r.building = f.grade == kIndexInvalid && OidInSorted(building_indexes, n_building, f.candidate);
     r.reason = Reason(f, r.building);
     r.on_delete = ActionName(f.confdeltype);
     r.on_update = ActionName(f.confupdtype);

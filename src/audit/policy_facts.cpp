@@ -33,22 +33,10 @@ bool IsConst(const Node *node, Oid type) {
   return node != nullptr && IsA(node, Const) && reinterpret_cast<const Const *>(node)->consttype == type;
 }
 
-bool IsConstTrue(const Node *node) {
-  if (!IsConst(node, BOOLOID)) return false;
-  auto *c = reinterpret_cast<const Const *>(node);
-  return !c->constisnull && DatumGetBool(c->constvalue);
-}
-
 bool IsConstFalse(const Node *node) {
   if (!IsConst(node, BOOLOID)) return false;
   auto *c = reinterpret_cast<const Const *>(node);
   return !c->constisnull && !DatumGetBool(c->constvalue);
-}
-
-bool IsEmptyTextConst(const Node *node) {
-  if (!IsConst(node, TEXTOID)) return false;
-  auto *c = reinterpret_cast<const Const *>(node);
-  return !c->constisnull && VARSIZE_ANY_EXHDR(DatumGetPointer(c->constvalue)) == 0;
 }
 
 bool ContainsVarWalker(Node *node, void *context) {
@@ -80,7 +68,7 @@ PolicyCall *DescribeCall(FuncExpr *call, const Node *parent, const Node *grandpa
       c->nullif_empty = 0;
     }
   } else if (call->funcid >= FirstNormalObjectId) {
-    c->has_var = ContainsVarWalker(reinterpret_cast<Node *>(call->args), nullptr);
+    c->has_var = ContainsVar(reinterpret_cast<Node *>(call->args));
   }
   return c;
 }
@@ -165,6 +153,20 @@ void ReadTree(const char *tree, WalkState *state, bool *always_true) {
 }
 
 }  // namespace
+
+bool IsConstTrue(const Node *node) {
+  if (!IsConst(node, BOOLOID)) return false;
+  auto *c = reinterpret_cast<const Const *>(node);
+  return !c->constisnull && DatumGetBool(c->constvalue);
+}
+
+bool IsEmptyTextConst(const Node *node) {
+  if (!IsConst(node, TEXTOID)) return false;
+  auto *c = reinterpret_cast<const Const *>(node);
+  return !c->constisnull && VARSIZE_ANY_EXHDR(DatumGetPointer(c->constvalue)) == 0;
+}
+
+bool ContainsVar(Node *node) { return ContainsVarWalker(node, nullptr); }
 
 void ReadPolicyFacts(const char *qual_tree, const char *check_tree, PolicyFacts *out) {
   WalkState state = {NIL, 0, nullptr};

@@ -26,13 +26,6 @@ struct RewriteState {
 
 static_assert(std::is_trivially_destructible_v<RewriteState>);
 
-bool ContainsVar(Node *node, void *context) {
-  if (node == nullptr) return false;
-  if (IsA(node, Var)) return true;
-  if (IsA(node, Query)) return query_tree_walker(reinterpret_cast<Query *>(node), SG_WALKER(ContainsVar), context, 0);
-  return expression_tree_walker(node, SG_WALKER(ContainsVar), context);
-}
-
 bool IsCurrentSetting(const Node *node) {
   if (node == nullptr || !IsA(node, FuncExpr)) return false;
   const Oid f = reinterpret_cast<const FuncExpr *>(node)->funcid;
@@ -42,16 +35,7 @@ bool IsCurrentSetting(const Node *node) {
 bool IsMissingOkCall(const Node *node) {
   if (!IsCurrentSetting(node)) return false;
   auto *call = reinterpret_cast<const FuncExpr *>(node);
-  if (call->funcid != F_CURRENT_SETTING_TEXT_BOOL) return false;
-  auto *flag = static_cast<const Node *>(lsecond(call->args));
-  return IsA(flag, Const) && !reinterpret_cast<const Const *>(flag)->constisnull &&
-         DatumGetBool(reinterpret_cast<const Const *>(flag)->constvalue);
-}
-
-bool IsEmptyText(const Node *node) {
-  if (node == nullptr || !IsA(node, Const)) return false;
-  auto *c = reinterpret_cast<const Const *>(node);
-  return c->consttype == TEXTOID && !c->constisnull && VARSIZE_ANY_EXHDR(DatumGetPointer(c->constvalue)) == 0;
+  return call->funcid == F_CURRENT_SETTING_TEXT_BOOL && IsConstTrue(static_cast<const Node *>(lsecond(call->args)));
 }
 
 // NULLIF(current_setting(name, true), '')
@@ -59,7 +43,7 @@ bool IsSafeSettingRead(const Node *node) {
   if (node == nullptr || !IsA(node, NullIfExpr)) return false;
   List *args = reinterpret_cast<const NullIfExpr *>(node)->args;
   return list_length(args) == 2 && IsMissingOkCall(static_cast<Node *>(linitial(args))) &&
-         IsEmptyText(static_cast<Node *>(lsecond(args)));
+         IsEmptyTextConst(static_cast<Node *>(lsecond(args)));
 }
 
 // (SELECT expr): an initplan, evaluated once per statement.
@@ -99,7 +83,7 @@ bool IsPerRowUserCall(const Node *node) {
   auto *call = reinterpret_cast<const FuncExpr *>(node);
   if (call->funcid < FirstNormalObjectId || call->funcretset) return false;
   return func_volatile(call->funcid) != PROVOLATILE_IMMUTABLE &&
-         !ContainsVar(reinterpret_cast<Node *>(call->args), nullptr);
+         !ContainsVar(reinterpret_cast<Node *>(call->args));
 }
 
 Node *Rewrite(Node *node, void *context) {
@@ -114,7 +98,7 @@ Node *Rewrite(Node *node, void *context) {
   }
   const bool top_level = state->subquery_depth == 0;
   if (IsSafeSettingRead(node)) {
-    if (!top_level || ContainsVar(node, nullptr)) return static_cast<Node *>(copyObjectImpl(node));
+    if (!top_level || ContainsVar(node)) return static_cast<Node *>(copyObjectImpl(node));
     state->changed = true;
     return ScalarSubquery(static_cast<Node *>(copyObjectImpl(node)));
   }
@@ -122,7 +106,7 @@ Node *Rewrite(Node *node, void *context) {
     auto *call = reinterpret_cast<FuncExpr *>(node);
     state->changed = true;
     Node *safe = SafeSettingRead(call);
-    return top_level && !ContainsVar(safe, nullptr) ? ScalarSubquery(safe) : safe;
+    return top_level && !ContainsVar(safe) ? ScalarSubquery(safe) : safe;
   }
   if (top_level && IsPerRowUserCall(node)) {
     state->changed = true;

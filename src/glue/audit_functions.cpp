@@ -104,10 +104,6 @@ Oid *ExtensionRelations(int *n) {
   return oids;
 }
 
-bool InSorted(const Oid *oids, int n, Oid oid) {
-  return n > 0 && bsearch(&oid, oids, n, sizeof(Oid), oid_cmp) != nullptr;
-}
-
 int CompareRegclassText(const void *a, const void *b) {
   return strcmp(*static_cast<char *const *>(a), *static_cast<char *const *>(b));
 }
@@ -162,7 +158,7 @@ SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
   for (int i = 0; i < count; i++) {
     const audit::FkReportRow &r = *rows[i];
     const audit::FkFinding &f = r.finding;
-    if (InSorted(extension, n_extension, f.relid)) continue;
+    if (audit::OidInSorted(extension, n_extension, f.relid)) continue;
     MemoryContextSwitchTo(per_row);
     constexpr int kColumns = 13;
     Datum values[kColumns];
@@ -200,26 +196,38 @@ SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
 
 namespace {
 
-// The element type of _policy_facts.calls, looked up once per call site.
-struct PolicyCallType {
-  Oid type;
-  int16 typlen;
-  bool typbyval;
-  char typalign;
-  TupleDesc desc;
+// The blessed result row type of a composite-returning function and, for
+// _policy_facts, the element type of its calls array: looked up once per call
+// site, kept in fn_extra.
+struct ResultTypes {
+  TupleDesc result;
+  Oid element_type;
+  int16 element_len;
+  bool element_byval;
+  char element_align;
+  TupleDesc element_desc;
 };
 
-static_assert(std::is_trivially_destructible_v<PolicyCallType>);
+static_assert(std::is_trivially_destructible_v<ResultTypes>);
 
-PolicyCallType *CallType(FunctionCallInfo fcinfo, TupleDesc result) {
-  if (fcinfo->flinfo->fn_extra != nullptr) return static_cast<PolicyCallType *>(fcinfo->flinfo->fn_extra);
+ResultTypes *CachedResultTypes(FunctionCallInfo fcinfo, int natts, bool array_of_rows_first) {
+  if (fcinfo->flinfo->fn_extra != nullptr) return static_cast<ResultTypes *>(fcinfo->flinfo->fn_extra);
   MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-  auto *t = static_cast<PolicyCallType *>(palloc(sizeof(PolicyCallType)));
-  t->type = get_element_type(TupleDescAttr(result, 0)->atttypid);
-  if (!OidIsValid(t->type))
-    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("_policy_facts: first result column is not an array")));
-  get_typlenbyvalalign(t->type, &t->typlen, &t->typbyval, &t->typalign);
-  t->desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(t->type, -1));
+  auto *t = static_cast<ResultTypes *>(palloc0(sizeof(ResultTypes)));
+  TupleDesc result;
+  if (get_call_result_type(fcinfo, nullptr, &result) != TYPEFUNC_COMPOSITE || result->natts != natts)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("function %s does not return the row type schema_guard declares for it",
+                           format_procedure(fcinfo->flinfo->fn_oid))));
+  t->result = BlessTupleDesc(CreateTupleDescCopy(result));
+  if (array_of_rows_first) {
+    t->element_type = get_element_type(TupleDescAttr(result, 0)->atttypid);
+    if (!OidIsValid(t->element_type))
+      ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                      errmsg("function %s: first result column is not an array", format_procedure(fcinfo->flinfo->fn_oid))));
+    get_typlenbyvalalign(t->element_type, &t->element_len, &t->element_byval, &t->element_align);
+    t->element_desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(t->element_type, -1));
+  }
   MemoryContextSwitchTo(old);
   fcinfo->flinfo->fn_extra = t;
   return t;
@@ -235,11 +243,7 @@ Datum TriState(int value, bool *isnull) {
 // schema_guard._policy_facts(qual pg_node_tree, chk pg_node_tree) RETURNS
 // schema_guard._policy_facts (calls _policy_call[], qual_true, check_true)
 SG_SQL_FUNCTION(schema_guard_policy_facts) {
-  TupleDesc result;
-  if (get_call_result_type(fcinfo, nullptr, &result) != TYPEFUNC_COMPOSITE || result->natts != 3)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("_policy_facts must return schema_guard._policy_facts")));
-  result = BlessTupleDesc(result);
-  PolicyCallType *call_type = CallType(fcinfo, result);
+  const ResultTypes *types = CachedResultTypes(fcinfo, 3, true);
 
   const char *qual = PG_ARGISNULL(0) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(0));
   const char *check = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -254,32 +258,26 @@ SG_SQL_FUNCTION(schema_guard_policy_facts) {
     bool nulls[7] = {};
     values[0] = ObjectIdGetDatum(c->funcid);
     values[1] = BoolGetDatum(c->in_subquery);
-    values[2] = c->parent ? CStringGetTextDatum(c->parent) : (Datum)0;
-    nulls[2] = c->parent == nullptr;
+    values[2] = TextOrNull(c->parent, &nulls[2]);
     values[3] = TriState(c->has_var, &nulls[3]);
-    values[4] = c->setting ? CStringGetTextDatum(c->setting) : (Datum)0;
-    nulls[4] = c->setting == nullptr;
+    values[4] = TextOrNull(c->setting, &nulls[4]);
     values[5] = TriState(c->missing_ok, &nulls[5]);
     values[6] = TriState(c->nullif_empty, &nulls[6]);
-    elems[i] = HeapTupleGetDatum(heap_form_tuple(call_type->desc, values, nulls));
+    elems[i] = HeapTupleGetDatum(heap_form_tuple(types->element_desc, values, nulls));
   }
-  Datum values[3] = {PointerGetDatum(construct_array(elems, n, call_type->type, call_type->typlen,
-                                                     call_type->typbyval, call_type->typalign)),
+  Datum values[3] = {PointerGetDatum(construct_array(elems, n, types->element_type, types->element_len,
+                                                     types->element_byval, types->element_align)),
                      BoolGetDatum(facts.qual_true), BoolGetDatum(facts.check_true)};
   bool nulls[3] = {false, false, false};
-  return HeapTupleGetDatum(heap_form_tuple(result, values, nulls));
+  return HeapTupleGetDatum(heap_form_tuple(types->result, values, nulls));
 }
-
 
 // schema_guard._policy_sql(policy oid, OUT qual text, OUT with_check text,
 //   OUT qual_rewritten text, OUT check_rewritten text): the policy's
 // expressions as SQL, as written and with the audit's recipes applied; all
 // NULL when a relation the policy reads is locked right now.
 SG_SQL_FUNCTION(schema_guard_policy_sql) {
-  TupleDesc result;
-  if (get_call_result_type(fcinfo, nullptr, &result) != TYPEFUNC_COMPOSITE || result->natts != 4)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("_policy_sql must return four text columns")));
-  result = BlessTupleDesc(result);
+  const ResultTypes *types = CachedResultTypes(fcinfo, 4, false);
   audit::PolicySql sql = {};
   audit::DeparsePolicy(PG_GETARG_OID(0), &sql);
   Datum values[4];
@@ -288,5 +286,5 @@ SG_SQL_FUNCTION(schema_guard_policy_sql) {
   values[1] = TextOrNull(sql.check, &nulls[1]);
   values[2] = TextOrNull(sql.qual_rewritten, &nulls[2]);
   values[3] = TextOrNull(sql.check_rewritten, &nulls[3]);
-  return HeapTupleGetDatum(heap_form_tuple(result, values, nulls));
+  return HeapTupleGetDatum(heap_form_tuple(types->result, values, nulls));
 }
