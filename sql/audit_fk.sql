@@ -184,6 +184,15 @@ SELECT count(*) AS user_relation_locks FROM pg_locks
 WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation >= 16384;
 COMMIT;
 
+-- the index names of the fixes: at most 63 bytes, cut by characters, numbered
+-- past names in use; bad arguments are an error
+SELECT schema_guard._free_relname('afk'::regnamespace, repeat('é', 40), 'idx') AS cut,
+       octet_length(schema_guard._free_relname('afk'::regnamespace, repeat('é', 40), 'idx')) AS bytes;
+SELECT schema_guard._free_relname('afk'::regnamespace, 'bad_taken_a', 'idx') AS numbered;
+SELECT schema_guard._free_relname('afk'::regnamespace, 'x', repeat('s', 17));
+SELECT schema_guard._free_relname('afk'::regnamespace, 'x', 'idx', -1);
+SELECT schema_guard._free_relname('afk'::regnamespace, NULL, 'idx') IS NULL AS null_in_null_out;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA afk2 CASCADE;

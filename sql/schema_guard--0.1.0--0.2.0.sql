@@ -19,7 +19,7 @@
 --    instead of being dropped silently.
 --
 -- Objects not named here (the schema, status, rules, table_rewrite_backstop,
--- the event trigger, check, explain, _free_relname, _partition_tree,
+-- the event trigger, check, explain, _partition_tree,
 -- _partitioned_index_fix, the types _policy_call and _policy_facts,
 -- _tenant_columns, _reloption_true, rls_access) are
 -- identical in 0.1.0 and 0.2.0.
@@ -828,3 +828,18 @@ BEGIN
   RETURN nullif(array_to_string(names, ', '), '');
 END
 $fn$;
+
+-- ---------------------------------------------------------------------------
+-- 8. Replaced: _free_relname() is C (the same code names fk_index_audit()'s
+--    indexes); plpgsql -> C, no SET clause.
+-- An index name in namespace nsp, at most 63 bytes, that no relation uses yet:
+-- base_suffix, base_suffix1, base_suffix2, ... (the base is cut to fit, as
+-- PostgreSQL itself does).  start skips candidates other fixes already took.
+-- The same C++ code names the indexes of fk_index_audit()'s own fixes.
+CREATE OR REPLACE FUNCTION schema_guard._free_relname(nsp oid, base text, suffix text, start int DEFAULT 0)
+RETURNS name
+AS 'MODULE_PATHNAME', 'schema_guard_free_relname'
+LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION schema_guard._free_relname(oid, text, text, int) IS
+  'internal: a relation name of at most 63 bytes that is free in the namespace';

@@ -82,6 +82,13 @@ static_assert(std::is_trivially_destructible_v<FkReportRow>);
 FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *building_indexes, int n_building,
                             int *count);
 
+// base_suffix, base_suffix1, ... from the start-th candidate: the first name of
+// at most NAMEDATALEN-1 bytes that no relation in the namespace uses (the base
+// is cut, character by character, to fit, as PostgreSQL itself does).  The
+// suffix must be short (kMaxNameSuffix bytes).
+constexpr int kMaxNameSuffix = 16;
+const char *FreeRelationName(Oid nsp, const char *base, const char *suffix, int start);
+
 // The DDL that fixes a row (an index name no relation uses yet), or nullptr:
 // none while the index is being built, and partitioned tables get theirs from
 // the SQL layer.  scratch: a buffer the caller owns.

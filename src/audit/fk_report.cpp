@@ -98,22 +98,6 @@ const char *IndexColumns(const FkFinding &f, const char *const *colnames, bool w
   return pstrdup(buf->data);
 }
 
-// base_suffix, base_suffix1, ... from the start-th candidate: the first name of
-// at most NAMEDATALEN-1 bytes that no relation in the namespace uses (the base
-// is cut, character by character, to fit, as PostgreSQL itself does).
-const char *FreeRelationName(Oid nsp, const char *base, const char *suffix, int start) {
-  char tail[NAMEDATALEN];
-  char name[NAMEDATALEN * 2];
-  for (int n = start;; n++) {
-    if (n > 0) snprintf(tail, sizeof tail, "_%s%d", suffix, n);
-    else snprintf(tail, sizeof tail, "_%s", suffix);
-    const int tail_len = strlen(tail);
-    const int head_len = pg_mbcliplen(base, strlen(base), NAMEDATALEN - 1 - tail_len);
-    snprintf(name, sizeof name, "%.*s%s", head_len, base, tail);
-    if (!OidIsValid(get_relname_relid(name, nsp))) return pstrdup(name);
-  }
-}
-
 const char *Severity(bool building, int64 bytes, int64 writes, bool cascading) {
   if (building) return "low";
   if (bytes >= 1024 * kMiB) return "high";
@@ -245,6 +229,19 @@ const char *FkFixStatement(const FkReportRow &r, StringInfo scratch) {
                   quote_identifier(FreeRelationName(r.nspid, r.name_base, "idx", r.name_number)),
                   quote_qualified_identifier(r.nspname, r.relname),
                   IndexColumns(f, r.colnames, r.probe_form, scratch));
+}
+
+const char *FreeRelationName(Oid nsp, const char *base, const char *suffix, int start) {
+  char tail[NAMEDATALEN];
+  char name[NAMEDATALEN * 2];
+  for (int n = start;; n++) {
+    if (n > 0) snprintf(tail, sizeof tail, "_%s%d", suffix, n);
+    else snprintf(tail, sizeof tail, "_%s", suffix);
+    const int tail_len = strlen(tail);
+    const int head_len = pg_mbcliplen(base, strlen(base), NAMEDATALEN - 1 - tail_len);
+    snprintf(name, sizeof name, "%.*s%s", head_len, base, tail);
+    if (!OidIsValid(get_relname_relid(name, nsp))) return pstrdup(name);
+  }
 }
 
 }  // namespace schema_guard::audit

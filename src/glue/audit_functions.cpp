@@ -288,3 +288,17 @@ SG_SQL_FUNCTION(schema_guard_policy_sql) {
   values[3] = TextOrNull(sql.check_rewritten, &nulls[3]);
   return HeapTupleGetDatum(heap_form_tuple(types->result, values, nulls));
 }
+
+// schema_guard._free_relname(nsp oid, base text, suffix text, start int): the
+// index names of the fixes (FreeRelationName), for the SQL-built ones too.
+SG_SQL_FUNCTION(schema_guard_free_relname) {
+  const char *base = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const char *suffix = text_to_cstring(PG_GETARG_TEXT_PP(2));
+  const int start = PG_GETARG_INT32(3);
+  if (strlen(suffix) > static_cast<size_t>(audit::kMaxNameSuffix) || start < 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("suffix must be at most %d bytes and start not negative", audit::kMaxNameSuffix)));
+  Name result = static_cast<Name>(palloc0(NAMEDATALEN));
+  namestrcpy(result, audit::FreeRelationName(PG_GETARG_OID(0), base, suffix, start));
+  PG_RETURN_NAME(result);
+}

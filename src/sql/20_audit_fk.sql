@@ -8,29 +8,11 @@
 -- An index name in namespace nsp, at most 63 bytes, that no relation uses yet:
 -- base_suffix, base_suffix1, base_suffix2, ... (the base is cut to fit, as
 -- PostgreSQL itself does).  start skips candidates other fixes already took.
+-- The same C++ code names the indexes of fk_index_audit()'s own fixes.
 CREATE FUNCTION schema_guard._free_relname(nsp oid, base text, suffix text, start int DEFAULT 0)
 RETURNS name
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  n int := start;
-  tail text;
-  head text;
-BEGIN
-  LOOP
-    tail := '_' || suffix || CASE WHEN n > 0 THEN n::text ELSE '' END;
-    head := base;
-    WHILE octet_length(head) + octet_length(tail) > 63 LOOP
-      head := left(head, -1);
-    END LOOP;
-    IF NOT EXISTS (SELECT FROM pg_class WHERE relname = head || tail AND relnamespace = nsp) THEN
-      RETURN (head || tail)::name;
-    END IF;
-    n := n + 1;
-  END LOOP;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'schema_guard_free_relname'
+LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION schema_guard._free_relname(oid, text, text, int) IS
   'internal: a relation name of at most 63 bytes that is free in the namespace';
