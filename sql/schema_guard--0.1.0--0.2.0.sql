@@ -21,7 +21,7 @@
 -- Objects not named here (the schema, status, rules, table_rewrite_backstop,
 -- the event trigger, check, explain, _partition_tree,
 -- _partitioned_index_fix, the types _policy_call and _policy_facts,
--- _tenant_columns, _reloption_true, rls_access) are
+-- _tenant_columns, _reloption_true) are
 -- identical in 0.1.0 and 0.2.0.
 
 -- ---------------------------------------------------------------------------
@@ -137,11 +137,8 @@ SET jit = off
 AS $fn$
 WITH
 scope AS (
-  SELECT n.oid, n.nspname FROM pg_namespace n
-  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
-             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
-                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-             ELSE n.nspname = ANY (schema_filter) END
+  SELECT n.oid, n.nspname
+  FROM unnest(schema_guard._audit_namespaces(schema_filter)) s(oid) JOIN pg_namespace n ON n.oid = s.oid
 ),
 ext AS (
   SELECT d.classid, d.objid FROM pg_depend d
@@ -843,3 +840,108 @@ LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION schema_guard._free_relname(oid, text, text, int) IS
   'internal: a relation name of at most 63 bytes that is free in the namespace';
+
+-- ---------------------------------------------------------------------------
+-- 9. New: _audit_namespaces(), the audits' one scope rule (C++), used by
+--    rls_audit() and rls_access(); rls_access() replaced to use it.
+-- The schemas an audit looks at: the given ones, or all but pg_catalog,
+-- information_schema, TOAST and temporary schemas (the same C++ rule as
+-- fk_index_audit()).
+CREATE FUNCTION schema_guard._audit_namespaces(schema_filter name[])
+RETURNS oid[]
+AS 'MODULE_PATHNAME', 'schema_guard_audit_namespaces'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard._audit_namespaces(name[]) IS
+  'internal: the schemas an audit looks at';
+
+CREATE OR REPLACE FUNCTION schema_guard.rls_access(role regrole, VARIADIC schema_filter name[] DEFAULT NULL)
+RETURNS TABLE (
+  relation    regclass,
+  command     text,
+  outcome     text,
+  policies    name[],
+  restrictive name[],
+  detail      text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $fn$
+WITH
+scope AS (
+  SELECT s.oid FROM unnest(schema_guard._audit_namespaces(schema_filter)) s(oid)
+),
+who AS (
+  SELECT a.oid, a.rolname, a.rolsuper, a.rolbypassrls FROM pg_roles a WHERE a.oid = rls_access.role
+),
+-- the roles whose policies apply to this role: itself and the roles it inherits
+heritage AS (
+  SELECT a.oid FROM pg_roles a, who WHERE pg_has_role(who.oid, a.oid, 'USAGE')
+),
+tbl AS (
+  SELECT c.oid, c.relname, s.oid AS nsp, c.relowner, c.relforcerowsecurity AS forced
+  FROM pg_class c JOIN scope s ON s.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity
+    AND c.oid NOT IN (SELECT d.objid FROM pg_depend d
+                      WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass
+                        AND d.deptype = 'e')
+),
+cmd(n, name, polcmd) AS (
+  VALUES (1, 'SELECT', 'r'::"char"), (2, 'INSERT', 'a'), (3, 'UPDATE', 'w'), (4, 'DELETE', 'd')
+),
+-- the policies that apply to this role, per table and command
+applies AS (
+  SELECT p.polrelid, c.n, p.polpermissive, p.polname
+  FROM pg_policy p
+  JOIN tbl t ON t.oid = p.polrelid
+  JOIN cmd c ON p.polcmd IN (c.polcmd, '*')
+  WHERE 0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT oid FROM heritage)
+),
+cell AS (
+  SELECT t.oid, t.relname, t.nsp, c.n, c.name,
+         CASE WHEN c.name = 'DELETE' THEN has_table_privilege(w.oid, t.oid, 'DELETE')
+              ELSE has_any_column_privilege(w.oid, t.oid, c.name) END AS priv,
+         w.rolsuper, w.rolbypassrls, w.oid = t.relowner AS is_owner,
+         pg_has_role(w.oid, t.relowner, 'USAGE') AS owner_rights, t.forced, t.relowner,
+         (SELECT array_agg(a.polname ORDER BY a.polname) FROM applies a
+           WHERE a.polrelid = t.oid AND a.n = c.n AND a.polpermissive) AS perm,
+         (SELECT array_agg(a.polname ORDER BY a.polname) FROM applies a
+           WHERE a.polrelid = t.oid AND a.n = c.n AND NOT a.polpermissive) AS restr,
+         EXISTS (SELECT FROM applies a WHERE a.polrelid = t.oid AND a.n = 1 AND a.polpermissive) AS can_select
+  FROM tbl t CROSS JOIN cmd c CROSS JOIN who w
+)
+SELECT x.oid::regclass, x.name,
+       CASE WHEN NOT x.priv THEN 'no privilege'
+            WHEN x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced) THEN 'bypass'
+            WHEN x.perm IS NULL THEN 'denied'
+            ELSE 'filtered' END,
+       CASE WHEN x.priv AND NOT (x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced)) THEN x.perm END,
+       CASE WHEN x.priv AND NOT (x.rolsuper OR x.rolbypassrls OR (x.owner_rights AND NOT x.forced)) THEN x.restr END,
+       CASE WHEN NOT x.priv THEN format('The role has no %s privilege on the table.', x.name)
+            WHEN x.rolsuper THEN 'The role is a superuser: row-level security does not apply.'
+            WHEN x.rolbypassrls THEN 'The role has BYPASSRLS: row-level security does not apply.'
+            WHEN x.owner_rights AND NOT x.forced AND x.is_owner
+              THEN 'The role owns the table and row-level security is not forced: policies do not apply.'
+            WHEN x.owner_rights AND NOT x.forced
+              THEN format('The role inherits the rights of the owner %s and row-level security is not forced: policies do not apply.',
+                          x.relowner::regrole)
+            WHEN x.perm IS NULL
+              THEN format('No permissive policy for %s applies to the role: no row can be %s.', x.name,
+                          CASE x.n WHEN 1 THEN 'read' WHEN 2 THEN 'inserted' WHEN 3 THEN 'updated' ELSE 'deleted' END)
+            ELSE concat_ws(' ',
+                   CASE x.n WHEN 1 THEN 'Rows are visible'
+                            WHEN 2 THEN 'New rows are accepted'
+                            WHEN 3 THEN 'Rows can be updated'
+                            ELSE 'Rows can be deleted' END
+                   || CASE WHEN x.restr IS NULL THEN ' when one of the permissive policies passes.'
+                           ELSE ' when one of the permissive policies and all of the restrictive ones pass.' END,
+                   CASE WHEN x.n IN (3, 4) AND NOT x.can_select
+                        THEN format('No SELECT policy applies to the role, so an %s that reads the table (WHERE, RETURNING, SET col = col + 1) affects no rows.', x.name) END)
+       END
+FROM cell x
+JOIN pg_namespace n ON n.oid = x.nsp
+ORDER BY n.nspname, x.relname, x.n
+$fn$;
+
+COMMENT ON FUNCTION schema_guard.rls_access(regrole, name[]) IS
+  'For one role: every table with row-level security x SELECT/INSERT/UPDATE/DELETE, with the effective outcome (bypass, no privilege, denied, filtered) and the policies that decide it';

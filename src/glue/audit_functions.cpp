@@ -23,9 +23,10 @@ Datum TextOrNull(const char *value, bool *isnull) {
 
 namespace {
 
-// The namespaces an audit looks at, sorted: the given names (VARIADIC
-// schema_filter name[]), or when there are none every schema but the system
-// ones.
+// The namespaces an audit looks at, sorted: the given names (argument 0,
+// VARIADIC schema_filter name[]), or when there are none every schema but the
+// system ones.  The one scope rule of all audits (rls_audit and rls_access get
+// it through _audit_namespaces()).
 Oid *AuditNamespaces(FunctionCallInfo fcinfo, int *n) {
   Datum *names = nullptr;
   bool *name_nulls = nullptr;
@@ -301,4 +302,14 @@ SG_SQL_FUNCTION(schema_guard_free_relname) {
   Name result = static_cast<Name>(palloc0(NAMEDATALEN));
   namestrcpy(result, audit::FreeRelationName(PG_GETARG_OID(0), base, suffix, start));
   PG_RETURN_NAME(result);
+}
+
+// schema_guard._audit_namespaces(schema_filter name[]) RETURNS oid[]: the
+// audits' scope (AuditNamespaces) for the SQL-written audits.
+SG_SQL_FUNCTION(schema_guard_audit_namespaces) {
+  int n = 0;
+  const Oid *oids = AuditNamespaces(fcinfo, &n);
+  Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
+  for (int i = 0; i < n; i++) elems[i] = ObjectIdGetDatum(oids[i]);
+  PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 }

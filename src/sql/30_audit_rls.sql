@@ -49,6 +49,17 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION schema_guard._policy_sql(oid) IS
   'internal: a policy''s expressions as SQL, as written and rewritten by the audit''s recipes (for fixes)';
 
+-- The schemas an audit looks at: the given ones, or all but pg_catalog,
+-- information_schema, TOAST and temporary schemas (the same C++ rule as
+-- fk_index_audit()).
+CREATE FUNCTION schema_guard._audit_namespaces(schema_filter name[])
+RETURNS oid[]
+AS 'MODULE_PATHNAME', 'schema_guard_audit_namespaces'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard._audit_namespaces(name[]) IS
+  'internal: the schemas an audit looks at';
+
 -- The tenant-like column names: schema_guard.tenant_columns when the library
 -- defines it and it is not empty, else the same default.
 CREATE FUNCTION schema_guard._tenant_columns()
@@ -113,11 +124,8 @@ SET jit = off
 AS $fn$
 WITH
 scope AS (
-  SELECT n.oid, n.nspname FROM pg_namespace n
-  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
-             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
-                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-             ELSE n.nspname = ANY (schema_filter) END
+  SELECT n.oid, n.nspname
+  FROM unnest(schema_guard._audit_namespaces(schema_filter)) s(oid) JOIN pg_namespace n ON n.oid = s.oid
 ),
 ext AS (
   SELECT d.classid, d.objid FROM pg_depend d
@@ -789,11 +797,7 @@ SET jit = off
 AS $fn$
 WITH
 scope AS (
-  SELECT n.oid FROM pg_namespace n
-  WHERE CASE WHEN coalesce(cardinality(array_remove(schema_filter, NULL)), 0) = 0
-             THEN n.nspname NOT IN ('pg_catalog', 'information_schema')
-                  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-             ELSE n.nspname = ANY (schema_filter) END
+  SELECT s.oid FROM unnest(schema_guard._audit_namespaces(schema_filter)) s(oid)
 ),
 who AS (
   SELECT a.oid, a.rolname, a.rolsuper, a.rolbypassrls FROM pg_roles a WHERE a.oid = rls_access.role
