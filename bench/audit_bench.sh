@@ -22,8 +22,8 @@ install_deps
 build_install
 ROUNDS=${ROUNDS:-5}
 REPEAT=${REPEAT:-5}
-DIR=${BENCH_DIR:-/tmp/schema_guard_audit_bench}
-PORT=${BENCH_PORT:-54340}
+DIR=${BENCH_DIR:-$SG_TMP/schema_guard_audit_bench}
+PORT=${BENCH_PORT:-$(sg_port 54340)}
 psql_b() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$PORT" -U postgres "$@"); }
 # BENCH_REUSE=1 (for development): keep the cluster and its catalog after the
 # run, and reuse them next time (the extension is re-created from the build).

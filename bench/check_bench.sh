@@ -6,10 +6,10 @@ source "$(dirname "$0")/../scripts/lib.sh"
 install_deps
 build_install
 STATEMENTS=${STATEMENTS:-10000}
-DIR=/tmp/schema_guard_check_bench
+DIR=$SG_TMP/schema_guard_check_bench
 trap 'stop_cluster $DIR' EXIT
-start_cluster "$DIR" 54353 "shared_preload_libraries = 'schema_guard'"
-export PGHOST=$DIR/sock PGPORT=54353 PGUSER=postgres PGDATABASE=postgres
+start_cluster "$DIR" $(sg_port 54353) "shared_preload_libraries = 'schema_guard'"
+export PGHOST=$DIR/sock PGPORT=$(sg_port 54353) PGUSER=postgres PGDATABASE=postgres
 psql -X -q <<'SQL'
 CREATE EXTENSION schema_guard;
 SET schema_guard.mode = off;

@@ -16,20 +16,21 @@ source "$(dirname "$0")/../scripts/lib.sh"
 install_deps
 build_install
 ROUNDS=${ROUNDS:-5}
-BASE=/tmp/schema_guard_bench
+GP=$(sg_port 54351); UP=$(sg_port 54352)
+BASE=$SG_TMP/schema_guard_bench
 G=$BASE/guarded; U=$BASE/unguarded
 trap 'stop_cluster $G; stop_cluster $U' EXIT
-start_cluster "$G" 54351 "shared_preload_libraries = 'schema_guard'"
-start_cluster "$U" 54352
+start_cluster "$G" $GP "shared_preload_libraries = 'schema_guard'"
+start_cluster "$U" $UP
 psql_as() { local dir=$1 port=$2; shift 2; (cd / && runuser -u postgres -- "$PG_BIN/$@" -h "$dir/sock" -p "$port" -U postgres); }
-(cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres -c "CREATE EXTENSION schema_guard")
+(cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p $GP -U postgres -c "CREATE EXTENSION schema_guard")
 # BACKSTOP=off: measure the hook alone, without the extension's table_rewrite event trigger
 # (any event trigger of that kind makes PostgreSQL track every DDL command it runs).
 if [ -n "${GUARDED_SETTINGS:-}" ]; then  # e.g. "schema_guard.rules = 'lock_conflict:off'"
-  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres -c "ALTER DATABASE postgres SET $GUARDED_SETTINGS")
+  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p $GP -U postgres -c "ALTER DATABASE postgres SET $GUARDED_SETTINGS")
 fi
 if [ "${BACKSTOP:-on}" = off ]; then
-  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p 54351 -U postgres \
+  (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p $GP -U postgres \
      -c "SET schema_guard.mode = off; ALTER EVENT TRIGGER schema_guard_table_rewrite DISABLE")
 fi
 W=$(mktemp -d); chmod 755 "$W"
@@ -60,7 +61,7 @@ ALTER TABLE bench_existing ALTER COLUMN v TYPE text;
 ROLLBACK;
 SQL
 chmod 644 "$W"/*.sql
-for c in "$G 54351" "$U 54352"; do
+for c in "$G $GP" "$U $UP"; do
   set -- $c
   (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$1/sock" -p "$2" -U postgres -c "
     CREATE TABLE bench_existing (id int CHECK (id > 0), v varchar(20));
@@ -90,11 +91,11 @@ for workload in utility ddl ddl_existing; do
   : > "$W/$workload.g"; : > "$W/$workload.u"
   for r in $(seq "$ROUNDS"); do
     if [ $((r % 2)) -eq 1 ]; then  # alternate which cluster goes first
-      run "$G" 54351 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
-      run "$U" 54352 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
+      run "$G" $GP "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
+      run "$U" $UP "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
     else
-      run "$U" 54352 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
-      run "$G" 54351 "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
+      run "$U" $UP "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.u"
+      run "$G" $GP "$W/$workload.sql" "${per_workload[$workload]}" >> "$W/$workload.g"
     fi
   done
   gt=$(cut -d' ' -f1 "$W/$workload.g" | sort -g | tail -1); ut=$(cut -d' ' -f1 "$W/$workload.u" | sort -g | tail -1)

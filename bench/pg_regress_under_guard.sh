@@ -31,7 +31,7 @@ set +e   # pg_regress and grep -c report through their exit status; handled belo
 if [ -z "${PGREGRESS_SKIP_BUILD:-}" ]; then install_deps; build_install; fi
 WORK=${PGREGRESS_WORK:-$(mktemp -d /tmp/sg_rel_pgregress.XXXXXX)}
 chmod 755 "$WORK"
-PORT=${PGREGRESS_PORT:-54370}
+PORT=${PGREGRESS_PORT:-$(sg_port 54370)}
 runs="unguarded installed warn off"
 cleanup() { for r in $runs; do stop_cluster "$WORK/$r"; done; }
 trap cleanup EXIT

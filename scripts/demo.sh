@@ -4,8 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 install_deps
 build_install
-DIR=${DEMO_DIR:-/tmp/schema_guard_demo}
-PORT=${DEMO_PORT:-54329}
+DIR=${DEMO_DIR:-$SG_TMP/schema_guard_demo}
+PORT=${DEMO_PORT:-$(sg_port 54329)}
 stop_cluster "$DIR"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 echo "== cluster running: psql -h $DIR/sock -p $PORT -U postgres  (stop: $PG_BIN/pg_ctl -D $DIR/data stop)"

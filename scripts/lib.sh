@@ -3,8 +3,34 @@
 set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Several checkouts on one machine (developers working in parallel): SG_SANDBOX=NAME
+# gives this one a private, relocated copy of the PostgreSQL installation (PostgreSQL
+# finds its share and lib directories relative to its binaries), so `make install`
+# never replaces another checkout's library; SG_PORT_OFFSET shifts every test port and
+# SG_TMP moves the fixed working directories.  Unset, everything is as on CI.
+SG_TMP=${SG_TMP:-/tmp}
+sg_port() { echo $(( $1 + ${SG_PORT_OFFSET:-0} )); }
+if [ -n "${SG_SANDBOX:-}" ]; then
+  SG_PG_ROOT=/tmp/sg-sandbox-$SG_SANDBOX/pg
+  PG_BIN=$SG_PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin
+else
+  PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+fi
+
+# Copy the packaged installation into the sandbox (once; again after packages change).
+sandbox_pg() {
+  [ -n "${SG_SANDBOX:-}" ] || return 0
+  [ -x "$PG_BIN/postgres" ] && [ "$PG_BIN/postgres" -nt /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] && return 0
+  rm -rf "$SG_PG_ROOT"
+  mkdir -p "$SG_PG_ROOT/usr/lib/postgresql" "$SG_PG_ROOT/usr/share/postgresql" "$SG_PG_ROOT/usr/include"
+  cp -a /usr/lib/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/lib/postgresql/"
+  cp -a /usr/share/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/share/postgresql/"
+  cp -a /usr/include/postgresql "$SG_PG_ROOT/usr/include/"
+  chmod 755 "/tmp/sg-sandbox-$SG_SANDBOX" "$SG_PG_ROOT"
+}
+[ -d /usr/lib/postgresql/$PG_MAJOR/bin ] && sandbox_pg
 
 # Debian packages the build and the tests need; installed only when missing.
 install_deps() {
@@ -20,6 +46,7 @@ install_deps() {
     apt-get update -qq
     apt-get install -y -qq $missing >/dev/null
   fi
+  sandbox_pg
 }
 
 build_install() {

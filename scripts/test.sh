@@ -3,8 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 install_deps
 build_install
-DIR=${TEST_DIR:-/tmp/schema_guard_test}
-PORT=${TEST_PORT:-54330}
+DIR=${TEST_DIR:-$SG_TMP/schema_guard_test}
+PORT=${TEST_PORT:-$(sg_port 54330)}
 trap 'stop_cluster "$DIR"' EXIT
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres

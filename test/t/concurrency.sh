@@ -15,7 +15,7 @@ set +e
 # A directory of its own per run: two runs of the suite at once must not share a cluster
 # (the socket lives in the directory, so the port number may be shared).
 DIR=${CONCURRENCY_DIR:-$(mktemp -d /tmp/sg_rel_concurrency.XXXXXX)}
-PORT=${CONCURRENCY_PORT:-54361}
+PORT=${CONCURRENCY_PORT:-$(sg_port 54361)}
 DB=sg_conc
 n=0; failed=0
 pass() { n=$((n+1)); echo "ok $n - $1"; }

@@ -3,8 +3,8 @@
 source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
-DIR=${LINT_DIR:-/tmp/schema_guard_lint_test}
-PORT=${LINT_PORT:-54332}
+DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
+PORT=${LINT_PORT:-$(sg_port 54332)}
 echo "1..10"
 W=$(mktemp -d)
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT

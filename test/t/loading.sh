@@ -5,8 +5,8 @@
 source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
-DIR=${LOADING_DIR:-/tmp/schema_guard_loading}
-PORT=${LOADING_PORT:-54331}
+DIR=${LOADING_DIR:-$SG_TMP/schema_guard_loading}
+PORT=${LOADING_PORT:-$(sg_port 54331)}
 q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
 echo "1..12"
 trap 'stop_cluster "$DIR"' EXIT

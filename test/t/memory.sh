@@ -11,7 +11,7 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 DIR=${MEMORY_TEST_DIR:-$(mktemp -d /tmp/sg_rel_memtest.XXXXXX)}
 chmod 755 "$DIR"
-PORT=${MEMORY_TEST_PORT:-54366}
+PORT=${MEMORY_TEST_PORT:-$(sg_port 54366)}
 n=0; failed=0
 pass() { n=$((n+1)); echo "ok $n - $1"; }
 fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }

@@ -16,7 +16,7 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 BASE=${NEIGHBOURS_DIR:-$(mktemp -d /tmp/sg_rel_neighbours.XXXXXX)}
 chmod 755 "$BASE"
-PORT=${NEIGHBOURS_PORT:-54362}
+PORT=${NEIGHBOURS_PORT:-$(sg_port 54362)}
 DB=sg_neigh
 n=0; failed=0
 pass() { n=$((n+1)); echo "ok $n - $1"; }
