@@ -161,10 +161,12 @@ struct TypeChangeProbe {
   Oid relid;
   const char *colname;
   ColumnDef *def;
+  List *cmds;    // the statement's subcommands: every column it changes counts
+  bool recurse;  // the statement reaches partitions and inheritance children
   // results
   bool known;
   bool rewrite;
-  bool index_rebuild;
+  const char *rebuilt_indexes;  // indexes built again although the heap is kept
   const char *new_type;
   AttrNumber attnum;
 };
@@ -224,52 +226,258 @@ bool UsingIsPlainColumn(Node *using_expr, const char *colname, CoercionContext *
   return IsA(last, String) && strcmp(strVal(last), colname) == 0;
 }
 
-// Would an index on the column be rebuilt although the heap is not rewritten?
-// Follows CheckIndexCompatible(): same operator family and collation means reuse.
-bool IndexesNeedRebuild(Oid relid, AttrNumber attnum, Oid newtype, Oid newcoll) {
-  Relation rel = RelationIdGetRelation(relid);
-  if (rel == nullptr) return false;
-  List *indexes = RelationGetIndexList(rel);
-  RelationClose(rel);
-  bool rebuild = false;
+// ---- index reuse: tablecmds.c ATPostAlterTypeParse() -> TryReuseIndex() ->
+// indexcmds.c CheckIndexCompatible().  CheckIndexCompatible() itself cannot be
+// called here: it judges the index against the column's type after the change is
+// in the catalog, and it opens the index.  So its decision is mirrored step by
+// step, on the statement PostgreSQL re-creates the index from
+// (pg_get_indexdef_string(), or pg_get_constraintdef_command() for a constraint's
+// index), parsed the way ComputeIndexAttrs() parses it.
+
+// One column whose type the statement changes.
+struct NewColumnType {
+  const char *colname;
+  Oid type;
+  Oid collation;
+};
+
+// The columns of `cmds` that change type, resolved as ATPrepAlterColumnType() does.
+// Raises PostgreSQL's own error for an unknown type (callers run in a subtransaction).
+List *ResolveTypeChanges(List *cmds) {
+  List *changes = NIL;
   ListCell *lc;
-  foreach (lc, indexes) {
-    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-    if (tup == nullptr) continue;
-    auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
-    bool isnull;
-    Datum classDatum = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indclass, &isnull);
-    Datum collDatum = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indcollation, &isnull);
-    auto *indclass = reinterpret_cast<oidvector *>(DatumGetPointer(classDatum));
-    auto *indcoll = reinterpret_cast<oidvector *>(DatumGetPointer(collDatum));
-    const bool has_exprs = !heap_attisnull(tup, Anum_pg_index_indexprs, nullptr) ||
-                           !heap_attisnull(tup, Anum_pg_index_indpred, nullptr);
-    const Oid am = RelationAccessMethod(index->indexrelid);
-    for (int i = 0; i < index->indnkeyatts && !rebuild; i++) {
-      if (index->indkey.values[i] != attnum) continue;
-      const Oid newclass = GetDefaultOpClass(newtype, am);
-      if (!OidIsValid(newclass) ||
-          get_opclass_family(newclass) != get_opclass_family(indclass->values[i]) ||
-          indcoll->values[i] != newcoll)
-        rebuild = true;
-    }
-    // Expression and partial indexes that mention the column are always rebuilt.
-    if (!rebuild && has_exprs) {
-      for (int i = 0; i < index->indnatts; i++)
-        if (index->indkey.values[i] == attnum) rebuild = true;
-      if (!rebuild) {
-        Bitmapset *attrs = nullptr;
-        Datum exprs = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
-        if (!isnull) pull_varattnos(static_cast<Node *>(stringToNode(TextDatumGetCString(exprs))), 1, &attrs);
-        Datum pred = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indpred, &isnull);
-        if (!isnull) pull_varattnos(static_cast<Node *>(stringToNode(TextDatumGetCString(pred))), 1, &attrs);
-        if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs)) rebuild = true;
+  foreach (lc, cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype != AT_AlterColumnType || cmd->name == nullptr || cmd->def == nullptr ||
+        !IsA(cmd->def, ColumnDef))
+      continue;
+    auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
+    auto *change = static_cast<NewColumnType *>(palloc(sizeof(NewColumnType)));
+    int32 typmod;
+    change->colname = cmd->name;
+    typenameTypeIdAndMod(nullptr, def->typeName, &change->type, &typmod);
+    change->collation = GetColumnDefCollation(nullptr, def, change->type);
+    changes = lappend(changes, change);
+  }
+  return changes;
+}
+
+const NewColumnType *FindTypeChange(List *changes, const char *colname) {
+  ListCell *lc;
+  foreach (lc, changes) {
+    auto *c = static_cast<const NewColumnType *>(lfirst(lc));
+    if (strcmp(c->colname, colname) == 0) return c;
+  }
+  return nullptr;
+}
+
+List *QualifiedName(Oid nsp, const char *name) {
+  return list_make2(makeString(get_namespace_name(nsp)), makeString(pstrdup(name)));
+}
+
+// Type of the index's own attribute `attno` (1-based), as stored in its tuple descriptor.
+Oid IndexAttributeType(Oid indexoid, AttrNumber attno) {
+  HeapTuple tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(indexoid), Int16GetDatum(attno));
+  if (tup == nullptr) return InvalidOid;
+  const Oid type = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->atttypid;
+  ReleaseSysCache(tup);
+  return type;
+}
+
+const char *OpclassText(Oid opclass) {
+  HeapTuple opc = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclass));
+  if (opc == nullptr) return "?";
+  const char *name = quote_identifier(pstrdup(NameStr(reinterpret_cast<Form_pg_opclass>(GETSTRUCT(opc))->opcname)));
+  ReleaseSysCache(opc);
+  return name;
+}
+
+const char *CollationText(Oid collation) {
+  if (!OidIsValid(collation)) return "none";
+  const char *name = get_collation_name(collation);
+  return name != nullptr ? quote_identifier(name) : "?";
+}
+
+// Would CheckIndexCompatible() accept the re-created index (same storage kept)?
+// relid is the index's table, changes the columns whose type the statement changes.
+// Returns nullptr when the index is kept, else why it is built again.
+const char *IndexRebuildReason(Oid indexoid, Oid relid, List *changes) {
+  HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+  if (tup == nullptr) return "it could not be read";  // vanished: cannot tell, assume a rebuild
+  auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+  // "We don't assess expressions or predicates; assume incompatibility", nor invalid indexes.
+  const char *unjudged = !heap_attisnull(tup, Anum_pg_index_indexprs, nullptr) ? "it has expressions"
+                         : !heap_attisnull(tup, Anum_pg_index_indpred, nullptr) ? "it is partial"
+                         : !index->indisvalid                                   ? "it is invalid"
+                                                                                : nullptr;
+  if (unjudged != nullptr) {
+    ReleaseSysCache(tup);
+    return unjudged;
+  }
+  bool isnull;
+  auto *indclass = reinterpret_cast<oidvector *>(
+      DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indclass, &isnull)));
+  auto *indcoll = reinterpret_cast<oidvector *>(
+      DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indcollation, &isnull)));
+  const int nkeys = index->indnkeyatts;
+  AttrNumber keys[INDEX_MAX_KEYS];
+  Oid old_class[INDEX_MAX_KEYS], old_coll[INDEX_MAX_KEYS];
+  for (int i = 0; i < nkeys && i < INDEX_MAX_KEYS; i++) {
+    keys[i] = index->indkey.values[i];
+    old_class[i] = indclass->values[i];
+    old_coll[i] = indcoll->values[i];
+  }
+  ReleaseSysCache(tup);
+
+  const Oid am = RelationAccessMethod(indexoid);
+  const char *amname = get_am_name(am);
+  if (amname == nullptr) return "its access method could not be read";
+  // A PRIMARY KEY or UNIQUE constraint is re-created from pg_get_constraintdef_command():
+  // column names only, so default operator classes and the columns' collations.  Plain
+  // indexes and EXCLUDE constraints are deparsed with COLLATE and operator class
+  // wherever they differ from the column's defaults (ruleutils.c pg_get_indexdef_worker).
+  const Oid conoid = get_index_constraint(indexoid);
+  char contype = '\0';
+  Oid *exclops = nullptr;
+  if (OidIsValid(conoid)) {
+    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+    if (con == nullptr) return "its constraint could not be read";
+    contype = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con))->contype;
+    if (contype == CONSTRAINT_EXCLUSION) {
+      Datum d = SysCacheGetAttr(CONSTROID, con, Anum_pg_constraint_conexclop, &isnull);
+      if (!isnull) {
+        ArrayType *arr = DatumGetArrayTypePCopy(d);
+        if (ARR_NDIM(arr) == 1 && !ARR_HASNULL(arr) && ARR_ELEMTYPE(arr) == OIDOID && ARR_DIMS(arr)[0] == nkeys)
+          exclops = reinterpret_cast<Oid *>(ARR_DATA_PTR(arr));
       }
     }
-    ReleaseSysCache(tup);
-    if (rebuild) break;
+    ReleaseSysCache(con);
+    if (contype == CONSTRAINT_EXCLUSION && exclops == nullptr) return "its exclusion operators could not be read";
   }
-  return rebuild;
+  const bool decorated = contype != CONSTRAINT_PRIMARY && contype != CONSTRAINT_UNIQUE;
+
+  for (int i = 0; i < nkeys; i++) {
+    if (keys[i] == 0) return "it has expressions";
+    Oid oldtype, oldcoll;
+    int32 oldtypmod;
+    get_atttypetypmodcoll(relid, keys[i], &oldtype, &oldtypmod, &oldcoll);
+    const char *colname = get_attname(relid, keys[i], true);
+    if (colname == nullptr) return "its column could not be read";
+    const NewColumnType *change = FindTypeChange(changes, colname);
+    const Oid newtype = change ? change->type : oldtype;
+    const Oid column_coll = change ? change->collation : oldcoll;
+
+    // What the deparsed definition spells out for this key column.
+    const bool has_options = decorated && get_attoptions(indexoid, i + 1) != static_cast<Datum>(0);
+    const bool collation_given = decorated && OidIsValid(old_coll[i]) && old_coll[i] != oldcoll;
+    const bool opclass_given =
+        decorated && (has_options || GetDefaultOpClass(oldtype, am) != old_class[i]);
+
+    // ComputeIndexAttrs(): the explicit collation or the column's (new) one; PostgreSQL
+    // raises an error when it does not fit the type, and the statement fails anyway.
+    const Oid collation = collation_given ? old_coll[i] : column_coll;
+    if (type_is_collatable(newtype) != OidIsValid(collation)) return "its collation does not fit the new type";
+    List *opclass_name = NIL;
+    if (opclass_given) {
+      HeapTuple opc = SearchSysCache1(CLAOID, ObjectIdGetDatum(old_class[i]));
+      if (opc == nullptr) return "its operator class could not be read";
+      auto *opcform = reinterpret_cast<Form_pg_opclass>(GETSTRUCT(opc));
+      opclass_name = QualifiedName(opcform->opcnamespace, NameStr(opcform->opcname));
+      ReleaseSysCache(opc);
+    }
+    // ResolveOpClass() raises PostgreSQL's error when the named class does not accept
+    // the new type: the caller's subtransaction turns that into "cannot tell".
+    const Oid opclass = ResolveOpClass(opclass_name, newtype, amname, am);
+    // "Any change in operator class or collation breaks compatibility."
+    if (opclass != old_class[i])
+      return psprintf("it would use operator class %s instead of %s", OpclassText(opclass),
+                      OpclassText(old_class[i]));
+    if (collation != old_coll[i])
+      return psprintf("it would use collation %s instead of %s", CollationText(collation),
+                      CollationText(old_coll[i]));
+    // "For polymorphic opcintype, column type changes break compatibility."
+    if (IsPolymorphicType(get_opclass_input_type(opclass)) && IndexAttributeType(indexoid, i + 1) != newtype)
+      return psprintf("its operator class %s is polymorphic and the key type changes", OpclassText(opclass));
+    // Operator class options are deparsed verbatim and so compare equal.
+    if (exclops != nullptr) {
+      // "Any change in exclusion operator selections breaks compatibility."
+      HeapTuple opr = SearchSysCache1(OPEROID, ObjectIdGetDatum(exclops[i]));
+      if (opr == nullptr) return "its exclusion operator could not be read";
+      auto *oprform = reinterpret_cast<Form_pg_operator>(GETSTRUCT(opr));
+      List *opname = QualifiedName(oprform->oprnamespace, NameStr(oprform->oprname));
+      ReleaseSysCache(opr);
+      const Oid newop = compatible_oper_opid(opname, newtype, newtype, true);
+      if (newop != exclops[i]) return "its exclusion operator changes";
+      Oid left, right;
+      op_input_types(newop, &left, &right);
+      if ((IsPolymorphicType(left) || IsPolymorphicType(right)) && IndexAttributeType(indexoid, i + 1) != newtype)
+        return "its exclusion operator is polymorphic and the key type changes";
+    }
+  }
+  return nullptr;
+}
+
+// The indexes ATExecAlterColumnType() remembers for re-creation: those that depend
+// on the column directly, and those of the constraints that depend on it (PRIMARY
+// KEY, UNIQUE, EXCLUDE; a FOREIGN KEY's index belongs to the other table and stays).
+List *IndexesOnColumn(Oid relid, AttrNumber attnum) {
+  List *indexes = NIL;
+  ScanKeyData key[3];
+  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(RelationRelationId));
+  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+  ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
+  Relation depRel = table_open(DependRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 3, key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+    Oid indexoid = InvalidOid;
+    if (dep->classid == RelationRelationId && get_rel_relkind(dep->objid) == RELKIND_INDEX) {
+      indexoid = dep->objid;
+    } else if (dep->classid == ConstraintRelationId) {
+      HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
+      if (con == nullptr) continue;
+      const char contype = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con))->contype;
+      ReleaseSysCache(con);
+      if (contype == CONSTRAINT_PRIMARY || contype == CONSTRAINT_UNIQUE || contype == CONSTRAINT_EXCLUSION)
+        indexoid = get_constraint_index(dep->objid);
+    }
+    if (OidIsValid(indexoid) && get_rel_relkind(indexoid) == RELKIND_INDEX)
+      indexes = list_append_unique_oid(indexes, indexoid);
+  }
+  systable_endscan(scan);
+  table_close(depRel, AccessShareLock);
+  return indexes;
+}
+
+// Indexes the type change of `colname` rebuilds on relid and, when the statement
+// recurses, on its partitions and inheritance children (the heap is not rewritten).
+// On a partitioned table the partitions' indexes attached to a parent index are
+// built again: the parent index is re-created, which creates new partition indexes.
+// Returns a palloc'd list of "index (reason)", or nullptr for none.
+const char *IndexesRebuiltByTypeChange(Oid relid, bool recurse, const char *colname, List *changes) {
+  StringInfoData names;
+  initStringInfo(&names);
+  List *rels = recurse ? find_all_inheritors(relid, NoLock, nullptr) : list_make1_oid(relid);
+  const bool partitioned = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+  ListCell *lc;
+  foreach (lc, rels) {
+    const Oid rel = lfirst_oid(lc);
+    const AttrNumber attnum = get_attnum(rel, colname);
+    if (attnum == InvalidAttrNumber) continue;
+    ListCell *ic;
+    foreach (ic, IndexesOnColumn(rel, attnum)) {
+      const Oid indexoid = lfirst_oid(ic);
+      const char *reason = partitioned && get_rel_relispartition(indexoid)
+                               ? "its parent index on the partitioned table is re-created"
+                               : IndexRebuildReason(indexoid, rel, changes);
+      const char *name = get_rel_name(indexoid);
+      if (reason != nullptr && name != nullptr)
+        appendStringInfo(&names, "%s%s (%s)", names.len ? "; " : "", quote_identifier(name), reason);
+    }
+  }
+  return names.len ? names.data : nullptr;
 }
 
 void ProbeTypeChange(void *arg) {
@@ -286,7 +494,6 @@ void ProbeTypeChange(void *arg) {
   Oid newtype;
   int32 newtypmod;
   typenameTypeIdAndMod(nullptr, p->def->typeName, &newtype, &newtypmod);
-  const Oid newcoll = GetColumnDefCollation(nullptr, p->def, newtype);
   p->new_type = format_type_with_typemod(newtype, newtypmod);
 
   CoercionContext ccontext = COERCION_ASSIGNMENT;
@@ -305,14 +512,17 @@ void ProbeTypeChange(void *arg) {
   transform = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(transform)));
   p->known = true;
   p->rewrite = ColumnChangeRequiresRewrite(transform, attnum);
-  if (!p->rewrite) p->index_rebuild = IndexesNeedRebuild(p->relid, attnum, newtype, newcoll);
+  if (!p->rewrite)
+    p->rebuilt_indexes = IndexesRebuiltByTypeChange(p->relid, p->recurse, p->colname, ResolveTypeChanges(p->cmds));
   p->attnum = attnum;
 }
 
-void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableCmd *cmd, StatementAnalysis *out) {
+void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableStmt *stmt, AlterTableCmd *cmd,
+                            StatementAnalysis *out) {
   auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
   if (cmd->name == nullptr || def == nullptr || !IsA(def, ColumnDef)) return;
-  TypeChangeProbe probe = {relid, cmd->name, def, false, false, false, nullptr, 0};
+  TypeChangeProbe probe = {relid, cmd->name, def, stmt->cmds, stmt->relation->inh,
+                           false, false, nullptr, nullptr, 0};
   if (!TryInSubtransaction(ProbeTypeChange, &probe) || !probe.known) return;
   const char *what = psprintf("column %s to %s", quote_identifier(cmd->name), probe.new_type);
   const DependentConstraints constraints = ColumnConstraints(relid, probe.attnum);
@@ -323,10 +533,9 @@ void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableCmd *cmd, Statem
     AddFinding(out, RuleId::AlterColumnTypeRewrite, relid, lock, kRewrite | kIndexBuild, what,
                "The new type is not binary-coercible from the old one (or a length, precision, "
                "constrained domain or the session TimeZone forces every value to be recomputed).");
-  else if (probe.index_rebuild)
+  else if (probe.rebuilt_indexes != nullptr)
     AddFinding(out, RuleId::AlterColumnTypeIndexRebuild, relid, lock, kIndexBuild, what,
-               "The heap is kept, but the column's indexes do not match the new type's operator "
-               "family or collation and are rebuilt.");
+               psprintf("The heap is kept, but these indexes are built again: %s.", probe.rebuilt_indexes));
   // A rewrite changes the FOREIGN KEY's comparison: it is validated again, which
   // scans the table on the other side under ACCESS EXCLUSIVE.
   if (probe.rewrite) {
@@ -603,7 +812,7 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
         AnalyzeAddColumn(relid, lock, reinterpret_cast<ColumnDef *>(cmd->def), fk_validated, out);
         break;
       case AT_AlterColumnType:
-        AnalyzeAlterColumnType(relid, lock, cmd, out);
+        AnalyzeAlterColumnType(relid, lock, stmt, cmd, out);
         break;
       case AT_SetNotNull:
         if (cmd->name != nullptr && SetNotNullNeedsScan(relid, cmd->name))

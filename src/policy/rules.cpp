@@ -15,7 +15,7 @@ constexpr RuleInfo kRules[] = {
      "Expand and contract: add a new column of the new type, keep it in sync with a trigger, backfill in batches, switch readers, then drop the old column."},
     {RuleId::AlterColumnTypeIndexRebuild, "alter_column_type_index_rebuild", "rewrite", Action::Block,
      "changing the type of {what} rebuilds the indexes on it in {rel}",
-     "ALTER COLUMN TYPE that keeps the heap but changes collation or operator family rebuilds every index on the column under ACCESS EXCLUSIVE",
+     "ALTER COLUMN TYPE that keeps the heap still rebuilds, under ACCESS EXCLUSIVE, each index on the column that PostgreSQL cannot reuse (CheckIndexCompatible: another operator class or collation, expressions, a predicate, a partitioned parent index)",
      "Build the index you need with CREATE INDEX CONCURRENTLY on a new column (expand and contract), or accept the rebuild in a maintenance window."},
     {RuleId::AddColumnRewrite, "add_column_rewrite", "rewrite", Action::Block,
      "adding {what} rewrites {rel}",
