@@ -22,7 +22,10 @@ fi
 # Copy the packaged installation into the sandbox (once; again after packages change).
 sandbox_pg() {
   [ -n "${SG_SANDBOX:-}" ] || return 0
-  [ -x "$PG_BIN/postgres" ] && [ "$PG_BIN/postgres" -nt /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] && return 0
+  # cp -a keeps the packaged binary's mtime: the copy is current unless it is older
+  # (a copy made before a package upgrade).  "-nt" would recopy on every source,
+  # deleting the library that build_install put into the sandbox.
+  [ -x "$PG_BIN/postgres" ] && ! [ "$PG_BIN/postgres" -ot /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] && return 0
   rm -rf "$SG_PG_ROOT"
   mkdir -p "$SG_PG_ROOT/usr/lib/postgresql" "$SG_PG_ROOT/usr/share/postgresql" "$SG_PG_ROOT/usr/include"
   cp -a /usr/lib/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/lib/postgresql/"
