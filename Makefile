@@ -9,7 +9,8 @@ OBJS        = $(SRCS:.cpp=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 # Released versions' install scripts and the upgrade scripts are committed as they are.
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql)) \
+              $(wildcard $(EXTENSION)--*.control)
 SCRIPTS     = scripts/schema_guard_lint
 
 # pg_regress tests come from the schedule, never from a wildcard over sql/
@@ -19,7 +20,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 EXTRA_CLEAN  = results regression.diffs regression.out $(DATA_built)
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS += -Isrc
+PG_CPPFLAGS += -Isrc -DSG_VERSION='"$(EXTVERSION)"'
 PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
                -Wno-register -fno-rtti
 ifdef ERROR_ON_WARNING
@@ -51,3 +52,6 @@ schedulecheck:
 	  case $$n in $(EXTENSION)--*) continue;; esac; \
 	  grep -qx "test: $$n" test/schedule || { echo "not in test/schedule: $$n"; missing=1; }; \
 	done; exit $$missing
+
+# The files that compile in SG_VERSION follow the control file's default_version.
+src/module.o src/glue/sql_functions.o: $(EXTENSION).control

@@ -2,43 +2,67 @@
 # Sourced, not run.  Everything runs as root; the server runs as the postgres user.
 set -euo pipefail
 
-PG_MAJOR=${PG_MAJOR:-15}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# Which PostgreSQL: by default Debian's packaged major PG_MAJOR (15), laid out under
+# /usr/lib/postgresql/$PG_MAJOR.  PG_ROOT=DIR selects an installation in another layout
+# (a source build's prefix, a prebuilt server; scripts/matrix.sh assembles them): the
+# programs are in DIR/bin, and DIR/bin/pg_config tells the rest (PostgreSQL finds its
+# share and lib directories relative to its programs).
+if [ -n "${PG_ROOT:-}" ]; then
+  PG_ORIG_BIN=$PG_ROOT/bin
+  PG_MAJOR=$("$PG_ORIG_BIN/pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+else
+  PG_MAJOR=${PG_MAJOR:-15}
+  PG_ORIG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+fi
+
 # Several checkouts on one machine (developers working in parallel): SG_SANDBOX=NAME
-# gives this one a private, relocated copy of the PostgreSQL installation (PostgreSQL
-# finds its share and lib directories relative to its binaries), so `make install`
-# never replaces another checkout's library; SG_PORT_OFFSET shifts every test port and
-# SG_TMP moves the fixed working directories.  Unset, everything is as on CI.
+# gives this one a private, relocated copy of the PostgreSQL installation, so `make
+# install` never replaces another checkout's library; SG_PORT_OFFSET shifts every test
+# port and SG_TMP moves the fixed working directories.  Unset, everything is as on CI.
 SG_TMP=${SG_TMP:-/tmp}
 sg_port() { echo $(( $1 + ${SG_PORT_OFFSET:-0} )); }
-if [ -n "${SG_SANDBOX:-}" ]; then
+if [ -n "${SG_SANDBOX:-}" ] && [ -n "${PG_ROOT:-}" ]; then
+  SG_PG_ROOT=/tmp/sg-sandbox-$SG_SANDBOX/pg$PG_MAJOR-$(echo "$PG_ROOT" | md5sum | cut -c1-8)
+  PG_BIN=$SG_PG_ROOT/bin
+elif [ -n "${SG_SANDBOX:-}" ]; then
   SG_PG_ROOT=/tmp/sg-sandbox-$SG_SANDBOX/pg
   PG_BIN=$SG_PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin
 else
-  PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+  PG_BIN=$PG_ORIG_BIN
 fi
+# psql, pg_dump, pg_prove's psql...: this installation's, not Debian's version wrapper
+export PATH=$PG_BIN:$PATH
 
-# Copy the packaged installation into the sandbox (once; again after packages change).
+# Copy the installation into the sandbox, once: again only after the original changed
+# (the stamp names its server binary and that binary's time), never on every source of
+# this file, which would drop the library `make install` put there.
 sandbox_pg() {
   [ -n "${SG_SANDBOX:-}" ] || return 0
-  # cp -a keeps the packaged binary's mtime: the copy is current unless it is older
-  # (a copy made before a package upgrade).  "-nt" would recopy on every source,
-  # deleting the library that build_install put into the sandbox.
-  [ -x "$PG_BIN/postgres" ] && ! [ "$PG_BIN/postgres" -ot /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] && return 0
+  local stamp
+  stamp=$(stat -c '%n %Y %s' "$PG_ORIG_BIN/postgres")
+  [ -x "$PG_BIN/postgres" ] && [ "$(cat "$SG_PG_ROOT/.sg-stamp" 2>/dev/null)" = "$stamp" ] && return 0
   rm -rf "$SG_PG_ROOT"
-  mkdir -p "$SG_PG_ROOT/usr/lib/postgresql" "$SG_PG_ROOT/usr/share/postgresql" "$SG_PG_ROOT/usr/include"
-  cp -a /usr/lib/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/lib/postgresql/"
-  cp -a /usr/share/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/share/postgresql/"
-  cp -a /usr/include/postgresql "$SG_PG_ROOT/usr/include/"
+  mkdir -p "$SG_PG_ROOT"
+  if [ -n "${PG_ROOT:-}" ]; then
+    cp -a "$PG_ROOT/." "$SG_PG_ROOT/"
+  else
+    mkdir -p "$SG_PG_ROOT/usr/lib/postgresql" "$SG_PG_ROOT/usr/share/postgresql" "$SG_PG_ROOT/usr/include"
+    cp -a /usr/lib/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/lib/postgresql/"
+    cp -a /usr/share/postgresql/$PG_MAJOR "$SG_PG_ROOT/usr/share/postgresql/"
+    cp -a /usr/include/postgresql "$SG_PG_ROOT/usr/include/"
+  fi
   chmod 755 "/tmp/sg-sandbox-$SG_SANDBOX" "$SG_PG_ROOT"
+  echo "$stamp" >"$SG_PG_ROOT/.sg-stamp"
 }
-[ -d /usr/lib/postgresql/$PG_MAJOR/bin ] && sandbox_pg
+[ -x "$PG_ORIG_BIN/postgres" ] && sandbox_pg
 
-# Debian packages the build and the tests need; installed only when missing.
+# Debian packages the build and the tests need; installed only when missing.  An
+# installation in another layout brings its own server, headers and pgTAP.
 install_deps() {
-  local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
-              libtap-parser-sourcehandler-pgtap-perl g++ make"
+  local pkgs="libtap-parser-sourcehandler-pgtap-perl g++ make"
+  [ -z "${PG_ROOT:-}" ] && pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap $pkgs"
   local missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

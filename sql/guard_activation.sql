@@ -37,8 +37,12 @@ SELECT extname FROM pg_extension WHERE extname = 'schema_guard';
 SET schema_guard.mode = off;
 DROP EXTENSION schema_guard;
 RESET schema_guard.mode;
--- DROP EXTENSION leaves nothing behind
+-- DROP EXTENSION leaves nothing behind but its schema, empty (an extension cannot own
+-- the schema it is installed in)
 SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'schema_guard') AS schemas,
+       (SELECT count(*) FROM pg_class WHERE relnamespace = 'schema_guard'::regnamespace)
+       + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'schema_guard'::regnamespace)
+       + (SELECT count(*) FROM pg_type WHERE typnamespace = 'schema_guard'::regnamespace) AS in_schema,
        (SELECT count(*) FROM pg_proc WHERE proname LIKE '%schema_guard%' OR prosrc LIKE 'schema_guard%') AS functions,
        (SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'schema_guard%') AS event_triggers,
        (SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid WHERE e.extname = 'schema_guard') AS members;

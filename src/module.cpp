@@ -5,7 +5,7 @@
 #include "glue/hook.hpp"
 
 extern "C" {
-PG_MODULE_MAGIC;
+SG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 

@@ -1,14 +1,23 @@
-// Version differences between the PostgreSQL majors schema_guard builds against.
-// From 14 on the ProcessUtility_hook signature is identical, so this stays small.
+// Version differences between the PostgreSQL majors schema_guard builds against, and
+// the only place that names a major: scripts/matrix.sh builds 15, 17, 18 and 19 with
+// -Werror (16 lies between 15 and 17 but has no headers on Debian or npm; 14 neither).
 #pragma once
 
-#if PG_VERSION_NUM < 140000 || PG_VERSION_NUM >= 190000
-#error "schema_guard supports PostgreSQL 14 to 18"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 200000
+#error "schema_guard builds against PostgreSQL 15 to 19"
 #endif
 
-#if PG_VERSION_NUM < 150000
-// PostgreSQL 14 has the older name for reserving a GUC prefix.
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+// The library's version, from the control file's default_version (see the Makefile).
+#ifndef SG_VERSION
+#error "SG_VERSION is not defined: build with the Makefile"
+#endif
+
+// 18 lets a module name itself and its version in its magic block (shown by
+// pg_get_loaded_modules()); older majors have the plain block.
+#ifdef PG_MODULE_MAGIC_EXT
+#define SG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "schema_guard", .version = SG_VERSION)
+#else
+#define SG_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
 #if PG_VERSION_NUM >= 160000
@@ -17,11 +26,6 @@
 #else
 #define SG_GUC_MALLOC(size) malloc(size)
 #define SG_GUC_FREE(ptr) free(ptr)
-#endif
-
-#if PG_VERSION_NUM < 150000
-// InitMaterializedSRF arrived in 15; 14 has the same helper under another name.
-#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall((fcinfo), (flags))
 #endif
 
 // Tree walkers: PostgreSQL 15 declares the callback as bool (*)() (no
@@ -35,4 +39,13 @@
 #define SG_MUTATOR(fn) reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)()>(fn))
 #else
 #define SG_MUTATOR(fn) (fn)
+#endif
+
+// A backend's entry in this transaction's activity snapshot, by 1-based index.
+// PostgreSQL 16 renamed pgstat_fetch_stat_local_beentry() (gone since) to
+// pgstat_get_local_beentry_by_index(); same index base, same NULL when out of range.
+#if PG_VERSION_NUM >= 160000
+#define SG_LOCAL_BEENTRY(index) pgstat_get_local_beentry_by_index(index)
+#else
+#define SG_LOCAL_BEENTRY(index) pgstat_fetch_stat_local_beentry(index)
 #endif

@@ -1,13 +1,21 @@
 -- pgTAP: the guard's SQL and GUC surface, status(), and verdicts seen through
 -- PL/pgSQL EXECUTE (PROCESS_UTILITY_QUERY), as pgTAP's throws_ok runs them.
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 
 SELECT has_function('schema_guard', 'status', 'schema_guard.status() exists');
 SELECT has_function('schema_guard', 'rules', 'schema_guard.rules() exists');
 SELECT is((SELECT active FROM schema_guard.status()), true, 'the guard is active here');
 SELECT is((SELECT load_method FROM schema_guard.status()), 'shared_preload_libraries', 'loaded by shared_preload_libraries');
 SELECT is((SELECT extension_installed FROM schema_guard.status()), true, 'status() sees the extension');
+SELECT is((SELECT library_version FROM schema_guard.status()),
+          (SELECT default_version FROM pg_available_extensions WHERE name = 'schema_guard'),
+          'status() reports the loaded library''s version, the control file''s default_version');
+SELECT is((SELECT extension_version FROM schema_guard.status()),
+          (SELECT extversion FROM pg_extension WHERE extname = 'schema_guard'),
+          'status() reports the installed extension''s version');
+SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'schema_guard'), 'schema_guard',
+          'the extension is recorded in schema schema_guard (as \dx shows it)');
 
 SELECT set_eq(
   $$SELECT name FROM pg_settings WHERE name LIKE 'schema_guard.%'$$,

@@ -95,7 +95,7 @@ void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {
 static void DescribeBackend(int pid, StringInfo buf) {
   const int n = pgstat_fetch_stat_numbackends();
   for (int i = 1; i <= n; i++) {
-    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+    LocalPgBackendStatus *local = SG_LOCAL_BEENTRY(i);
     if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
     PgBackendStatus *be = &local->backendStatus;
     if (be->st_xact_start_timestamp != 0) {

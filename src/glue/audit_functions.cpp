@@ -70,7 +70,7 @@ Oid *IndexesBeingBuilt(int *n) {
   Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (backends + 1)));
   *n = 0;
   for (int i = 1; i <= backends; i++) {
-    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+    LocalPgBackendStatus *local = SG_LOCAL_BEENTRY(i);
     if (local == nullptr) continue;
     const PgBackendStatus &status = local->backendStatus;
     if (status.st_progress_command != PROGRESS_COMMAND_CREATE_INDEX) continue;

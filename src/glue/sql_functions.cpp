@@ -10,6 +10,24 @@
 using namespace schema_guard;
 using policy::Action;
 
+// pg_extension.extversion of schema_guard in this database, or NULL.
+static char *InstalledExtensionVersion() {
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("schema_guard"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+  char *version = nullptr;
+  HeapTuple tuple = systable_getnext(scan);
+  if (HeapTupleIsValid(tuple)) {
+    bool isnull;
+    Datum datum = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+    if (!isnull) version = TextDatumGetCString(datum);
+  }
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return version;
+}
+
 SG_SQL_FUNCTION(schema_guard_status) {
   TupleDesc tupdesc;
   if (get_call_result_type(fcinfo, nullptr, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -29,9 +47,19 @@ SG_SQL_FUNCTION(schema_guard_status) {
     message = "inactive: schema_guard.mode is off";
   else
     message = mode == Action::Block ? "active: unsafe DDL is blocked or warned about per rule" : "active: unsafe DDL is reported as WARNING and runs";
-  Datum values[6] = {BoolGetDatum(active), BoolGetDatum(hook), CStringGetTextDatum(activation::LoadMethodName()),
-                     BoolGetDatum(installed), CStringGetTextDatum(effective), CStringGetTextDatum(message)};
-  bool nulls[6] = {false, false, false, false, false, false};
+  // The versions of the loaded library and of the extension's SQL objects here: they
+  // differ after a package upgrade until ALTER EXTENSION schema_guard UPDATE.
+  // (A 0.2.0 declaration of this function has only the first six columns; the tuple
+  // follows the declared result type.)
+  char *extension_version = installed ? InstalledExtensionVersion() : nullptr;
+  Datum values[8] = {BoolGetDatum(active), BoolGetDatum(hook), CStringGetTextDatum(activation::LoadMethodName()),
+                     BoolGetDatum(installed), CStringGetTextDatum(effective), CStringGetTextDatum(message),
+                     CStringGetTextDatum(SG_VERSION), (Datum)0};
+  bool nulls[8] = {false, false, false, false, false, false, false, extension_version == nullptr};
+  if (extension_version != nullptr) values[7] = CStringGetTextDatum(extension_version);
+  if (tupdesc->natts > 8)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("schema_guard.status() is declared with %d result columns, the library knows 8", tupdesc->natts),
+                    errhint("ALTER EXTENSION schema_guard UPDATE, or install the matching library.")));
   return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 

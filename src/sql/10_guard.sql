@@ -1,8 +1,21 @@
 -- The guard: status, rule catalog and the table_rewrite backstop.
 
--- The schema is created here (not named in the control file) so that it is a member
--- of the extension and DROP EXTENSION leaves nothing behind.
-CREATE SCHEMA schema_guard;
+-- The objects live in schema schema_guard, named by the control file (so \dx shows it):
+-- CREATE EXTENSION creates it when missing.  PostgreSQL does not let an extension own
+-- the schema it is installed in, so DROP EXTENSION leaves the (then empty) schema.
+-- A schema of that name that already exists is used, but only when a superuser owns
+-- it: its owner could drop and replace the functions superusers call.
+DO $$
+DECLARE
+  owner regrole := (SELECT nspowner::regrole FROM pg_catalog.pg_namespace WHERE nspname = 'schema_guard');
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner) THEN
+    RAISE EXCEPTION 'schema "schema_guard" is owned by role %, which is not a superuser', owner
+      USING DETAIL = 'The owner of a schema can drop and replace the functions in it.',
+            HINT = 'ALTER SCHEMA schema_guard OWNER TO a superuser, or drop it, then CREATE EXTENSION schema_guard again.';
+  END IF;
+END
+$$;
 
 CREATE FUNCTION schema_guard.status(
     OUT active boolean,
@@ -10,13 +23,15 @@ CREATE FUNCTION schema_guard.status(
     OUT load_method text,
     OUT extension_installed boolean,
     OUT effective_mode text,
-    OUT message text)
+    OUT message text,
+    OUT library_version text,
+    OUT extension_version text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'schema_guard_status'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION schema_guard.status() IS
-  'Is the guard active in this backend: how the library was loaded, whether the extension is installed here, the effective mode';
+  'Is the guard active in this backend: how the library was loaded, whether the extension is installed here, the effective mode; the versions of the loaded library and of the installed extension';
 
 CREATE FUNCTION schema_guard.rules(
     OUT rule_id text,

