@@ -77,9 +77,10 @@ SELECT count(*) AS semicolons_rows FROM schema_guard.check(';;;');
 SET schema_guard.mode = warn;
 SELECT rule, action FROM schema_guard.check('CREATE INDEX ON items (code)') WHERE rule = 'create_index_blocking';
 RESET schema_guard.mode;
-SET schema_guard.allow = 'create_index_blocking';
+BEGIN;
+SET LOCAL schema_guard.allow = 'create_index_blocking';
 SELECT count(*) AS allowed_rows FROM schema_guard.check('SET lock_timeout = ''1s''; CREATE INDEX ON items (code)');
-RESET schema_guard.allow;
+COMMIT;
 
 -- message and hint
 SELECT message, hint FROM schema_guard.check('ALTER TABLE items ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent_tbl') WHERE rule = 'add_foreign_key_scan';

@@ -28,7 +28,9 @@ RESET schema_guard.rules;
 SET schema_guard.rules = 'no_such_rule:block';
 SET schema_guard.rules = 'drop_table:sometimes';
 SET schema_guard.rules = 'drop_table';
-SET schema_guard.allow = 'no_such_rule';
+BEGIN;
+SET LOCAL schema_guard.allow = 'no_such_rule';
+ROLLBACK;
 SET schema_guard.mode = 'loud';
 \set VERBOSITY terse
 
@@ -40,6 +42,19 @@ CREATE INDEX config_t_v_idx2 ON config_t (v);
 COMMIT;
 SHOW schema_guard.allow;
 ALTER TABLE config_t RENAME COLUMN v TO w;
+
+-- ... and only for that transaction: a value that would outlive it is refused
+-- (SET, ALTER ROLE / DATABASE / SYSTEM SET) or, set another way, ignored and said so
+\set VERBOSITY default
+SET schema_guard.allow = 'rename_column';
+ALTER ROLE CURRENT_USER SET schema_guard.allow = 'rename_column';
+ALTER DATABASE contrib_regression SET schema_guard.allow = 'rename_column';
+ALTER SYSTEM SET schema_guard.allow = 'rename_column';
+SET schema_guard.allow = '';
+SELECT set_config('schema_guard.allow', 'rename_column', false) AS session_allow;
+ALTER TABLE config_t RENAME COLUMN v TO w;
+RESET schema_guard.allow;
+\set VERBOSITY terse
 
 -- below schema_guard.min_table_size the lock-duration rules are quiet;
 -- breaking rules still apply
@@ -57,7 +72,9 @@ ALTER TABLE config_t OWNER TO sg_migrator;
 GRANT SET ON PARAMETER schema_guard.allow TO sg_migrator;
 SET ROLE sg_app;
 SET schema_guard.mode = off;
-SET schema_guard.allow = 'rename_column';
+BEGIN;
+SET LOCAL schema_guard.allow = 'rename_column';
+ROLLBACK;
 SET schema_guard.rules = 'rename_column:off';
 RESET ROLE;
 SET ROLE sg_migrator;

@@ -57,9 +57,10 @@ SELECT set_config('sg.holder_pid', :'holder_pid', false) IS NOT NULL AS ok;
 SET lock_timeout = 0;
 SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
 -- a SHARE request (CREATE INDEX ... would also be judged by its own rule)
-SET schema_guard.allow = 'create_index_blocking';
+BEGIN;
+SET LOCAL schema_guard.allow = 'create_index_blocking';
 SELECT lock_verdict('CREATE INDEX items_note_idx ON items (note)');
-RESET schema_guard.allow;
+COMMIT;
 -- with a lock_timeout the wait is bounded: a warning, then the server's own timeout
 SET lock_timeout = '50ms';
 SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');

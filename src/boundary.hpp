@@ -38,18 +38,24 @@ inline void RunGuarded(const char *entry_point, Body &&body) {
                     errmsg("schema_guard: internal error in %s: %s", entry_point, message)));
 }
 
-// Run a PostgreSQL operation that may raise an ERROR we want to treat as "unknown"
-// (for example cooking a DEFAULT expression that PostgreSQL itself will reject a
-// moment later with its own message).  It runs in a subtransaction; on error the
-// subtransaction is rolled back, the error discarded, and false returned.
-// fn must be a plain function: nothing with a destructor may live across the longjmp.
-// With error_out, the discarded error is copied there (in the caller's context).
-bool TryInSubtransaction(void (*fn)(void *), void *arg, ErrorData **error_out = nullptr);
+// Errors the guard may discard because they only mean "cannot tell" (a catalog
+// row that vanished under concurrent DDL, a default PostgreSQL will reject, a
+// user function that raised while it was folded).  Never discarded: query cancel
+// and statement_timeout, termination, out of memory and other exhausted
+// resources, stack depth and other program limits, lock timeouts, deadlocks and
+// serialization failures, I/O and corruption errors.
+bool MeansCannotTell(const ErrorData *error);
 
-// Run fn in a subtransaction that is always rolled back: whatever fn allocated
-// in the caller's memory context stays, every lock and resource it took is
-// released.  False when fn raised an error (discarded).  Same rules for fn.
-bool RunInDiscardedSubtransaction(void (*fn)(void *), void *arg);
+// Run a PostgreSQL operation in a subtransaction that is always rolled back:
+// whatever fn allocated in the caller's memory context stays; every lock,
+// relcache reference and catalog or data change it made (including those of user
+// functions evaluated on the way, e.g. by constant folding) is undone.  True when
+// fn completed.  When fn raised an error that MeansCannotTell(), the error is
+// discarded (copied to *error_out when given, in the caller's context) and false
+// returned; any other error is raised again after the rollback (the cancel flag
+// is already cleared by then, so the error itself must travel on).
+// fn must be a plain function: nothing with a destructor may live across the longjmp.
+bool TryInSubtransaction(void (*fn)(void *), void *arg, ErrorData **error_out = nullptr);
 
 }  // namespace schema_guard
 

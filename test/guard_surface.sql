@@ -1,7 +1,7 @@
 -- pgTAP: the guard's SQL and GUC surface, status(), and verdicts seen through
 -- PL/pgSQL EXECUTE (PROCESS_UTILITY_QUERY), as pgTAP's throws_ok runs them.
 BEGIN;
-SELECT plan(32);
+SELECT plan(39);
 
 SELECT has_function('schema_guard', 'status', 'schema_guard.status() exists');
 SELECT has_function('schema_guard', 'rules', 'schema_guard.rules() exists');
@@ -29,7 +29,7 @@ SELECT is_empty(
 SELECT is(current_setting('schema_guard.mode'), 'block', 'mode defaults to block');
 SELECT is((SELECT enumvals FROM pg_settings WHERE name = 'schema_guard.mode'), ARRAY['off', 'warn', 'block'], 'mode values');
 
-SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 32, 'the rule catalog has 32 rules');
+SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 33, 'the rule catalog has 33 rules');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE rule_id !~ '^[a-z][a-z_]*[a-z]$'$$, 'rule ids are snake_case');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE coalesce(recipe, '') = '' OR coalesce(description, '') = ''$$, 'every rule has a description and a recipe');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE category NOT IN ('rewrite', 'scan', 'index_build', 'breaking', 'lock_wait', 'backstop', 'script')$$, 'categories are known');
@@ -49,7 +49,19 @@ RESET schema_guard.mode;
 SELECT lives_ok($$CREATE INDEX tap_t_v_idx ON tap_t (v)$$, 'a table created in this transaction is exempt');
 
 SELECT throws_ok($$SET schema_guard.rules = 'nope:block'$$, '22023', NULL, 'unknown rule ids are refused');
-SELECT throws_ok($$SET schema_guard.allow = 'nope'$$, '22023', NULL, 'unknown allow-list ids are refused');
+SELECT throws_ok($$SET LOCAL schema_guard.allow = 'nope'$$, '22023', NULL, 'unknown allow-list ids are refused');
+-- schema_guard.allow counts for one transaction: SET LOCAL only
+SELECT throws_ok($$SET schema_guard.allow = 'rename_table'$$, '55P02', 'schema_guard.allow can only be set with SET LOCAL',
+                 'a session-level allow is refused');
+SELECT throws_ok($$ALTER ROLE CURRENT_USER SET schema_guard.allow = 'rename_table'$$, '55P02', NULL,
+                 'a per-role allow is refused');
+SELECT lives_ok($$SELECT set_config('schema_guard.allow', 'rename_table', false)$$, 'set_config(..., false)');
+SELECT is((SELECT action FROM schema_guard.rules() WHERE rule_id = 'rename_table'), 'block',
+          'a value given by set_config(..., false) would outlive the transaction: ignored');
+SELECT lives_ok($$SELECT set_config('schema_guard.allow', 'rename_table', true)$$, 'set_config(..., true)');
+SELECT is((SELECT action FROM schema_guard.rules() WHERE rule_id = 'rename_table'), 'off',
+          'set_config(..., true) is SET LOCAL: counted');
+SELECT lives_ok($$SET LOCAL schema_guard.allow = ''$$, 'reset allow');
 SELECT lives_ok($$SET schema_guard.rules = 'drop_table:block, truncate:off'$$, 'rule overrides parse');
 SELECT is((SELECT action FROM schema_guard.rules() WHERE rule_id = 'drop_table'), 'block', 'override applies');
 SELECT lives_ok($$RESET schema_guard.rules$$, 'reset');

@@ -18,6 +18,13 @@ Oid RelationAccessMethod(Oid relid) {
   return am;
 }
 
+// DETAIL for a conservative finding: the probe that would have told raised an
+// error while it evaluated user code (constant folding, a partition bound).
+const char *CannotTell(const ErrorData *error, const char *what, const char *assumption) {
+  return psprintf("The guard could not evaluate %s (%s), so it assumes %s.", what,
+                  error != nullptr && error->message != nullptr ? error->message : "error", assumption);
+}
+
 const char *ColumnText(const char *colname) {
   return psprintf("column %s", quote_identifier(colname));
 }
@@ -40,6 +47,7 @@ struct DefaultProbe {
   bool volatile_default;     // contain_volatile_functions on the planned default
   bool null_default;         // the default is a NULL constant
   bool domain_constraints;   // the type is a domain with constraints
+  bool evaluating;           // past parse analysis: user functions may run now
 };
 
 void ProbeDefault(void *arg) {
@@ -57,6 +65,7 @@ void ProbeDefault(void *arg) {
   }
   if (expr == nullptr) return;
   p->has_default = true;
+  p->evaluating = true;  // constant folding runs IMMUTABLE functions
   Node *planned = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(expr)));
   p->volatile_default = contain_volatile_functions(planned);
   p->null_default = IsA(planned, Const) && reinterpret_cast<Const *>(planned)->constisnull;
@@ -92,22 +101,27 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validate
   }
 
   const char *rewrite_reason = nullptr;
-  DefaultProbe probe = {def, raw_default, false, false, false, false};
+  DefaultProbe probe = {def, raw_default, false, false, false, false, false};
+  ErrorData *probe_error = nullptr;
   if (identity) {
     rewrite_reason = "An identity column is filled for every existing row.";
   } else if (generated) {
     rewrite_reason = "A GENERATED ... STORED column is computed for every existing row.";
   } else if (IsSerialTypeName(def->typeName)) {
     rewrite_reason = "A serial column's default nextval() is volatile: every existing row gets its own value.";
-  } else if (TryInSubtransaction(ProbeDefault, &probe)) {
+  } else if (RunProbe(ProbeDefault, &probe, &probe_error)) {
     if (probe.has_default && probe.domain_constraints)
       rewrite_reason = "The column's type is a domain with constraints, checked for every existing row.";
     else if (probe.has_default && probe.volatile_default)
       rewrite_reason = "The default is volatile, so it is evaluated for every existing row (a non-volatile default such as now() would be stored once).";
     else if (!probe.has_default && probe.domain_constraints)
       rewrite_reason = "The column's type is a domain with constraints, checked for every existing row.";
+  } else if (probe.evaluating) {
+    // A function in the default raised while it was folded: it may not raise when
+    // PostgreSQL runs it.  Fail closed.
+    rewrite_reason = CannotTell(probe_error, "the default", "that it is volatile and every existing row is rewritten");
   } else {
-    return;  // PostgreSQL will reject the column itself; let it say why
+    return;  // parse analysis failed: PostgreSQL will reject the column itself; let it say why
   }
 
   if (rewrite_reason != nullptr) {
@@ -169,6 +183,7 @@ struct TypeChangeProbe {
   const char *rebuilt_indexes;  // indexes built again although the heap is kept
   const char *new_type;
   AttrNumber attnum;
+  bool evaluating;  // past parse analysis: user functions may run now
 };
 
 // Constraints that depend on the column (pg_depend), as ATExecAlterColumnType finds
@@ -459,7 +474,7 @@ List *IndexesOnColumn(Oid relid, AttrNumber attnum) {
 const char *IndexesRebuiltByTypeChange(Oid relid, bool recurse, const char *colname, List *changes) {
   StringInfoData names;
   initStringInfo(&names);
-  List *rels = recurse ? find_all_inheritors(relid, NoLock, nullptr) : list_make1_oid(relid);
+  List *rels = recurse ? InheritanceTree(relid) : list_make1_oid(relid);
   const bool partitioned = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
   ListCell *lc;
   foreach (lc, rels) {
@@ -495,6 +510,7 @@ void ProbeTypeChange(void *arg) {
   int32 newtypmod;
   typenameTypeIdAndMod(nullptr, p->def->typeName, &newtype, &newtypmod);
   p->new_type = format_type_with_typemod(newtype, newtypmod);
+  p->attnum = attnum;
 
   CoercionContext ccontext = COERCION_ASSIGNMENT;
   if (p->def->raw_default != nullptr && !UsingIsPlainColumn(p->def->raw_default, p->colname, &ccontext)) {
@@ -509,12 +525,13 @@ void ProbeTypeChange(void *arg) {
                                     COERCE_IMPLICIT_CAST, -1);
   if (transform == nullptr) return;  // no cast: PostgreSQL raises its own error
   assign_expr_collations(pstate, transform);
+  p->evaluating = true;  // constant folding may run a user-defined cast function
   transform = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(transform)));
-  p->known = true;
+  p->evaluating = false;  // what follows reads the catalog only; PostgreSQL reports its errors
   p->rewrite = ColumnChangeRequiresRewrite(transform, attnum);
   if (!p->rewrite)
     p->rebuilt_indexes = IndexesRebuiltByTypeChange(p->relid, p->recurse, p->colname, ResolveTypeChanges(p->cmds));
-  p->attnum = attnum;
+  p->known = true;
 }
 
 void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableStmt *stmt, AlterTableCmd *cmd,
@@ -522,17 +539,24 @@ void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableStmt *stmt, Alte
   auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
   if (cmd->name == nullptr || def == nullptr || !IsA(def, ColumnDef)) return;
   TypeChangeProbe probe = {relid, cmd->name, def, stmt->cmds, stmt->relation->inh,
-                           false, false, nullptr, nullptr, 0};
-  if (!TryInSubtransaction(ProbeTypeChange, &probe) || !probe.known) return;
+                           false, false, nullptr, nullptr, 0, false};
+  ErrorData *probe_error = nullptr;
+  const char *rewrite_reason =
+      "The new type is not binary-coercible from the old one (or a length, precision, "
+      "constrained domain or the session TimeZone forces every value to be recomputed).";
+  if (!RunProbe(ProbeTypeChange, &probe, &probe_error)) {
+    if (!probe.evaluating) return;  // parse analysis failed: PostgreSQL reports why
+    probe.known = probe.rewrite = true;  // fail closed
+    rewrite_reason = CannotTell(probe_error, "the conversion", "that the table is rewritten");
+  }
+  if (!probe.known) return;
   const char *what = psprintf("column %s to %s", quote_identifier(cmd->name), probe.new_type);
   const DependentConstraints constraints = ColumnConstraints(relid, probe.attnum);
   ListCell *lc;
   foreach (lc, constraints.fk_other_tables)
     if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), AccessExclusiveLock);
   if (probe.rewrite)
-    AddFinding(out, RuleId::AlterColumnTypeRewrite, relid, lock, kRewrite | kIndexBuild, what,
-               "The new type is not binary-coercible from the old one (or a length, precision, "
-               "constrained domain or the session TimeZone forces every value to be recomputed).");
+    AddFinding(out, RuleId::AlterColumnTypeRewrite, relid, lock, kRewrite | kIndexBuild, what, rewrite_reason);
   else if (probe.rebuilt_indexes != nullptr)
     AddFinding(out, RuleId::AlterColumnTypeIndexRebuild, relid, lock, kIndexBuild, what,
                psprintf("The heap is kept, but these indexes are built again: %s.", probe.rebuilt_indexes));
@@ -585,7 +609,7 @@ bool NotNullProven(Oid relid, const char *colname) {
 bool SetNotNullNeedsScan(Oid relid, const char *colname) {
   if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE) return !NotNullProven(relid, colname);
   ListCell *lc;
-  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+  foreach (lc, InheritanceTree(relid)) {
     const Oid child = lfirst_oid(lc);
     if (get_rel_relkind(child) == RELKIND_RELATION && !IsExemptRelation(child) &&
         !NotNullProven(child, colname))
@@ -606,13 +630,13 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
       break;
     case CONSTR_FOREIGN: {
       const Oid pkrel = LookupRelation(con->pktable);
+      const char *pkname = OidIsValid(pkrel) ? get_rel_name(pkrel) : nullptr;
       // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
       if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
       if (!con->skip_validation) {
         AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
                    psprintf("FOREIGN KEY constraint%s", name),
-                   OidIsValid(pkrel) ? psprintf("Writes to the referenced table %s are blocked too.",
-                                                get_rel_name(pkrel))
+                   pkname != nullptr ? psprintf("Writes to the referenced table %s are blocked too.", pkname)
                                      : nullptr);
         // The validation query (RI_Initial_Check) joins the referenced table as well.
         if (OidIsValid(pkrel) && pkrel != relid && !IsExemptRelation(pkrel))
@@ -635,8 +659,8 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
         const char *nullable = nullptr;
         for (int i = 0; i < index->indnkeyatts && nullable == nullptr; i++) {
           const AttrNumber attnum = index->indkey.values[i];
-          if (attnum > 0 && !NotNullProven(relid, get_attname(relid, attnum, false)))
-            nullable = get_attname(relid, attnum, false);
+          const char *attname = attnum > 0 ? get_attname(relid, attnum, true) : nullptr;
+          if (attname != nullptr && !NotNullProven(relid, attname)) nullable = attname;
         }
         ReleaseSysCache(tup);
         if (nullable != nullptr)
@@ -666,6 +690,7 @@ struct AttachProbe {
   bool scan_attached;
   bool scan_default;
   Oid default_part;
+  bool evaluating;  // the bound's expressions are being evaluated (user functions may run)
 };
 
 bool ImpliedOnLeaves(Oid relid, List *constraint, Relation parent) {
@@ -678,7 +703,7 @@ bool ImpliedOnLeaves(Oid relid, List *constraint, Relation parent) {
   RelationClose(rel);
   if (implied || !partitioned) return implied;
   ListCell *lc;
-  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+  foreach (lc, InheritanceTree(relid)) {
     const Oid child = lfirst_oid(lc);
     if (child == relid || get_rel_relkind(child) != RELKIND_RELATION) continue;
     Relation crel = RelationIdGetRelation(child);
@@ -696,6 +721,7 @@ void ProbeAttach(void *arg) {
   Relation parent = RelationIdGetRelation(p->parent);
   if (parent == nullptr) return;
   ParseState *pstate = make_parsestate(nullptr);
+  p->evaluating = true;  // transformPartitionBound() evaluates the bound's expressions
   PartitionBoundSpec *bound = transformPartitionBound(pstate, parent, p->bound);
   List *boundConstraint = get_qual_from_partbound(parent, bound);
   List *constraint = list_concat_copy(boundConstraint, RelationGetPartitionQual(parent));
@@ -717,9 +743,10 @@ void ProbeAttach(void *arg) {
 void AnalyzeAttachPartition(Oid relid, PartitionCmd *pc, StatementAnalysis *out) {
   if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE || pc->bound == nullptr) return;
   const Oid attached = LookupRelation(pc->name);
-  if (!OidIsValid(attached)) return;
-  AnalyzeNewPartitionBound(relid, attached, pc->bound,
-                           psprintf("ATTACH PARTITION %s", quote_identifier(get_rel_name(attached))), out);
+  // Dropped since its name was resolved: PostgreSQL reports the missing relation.
+  const char *name = OidIsValid(attached) ? get_rel_name(attached) : nullptr;
+  if (name == nullptr) return;
+  AnalyzeNewPartitionBound(relid, attached, pc->bound, psprintf("ATTACH PARTITION %s", quote_identifier(name)), out);
 }
 
 // ------------------------------------------------------------- the command list
@@ -762,16 +789,28 @@ void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *boun
   // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
   const bool attached_exempt = !OidIsValid(attached) || IsExemptRelation(attached);
   if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
-  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid};
-  if (!TryInSubtransaction(ProbeAttach, &probe) || !probe.known) return;
+  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid, false};
+  ErrorData *probe_error = nullptr;
+  const char *attached_reason = "No validated CHECK constraint on the new partition implies its partition bound.";
+  const char *default_reason =
+      "The default partition is scanned to prove it holds no rows of the new bound; a validated CHECK on it that excludes the bound avoids the scan.";
+  if (!RunProbe(ProbeAttach, &probe, &probe_error)) {
+    if (!probe.evaluating) return;  // PostgreSQL reports why
+    // Fail closed: both scans happen unless the guard can prove otherwise.
+    probe.known = true;
+    probe.scan_attached = OidIsValid(attached);
+    probe.default_part = get_default_partition_oid(parent);
+    probe.scan_default = OidIsValid(probe.default_part) && !bound->is_default;
+    attached_reason = default_reason = CannotTell(probe_error, "the partition bound", "that the tables are scanned");
+  }
+  if (!probe.known) return;
   if (probe.scan_attached && !attached_exempt)
-    AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what,
-               "No validated CHECK constraint on the new partition implies its partition bound.");
+    AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what, attached_reason);
   if (OidIsValid(probe.default_part) && !IsExemptRelation(probe.default_part)) {
     AddLockTarget(out, probe.default_part, AccessExclusiveLock);
     if (probe.scan_default)
       AddFinding(out, RuleId::AttachPartitionScan, probe.default_part, AccessExclusiveLock, kScan, what,
-                 "The default partition is scanned to prove it holds no rows of the new bound; a validated CHECK on it that excludes the bound avoids the scan.");
+                 default_reason);
   }
 }
 
@@ -802,7 +841,7 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   out->command = "ALTER TABLE";
   AddLockTarget(out, relid, lock);
 
-  const char relpersistence = get_rel_persistence(relid);
+  const char relpersistence = RelationPersistence(relid);
   const bool fk_validated = AddedForeignKeysAreValidated(stmt->cmds);
   ListCell *lc;
   foreach (lc, stmt->cmds) {

@@ -59,6 +59,19 @@ bool IsJudgedStatement(const Node *parsetree);
 // StatementAnalysis::held_locks.
 void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
 
+// AnalyzeStatement() as the guard runs it, on a catalog other sessions change
+// while it reads without locks: on a fresh catalog (invalidations accepted), in a
+// subtransaction that is always rolled back, judged again when a catalog row
+// vanished under it; after the last attempt it fails closed with one
+// judgement_failed finding.  Cancels, timeouts and the like propagate.
+void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
+
+// A probe that evaluates part of a statement (cooking a default, transforming a
+// partition bound) in a rolled-back subtransaction (boundary.hpp).  False with
+// the discarded error in *error when it raised; an internal error (a catalog row
+// that vanished) is raised again so that AnalyzeStatementSafely() starts over.
+bool RunProbe(void (*fn)(void *), void *arg, ErrorData **error);
+
 // Does this transaction already hold `lock` (or a stronger one) on relid?
 bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock);
 
@@ -78,8 +91,18 @@ bool IsExemptRelation(Oid relid);
 void SetExemptSchemas(const char *names);
 
 // Heap size in bytes (partitioned tables and inheritance parents: the sum over
-// the tree), read without taking a lock.
+// the tree), read without taking a lock; -1 when it cannot be read (the relation
+// was dropped meanwhile).
 int64 RelationSizeBytes(Oid relid);
+
+// relid and every partition and inheritance child below it (find_all_inheritors()
+// without its "cache lookup failed" when a member is dropped concurrently).
+List *InheritanceTree(Oid relid);
+
+// pg_class facts that are false / '\0' for a relation that no longer exists
+// (has_subclass() and get_rel_persistence() raise an internal error instead).
+bool RelationHasInheritors(Oid relid);
+char RelationPersistence(Oid relid);
 
 // RangeVar to OID without locking; InvalidOid when it does not exist.
 Oid LookupRelation(const RangeVar *rv);

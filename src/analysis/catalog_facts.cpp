@@ -1,5 +1,6 @@
 // Catalog facts the analyzers need, read without heavyweight locks.
 #include "analysis/analysis.hpp"
+#include "boundary.hpp"
 
 namespace schema_guard::analysis {
 
@@ -35,23 +36,74 @@ bool IsExemptRelation(Oid relid) {
   return exempt || IsExemptSchema(nsp);
 }
 
-static int64 HeapBytes(Oid relid) {
-  Relation rel = RelationIdGetRelation(relid);
-  if (rel == nullptr) return 0;
-  int64 bytes = 0;
-  if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
-    bytes = static_cast<int64>(RelationGetNumberOfBlocks(rel)) * BLCKSZ;
-  RelationClose(rel);
-  return bytes;
+List *InheritanceTree(Oid relid) {
+  // find_all_inheritors() raises "cache lookup failed" when a member is dropped
+  // while it walks (has_subclass()); pg_inherits read directly just misses it.
+  List *tree = list_make1_oid(relid);
+  Relation pg_inherits = table_open(InheritsRelationId, AccessShareLock);
+  ListCell *lc;
+  foreach (lc, tree) {  // the list grows while it is walked: breadth first
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(lfirst_oid(lc)));
+    SysScanDesc scan = systable_beginscan(pg_inherits, InheritsParentIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+      tree = list_append_unique_oid(tree, reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple))->inhrelid);
+    systable_endscan(scan);
+  }
+  table_close(pg_inherits, AccessShareLock);
+  return tree;
 }
 
-int64 RelationSizeBytes(Oid relid) {
+bool RelationHasInheritors(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (tup == nullptr) return false;
+  const bool has = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relhassubclass;
+  ReleaseSysCache(tup);
+  return has;
+}
+
+char RelationPersistence(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (tup == nullptr) return '\0';
+  const char persistence = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relpersistence;
+  ReleaseSysCache(tup);
+  return persistence;
+}
+
+namespace {
+
+struct SizeProbe {
+  Oid relid;
+  int64 bytes;
+};
+
+void AddHeapBytes(Oid relid, int64 *bytes) {
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return;
+  if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+    *bytes += static_cast<int64>(RelationGetNumberOfBlocks(rel)) * BLCKSZ;
+  RelationClose(rel);
+}
+
+void ProbeSize(void *arg) {
+  auto *p = static_cast<SizeProbe *>(arg);
   // A partitioned table, or a parent of inheritance children: the whole tree.
-  if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE && !has_subclass(relid)) return HeapBytes(relid);
-  int64 total = 0;
+  if (get_rel_relkind(p->relid) != RELKIND_PARTITIONED_TABLE && !RelationHasInheritors(p->relid)) {
+    AddHeapBytes(p->relid, &p->bytes);
+    return;
+  }
   ListCell *lc;
-  foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) total += HeapBytes(lfirst_oid(lc));
-  return total;
+  foreach (lc, InheritanceTree(p->relid)) AddHeapBytes(lfirst_oid(lc), &p->bytes);
+}
+
+}  // namespace
+
+int64 RelationSizeBytes(Oid relid) {
+  // Sizes are read without a lock: a relation dropped meanwhile (its relcache
+  // entry rebuilt under us, its file gone) leaves the size unknown.
+  SizeProbe probe = {relid, 0};
+  return TryInSubtransaction(ProbeSize, &probe) ? probe.bytes : -1;
 }
 
 Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects, const char *what,
@@ -72,7 +124,7 @@ void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE
   out->findings = lappend(out->findings, NewFinding(rule, relid, lock, effects, what, reason));
   // A rewrite of a parent rewrites its partitions and inheritance children too.
   if ((effects & kRewrite) && OidIsValid(relid))
-    out->rewrites = list_concat_unique_oid(out->rewrites, find_all_inheritors(relid, NoLock, nullptr));
+    out->rewrites = list_concat_unique_oid(out->rewrites, InheritanceTree(relid));
 }
 
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {

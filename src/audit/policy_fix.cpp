@@ -263,7 +263,7 @@ bool DeparsePolicy(Oid policy_oid, PolicySql *out) {
     DeparseJob job = {{nodes[0], nodes[1]}, relid, open_relation, out};
     if (!reads_others && !open_relation) {
       RunDeparse(&job);  // columns of the policy's table only: nothing opened, nothing locked
-    } else if (!RunInDiscardedSubtransaction(RunDeparse, &job)) {
+    } else if (!TryInSubtransaction(RunDeparse, &job)) {
       *out = {};
       available = false;
     }

@@ -137,33 +137,38 @@ Oid PartitionedIndexFixFunction() {
                         2, argtypes, false);
 }
 
-}  // namespace
+constexpr int kFkAuditColumns = 13;
 
-// schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL): see
-// its declaration in src/sql/20_audit_fk.sql for the columns.
-SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
-  InitMaterializedSRF(fcinfo, 0);
-  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-  MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "schema_guard fk audit", ALLOCSET_DEFAULT_SIZES);
-  MemoryContext caller = MemoryContextSwitchTo(work);
+struct FkAuditRows {
+  FunctionCallInfo fcinfo;
+  int count;
+  Datum (*values)[kFkAuditColumns];
+  bool (*nulls)[kFkAuditColumns];
+};
+
+// The audit's rows, built in the caller's memory context: every catalog read of
+// the audit happens here.
+void BuildFkAuditRows(void *arg) {
+  auto *out = static_cast<FkAuditRows *>(arg);
+  FunctionCallInfo fcinfo = out->fcinfo;
   int n_namespaces, n_building, n_extension, count;
   const Oid *namespaces = AuditNamespaces(fcinfo, &n_namespaces);
   const Oid *building = IndexesBeingBuilt(&n_building);
   const Oid *extension = ExtensionRelations(&n_extension);
   audit::FkReportRow **rows = audit::BuildFkReport(namespaces, n_namespaces, building, n_building, &count);
+  out->values = static_cast<Datum(*)[kFkAuditColumns]>(palloc(sizeof(*out->values) * (count + 1)));
+  out->nulls = static_cast<bool(*)[kFkAuditColumns]>(palloc0(sizeof(*out->nulls) * (count + 1)));
+  out->count = 0;
   Oid partitioned_fix = InvalidOid;
-  // each row's values are built in a context reset after the row is stored
-  MemoryContext per_row = AllocSetContextCreate(work, "schema_guard fk audit row", ALLOCSET_SMALL_SIZES);
   StringInfoData scratch;
   initStringInfo(&scratch);
   for (int i = 0; i < count; i++) {
     const audit::FkReportRow &r = *rows[i];
     const audit::FkFinding &f = r.finding;
     if (audit::OidInSorted(extension, n_extension, f.relid)) continue;
-    MemoryContextSwitchTo(per_row);
-    constexpr int kColumns = 13;
-    Datum values[kColumns];
-    bool nulls[kColumns] = {};
+    Datum *values = out->values[out->count];
+    bool *nulls = out->nulls[out->count];
+    out->count++;
     Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * f.n));
     for (int k = 0; k < f.n; k++) names[k] = NameDatum(r.colnames[k]);
     values[0] = ObjectIdGetDatum(f.relid);
@@ -186,10 +191,34 @@ SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
     } else {
       values[12] = TextOrNull(audit::FkFixStatement(r, &scratch), &nulls[12]);
     }
-    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    MemoryContextSwitchTo(work);
-    MemoryContextReset(per_row);
   }
+}
+
+}  // namespace
+
+// schema_guard.fk_index_audit(VARIADIC schema_filter name[] DEFAULT NULL): see
+// its declaration in src/sql/20_audit_fk.sql for the columns.
+SG_SQL_FUNCTION(schema_guard_fk_index_audit) {
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "schema_guard fk audit", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext caller = MemoryContextSwitchTo(work);
+  // The catalog is read without locks while other sessions may drop what it
+  // lists: a row that vanished between two lookups starts the audit over on a
+  // fresh catalog (the rows go to the tuplestore only afterwards: a tuplestore's
+  // temporary file must not belong to the rolled-back subtransaction).
+  FkAuditRows rows = {fcinfo, 0, nullptr, nullptr};
+  ErrorData *error = nullptr;
+  constexpr int kAttempts = 5;
+  bool done = false;
+  for (int attempt = 0; attempt < kAttempts && !done; attempt++) {
+    AcceptInvalidationMessages();
+    MemoryContextReset(work);
+    done = TryInSubtransaction(BuildFkAuditRows, &rows, &error);
+  }
+  if (!done) ReThrowError(error);  // PostgreSQL's own error, after kAttempts tries
+  for (int i = 0; i < rows.count; i++)
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, rows.values[i], rows.nulls[i]);
   MemoryContextSwitchTo(caller);
   MemoryContextDelete(work);
   return (Datum)0;

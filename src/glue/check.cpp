@@ -286,7 +286,7 @@ void JudgeScriptStatement(Node *stmt, ScriptState *st, analysis::StatementAnalys
   }
 
   analysis::StatementAnalysis result;
-  analysis::AnalyzeStatement(stmt, &result, st->held_locks);
+  analysis::AnalyzeStatementSafely(stmt, &result, st->held_locks);
   verdict::AddLockWaitFindings(&result, st->EffectiveTimeout(), guc::CurrentSettings());
   out->findings = list_concat(out->findings, result.findings);
   out->lock_targets = result.lock_targets;
@@ -389,6 +389,7 @@ namespace {
 const char *DurationClass(int64 bytes, uint8 effects) {
   if ((effects & (analysis::kRewrite | analysis::kScan | analysis::kIndexBuild)) == 0)
     return "instant once the lock is granted (catalog change)";
+  if (bytes < 0) return "unknown (the table's size could not be read)";
   if (bytes < 10 * 1024 * 1024) return "under a second (small table)";
   if (bytes < 1024LL * 1024 * 1024) return "seconds (proportional to the table size)";
   if (bytes < 100LL * 1024 * 1024 * 1024) return "minutes (proportional to the table size)";
@@ -429,7 +430,7 @@ SG_SQL_FUNCTION(schema_guard_explain) {
     return (Datum)0;
   }
   analysis::StatementAnalysis result;
-  analysis::AnalyzeStatement(stmt, &result);
+  analysis::AnalyzeStatementSafely(stmt, &result);
   verdict::AddLockWaitFindings(&result, LockTimeout, settings);
   if (result.lock_targets == NIL)
     PutLine(rsinfo, "no existing relation is locked (new or temporary tables are not visible to others)");
@@ -445,7 +446,8 @@ SG_SQL_FUNCTION(schema_guard_explain) {
     Finding named = {};
     named.relid = t->relid;
     const int64 bytes = analysis::RelationSizeBytes(t->relid);
-    const char *size = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+    const char *size = bytes < 0 ? "size unknown"
+                                 : text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
     PutLine(rsinfo, psprintf("%s (%s): %s lock, blocks %s", report::RelationText(named), size,
                              report::LockModeSqlName(t->lock), report::BlockedOperations(t->lock)));
     PutLine(rsinfo, psprintf("  rewrite: %s, scan: %s, index build: %s",

@@ -96,7 +96,41 @@ extern "C" void AssignRules(const char *newval, void *extra) {
   rule_overrides = static_cast<const policy::RuleOverrides *>(extra);
 }
 
+// Where a value of schema_guard.allow would outlive the transaction that set it:
+// the configuration file, the server's command line, the role's or database's
+// settings, the client's startup options (PGOPTIONS).
+bool OutlivesTransaction(GucSource source) {
+  return source >= PGC_S_ENV_VAR && source <= PGC_S_CLIENT;
+}
+
+const char *SourceText(GucSource source) {
+  switch (source) {
+    case PGC_S_ENV_VAR: return "environment";
+    case PGC_S_FILE: return "configuration file";
+    case PGC_S_ARGV: return "server command line";
+    case PGC_S_GLOBAL: return "settings for all roles and databases";
+    case PGC_S_DATABASE: return "database's settings";
+    case PGC_S_USER: return "role's settings";
+    case PGC_S_DATABASE_USER: return "role's settings for this database";
+    case PGC_S_CLIENT: return "connection options (PGOPTIONS)";
+    default: return "session";
+  }
+}
+
+const char *const kAllowDetail =
+    "An allowance counts only for the transaction that sets it with SET LOCAL; a session, role, "
+    "database or server value would outlive it.";
+const char *const kAllowHint =
+    "Use SET LOCAL schema_guard.allow = '...' inside the migration's transaction; a lasting "
+    "change for a role belongs in schema_guard.rules (ALTER ROLE ... SET schema_guard.rules = 'rule_id:warn').";
+
 extern "C" bool CheckAllow(char **newval, void **extra, GucSource source) {
+  if (OutlivesTransaction(source) && *newval != nullptr && (*newval)[strspn(*newval, " ,")] != '\0') {
+    GUC_check_errmsg("schema_guard.allow cannot be set in the %s", SourceText(source));
+    GUC_check_errdetail("%s", kAllowDetail);
+    GUC_check_errhint("%s", kAllowHint);
+    return false;
+  }
   bool ok = false;
   RunGuarded("schema_guard.allow", [&] {
     ok = ParseListGuc<policy::AllowList>(*newval, extra, ParseAllowItem, "a schema_guard rule id");
@@ -139,15 +173,81 @@ extern "C" void AssignExemptSchemas(const char *newval, void *extra) {
   analysis::SetExemptSchemas(extra ? static_cast<const SchemaList *>(extra)->names : nullptr);
 }
 
+// The GUC record of schema_guard.allow: its stack says how the current value was set.
+struct config_generic *AllowRecord() {
+  static struct config_generic *record = nullptr;
+  if (record == nullptr) {
+#if PG_VERSION_NUM >= 160000
+    record = find_option("schema_guard.allow", false, true, ERROR);
+#else
+    struct config_generic **vars = get_guc_variables();
+    const int n = GetNumConfigOptions();
+    for (int i = 0; i < n && record == nullptr; i++)
+      if (strcmp(vars[i]->name, "schema_guard.allow") == 0) record = vars[i];
+#endif
+  }
+  return record;
+}
+
+// Was the current value set for this transaction only (SET LOCAL, set_config(...,
+// true)) or for a function's body only (its SET clause)?  Any other value (SET,
+// set_config(..., false), role, database, file, PGOPTIONS) would outlive the
+// transaction.
+bool AllowSetForThisTransaction() {
+  const struct config_generic *record = AllowRecord();
+  if (record == nullptr || record->stack == nullptr) return false;
+  const GucStackState state = record->stack->state;
+  return state == GUC_LOCAL || state == GUC_SET_LOCAL || state == GUC_SAVE;
+}
+
+bool AllowValueEmpty() { return allow_value == nullptr || allow_value[strspn(allow_value, " ,")] == '\0'; }
+
 }  // namespace
+
+void RejectLastingAllow(Node *parsetree) {
+  const VariableSetStmt *set = nullptr;
+  switch (nodeTag(parsetree)) {
+    case T_VariableSetStmt: {
+      set = reinterpret_cast<VariableSetStmt *>(parsetree);
+      if (set->is_local) return;
+      break;
+    }
+    case T_AlterRoleSetStmt: set = reinterpret_cast<AlterRoleSetStmt *>(parsetree)->setstmt; break;
+    case T_AlterDatabaseSetStmt: set = reinterpret_cast<AlterDatabaseSetStmt *>(parsetree)->setstmt; break;
+    case T_AlterSystemStmt: set = reinterpret_cast<AlterSystemStmt *>(parsetree)->setstmt; break;
+    default: return;
+  }
+  if (set == nullptr || set->kind != VAR_SET_VALUE || set->name == nullptr ||
+      pg_strcasecmp(set->name, "schema_guard.allow") != 0)
+    return;
+  // An empty value allows nothing: harmless at any level.
+  bool empty = true;
+  ListCell *lc;
+  foreach (lc, set->args) {
+    const auto *arg = static_cast<const A_Const *>(lfirst(lc));
+    if (!IsA(arg, A_Const) || arg->isnull || !IsA(&arg->val, String) ||
+        strVal(&arg->val)[strspn(strVal(&arg->val), " ,")] != '\0')
+      empty = false;
+  }
+  if (empty) return;
+  ereport(ERROR, (errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
+                  errmsg("schema_guard.allow can only be set with SET LOCAL"), errdetail("%s", kAllowDetail),
+                  errhint("%s", kAllowHint)));
+}
+
+const char *IgnoredAllowNote() {
+  if (AllowValueEmpty() || AllowSetForThisTransaction()) return nullptr;
+  return "schema_guard.allow is set, but not with SET LOCAL in this transaction, so it is ignored.";
+}
 
 void Define() {
   // Registered in alphabetical order.
   DefineCustomStringVariable(
       "schema_guard.allow",
-      "Rule ids whose findings are deliberately accepted (use SET LOCAL for one transaction).",
+      "Rule ids whose findings are deliberately accepted, for one transaction (SET LOCAL only).",
       "A comma-separated list of rule ids; statements they would warn about or block run "
-      "unchanged and are logged as allowed.",
+      "unchanged and are logged as allowed.  Counts only when set with SET LOCAL (or a "
+      "function's SET clause); session, role, database and server values are refused or ignored.",
       &allow_value, "", PGC_SUSET, GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE, CheckAllow, AssignAllow,
       nullptr);
   DefineCustomStringVariable(
@@ -183,7 +283,8 @@ void Define() {
 }
 
 policy::Settings CurrentSettings() {
-  return policy::Settings{static_cast<Action>(mode_value), rule_overrides, allow_list};
+  return policy::Settings{static_cast<Action>(mode_value), rule_overrides,
+                          AllowSetForThisTransaction() ? allow_list : nullptr};
 }
 
 Action Mode() { return static_cast<Action>(mode_value); }

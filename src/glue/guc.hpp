@@ -2,13 +2,24 @@
 // change them is decided by PostgreSQL's privileges (superuser, GRANT SET ON PARAMETER).
 #pragma once
 
+#include "pg.hpp"
 #include "policy/decide.hpp"
 
 namespace schema_guard::guc {
 
 void Define();
 
+// The settings in force; the allow list only when it was set for this
+// transaction (SET LOCAL or a function's SET clause).
 policy::Settings CurrentSettings();
+
+// Raises an ERROR for a statement that would give schema_guard.allow a value
+// outliving the transaction: SET (not LOCAL), ALTER ROLE / DATABASE / SYSTEM SET.
+void RejectLastingAllow(Node *parsetree);
+
+// A DETAIL sentence when schema_guard.allow has a value that is ignored because it
+// was not set with SET LOCAL in this transaction; nullptr otherwise.
+const char *IgnoredAllowNote();
 policy::Action Mode();
 long MinTableSizeBytes();     // schema_guard.min_table_size
 int GuardLockTimeoutMs();     // schema_guard.lock_timeout (0: do not apply one)

@@ -16,8 +16,11 @@ using policy::RuleId;
 
 ProcessUtility_hook_type prev_process_utility = nullptr;
 
-// Relations the current statement's analysis expects to be rewritten (POD: it is
-// read by the event trigger while the statement runs).
+// Relations the analyses of the statements now running expect to be rewritten (POD:
+// it is read by the event trigger while the statements run).  A stack: a nested
+// statement (run by an event trigger, or by a function a default calls for every
+// row) adds its predictions above those of the statement that runs it and takes
+// them away when it ends, so the outer statement's predictions hold throughout.
 constexpr int kMaxPredicted = 64;
 Oid predicted[kMaxPredicted];
 int npredicted = 0;
@@ -63,7 +66,7 @@ int Judge(PlannedStmt *pstmt, const char *query) {
   MemoryContext caller_context = MemoryContextSwitchTo(judge_context);
 
   analysis::StatementAnalysis result;
-  analysis::AnalyzeStatement(pstmt->utilityStmt, &result);
+  analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result);
   Predict(result.rewrites);
 
   // schema_guard.lock_timeout applies when the session has none and the statement
@@ -78,7 +81,7 @@ int Judge(PlannedStmt *pstmt, const char *query) {
   const policy::Settings settings = guc::CurrentSettings();
   verdict::AddLockWaitFindings(&result, effective_timeout, settings);
 
-  report::Context ctx = {StatementText(pstmt, query), result.command, nullptr};
+  report::Context ctx = {StatementText(pstmt, query), result.command, nullptr, guc::IgnoredAllowNote()};
   const Finding *blocking = nullptr;
   StringInfoData also;
   initStringInfo(&also);
@@ -121,28 +124,36 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
                                     ProcessUtilityContext context, ParamListInfo params,
                                     QueryEnvironment *queryEnv, DestReceiver *dest,
                                     QueryCompletion *qc) {
-  if (context != PROCESS_UTILITY_SUBCOMMAND) {
+  if (context == PROCESS_UTILITY_TOPLEVEL) {  // nothing runs around it: forget what an error left
     npredicted = 0;
     predicted_overflow = false;
   }
+  const int outer_predicted = npredicted;
+  const bool outer_overflow = predicted_overflow;
+  if (IsA(pstmt->utilityStmt, VariableSetStmt) || IsA(pstmt->utilityStmt, AlterRoleSetStmt) ||
+      IsA(pstmt->utilityStmt, AlterDatabaseSetStmt) || IsA(pstmt->utilityStmt, AlterSystemStmt))
+    guc::RejectLastingAllow(pstmt->utilityStmt);
   int apply_timeout_ms = 0;
   if (ShouldJudge(pstmt->utilityStmt, context))
     RunGuarded("the ProcessUtility hook", [&] { apply_timeout_ms = Judge(pstmt, queryString); });
 
-  if (apply_timeout_ms <= 0) {
+  if (apply_timeout_ms <= 0 && npredicted == outer_predicted && predicted_overflow == outer_overflow) {
     CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
     return;
   }
-  // schema_guard.lock_timeout: in force only while this statement runs.
+  // schema_guard.lock_timeout: in force only while this statement runs; its
+  // predictions too.
   const int saved_timeout = LockTimeout;
-  LockTimeout = apply_timeout_ms;
+  if (apply_timeout_ms > 0) LockTimeout = apply_timeout_ms;
   PG_TRY();
   {
     CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
   }
   PG_FINALLY();
   {
-    LockTimeout = saved_timeout;
+    if (apply_timeout_ms > 0) LockTimeout = saved_timeout;
+    npredicted = outer_predicted;
+    predicted_overflow = outer_overflow;
   }
   PG_END_TRY();
 }

@@ -12,6 +12,7 @@ const char *While(uint8 effects) {
 
 const char *SizeText(Oid relid) {
   const int64 bytes = analysis::RelationSizeBytes(relid);
+  if (bytes < 0) return "size unknown";
   return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
 }
 
@@ -51,6 +52,7 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
   }
   if (f.reason) appendStringInfo(&buf, " %s", f.reason);
   if (ctx.also) appendStringInfo(&buf, " Also blocked: %s.", ctx.also);
+  if (ctx.note) appendStringInfo(&buf, " %s", ctx.note);
   return buf.data;
 }
 

@@ -14,6 +14,7 @@ struct Context {
   const char *statement;    // the statement text, for the log
   const char *command;      // e.g. "ALTER TABLE"
   const char *also;         // other blocking findings, may be null
+  const char *note;         // a last DETAIL sentence, may be null
 };
 
 // The texts of a finding: "schema_guard: rule: ...", DETAIL, and HINT (the safe

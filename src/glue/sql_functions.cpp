@@ -98,7 +98,11 @@ SG_SQL_FUNCTION(schema_guard_table_rewrite) {
   const policy::Settings settings = guc::CurrentSettings();
   const Action action = policy::ConfiguredAction(settings, policy::RuleId::UnpredictedRewrite, false);
   const int64 min = guc::MinTableSizeBytes();
-  if (action == Action::Off || (min > 0 && analysis::RelationSizeBytes(relid) < min)) PG_RETURN_VOID();
+  if (action == Action::Off) PG_RETURN_VOID();
+  if (min > 0) {
+    const int64 bytes = analysis::RelationSizeBytes(relid);  // unknown (-1): judged
+    if (bytes >= 0 && bytes < min) PG_RETURN_VOID();
+  }
 
   analysis::Finding f = {};
   f.rule = policy::RuleId::UnpredictedRewrite;

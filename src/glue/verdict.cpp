@@ -34,9 +34,10 @@ Outcome Decide(const analysis::Finding &f, const policy::Settings &settings, int
   const Action action = policy::ConfiguredAction(settings, f.rule, lock_timeout_ms > 0);
   if (action == Action::Off) return Outcome::Quiet;
   const long min = guc::MinTableSizeBytes();
-  if (min > 0 && policy::IsLockDurationRule(f.rule) && OidIsValid(f.relid) &&
-      analysis::RelationSizeBytes(f.relid) < min)
-    return Outcome::Quiet;
+  if (min > 0 && policy::IsLockDurationRule(f.rule) && OidIsValid(f.relid)) {
+    const int64 bytes = analysis::RelationSizeBytes(f.relid);  // unknown (-1): judged
+    if (bytes >= 0 && bytes < min) return Outcome::Quiet;
+  }
   if (policy::IsAllowed(settings, f.rule)) return Outcome::Allowed;
   return action == Action::Block ? Outcome::Block : Outcome::Warn;
 }

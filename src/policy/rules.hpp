@@ -45,6 +45,7 @@ enum class RuleId : uint8_t {
   LockConflict,
   // backstop
   UnpredictedRewrite,
+  JudgementFailed,
   // a scan under a lock the transaction already holds
   ValidateUnderStrongLock,
   // scripts judged by schema_guard.check(): what will fail at deploy

@@ -1,0 +1,120 @@
+-- Safety of the guard itself (issue 9): what it evaluates leaves no trace, a
+-- probe that raises fails closed, cancels and timeouts are never swallowed, and
+-- the table_rewrite backstop never blocks a rewrite that was predicted and allowed.
+SET client_min_messages = warning;
+SET lock_timeout = '5s';
+SET schema_guard.mode = off;
+CREATE SCHEMA safety;
+SET search_path = safety, public;
+CREATE TABLE t (id int PRIMARY KEY, v int);
+INSERT INTO t SELECT g, g FROM generate_series(1, 500) g;
+CREATE TABLE trace (what text);
+-- an IMMUTABLE function that writes (through a volatile helper: a non-volatile
+-- function may not INSERT itself)
+CREATE FUNCTION leave_trace() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO safety.trace VALUES ('written'); END $$;
+CREATE FUNCTION writes() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN PERFORM safety.leave_trace(); RETURN 7; END $$;
+-- an IMMUTABLE function that raises on every other call: on the guard's call,
+-- not on PostgreSQL's (a sequence is not rolled back with the guard's subtransaction)
+CREATE SEQUENCE calls;
+CREATE FUNCTION raises_once() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('safety.calls') % 2 = 1 THEN RAISE EXCEPTION 'odd call fails'; END IF;
+  RETURN 1;
+END $$;
+CREATE FUNCTION slow() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1 FROM pg_sleep(2)';
+CREATE TABLE parted (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
+CREATE TABLE parted_d PARTITION OF parted DEFAULT;
+INSERT INTO parted SELECT g, g FROM generate_series(1, 1500) g;
+CREATE TABLE loose (id int);
+INSERT INTO loose SELECT generate_series(1000, 1100);
+RESET schema_guard.mode;
+SET lock_timeout = '5s';
+
+--------------------------------------------------------------------------------
+-- 1. Nothing the guard evaluates leaves a trace: constant folding of the DEFAULT
+-- runs writes(), in a subtransaction that is always rolled back.
+SELECT rule FROM schema_guard.check('ALTER TABLE t ADD COLUMN w int DEFAULT writes()') ORDER BY 1;
+SELECT count(*) > 0 AS explained FROM schema_guard.explain('ALTER TABLE t ADD COLUMN w int DEFAULT writes()');
+SELECT count(*) AS rows_after_check_and_explain FROM trace;
+-- judged by the hook and blocked: no row either
+ALTER TABLE t ADD COLUMN w int DEFAULT writes() CHECK (w > 0);
+SELECT count(*) AS rows_after_blocked_statement FROM trace;
+-- allowed and run: exactly the one row PostgreSQL's own evaluation writes
+BEGIN;
+SET LOCAL schema_guard.allow = 'add_check_scan';
+ALTER TABLE t ADD COLUMN w int DEFAULT writes() CHECK (w > 0);
+SELECT count(*) AS rows_after_allowed_statement FROM trace;
+ROLLBACK;
+-- a partition bound is evaluated by the guard the same way
+SELECT rule FROM schema_guard.check('ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1000 + writes() - 7) TO (1100 + writes())') ORDER BY 1;
+SELECT count(*) AS rows_after_bound_check FROM trace;
+
+--------------------------------------------------------------------------------
+-- 2. A probe that raises fails closed: the statement is judged as if the rewrite
+-- or scan happens, and the DETAIL says why.
+\set VERBOSITY default
+SELECT setval('calls', 1, false) IS NOT NULL AS reset;
+ALTER TABLE t ADD COLUMN c int DEFAULT raises_once() CHECK (c > 0);
+SELECT setval('calls', 1, false) IS NOT NULL AS reset;
+ALTER TABLE t ADD COLUMN r int DEFAULT raises_once() REFERENCES t (id);
+SELECT setval('calls', 1, false) IS NOT NULL AS reset;
+ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1000 * raises_once()) TO (1101);
+\set VERBOSITY terse
+SELECT setval('calls', 1, false) IS NOT NULL AS reset;
+SELECT rule, rewrites, scans FROM schema_guard.check('ALTER TABLE t ADD COLUMN c int DEFAULT raises_once() CHECK (c > 0)') ORDER BY 1;
+SELECT setval('calls', 1, false) IS NOT NULL AS reset;
+SELECT rule, relation, scans FROM schema_guard.check('ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1000 * raises_once()) TO (1101)') ORDER BY 1, 2;
+SELECT count(*) AS committed FROM pg_attribute WHERE attrelid = 't'::regclass AND attname IN ('c', 'r');
+-- an error PostgreSQL itself raises while parsing is still PostgreSQL's own
+ALTER TABLE t ADD COLUMN bad int DEFAULT no_such_function();
+
+--------------------------------------------------------------------------------
+-- 3. statement_timeout during a slow IMMUTABLE function in a DEFAULT: 57014,
+-- from the hook and from check(), and nothing committed.
+\set VERBOSITY default
+SET statement_timeout = '300ms';
+ALTER TABLE t ADD COLUMN s int DEFAULT slow();
+SELECT count(*) FROM schema_guard.check('ALTER TABLE t ADD COLUMN s int DEFAULT slow()');
+SELECT count(*) FROM schema_guard.explain('ALTER TABLE t ADD COLUMN s int DEFAULT slow()');
+RESET statement_timeout;
+\set VERBOSITY terse
+SELECT count(*) AS column_s FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 's';
+
+--------------------------------------------------------------------------------
+-- 4. The backstop never blocks a rewrite that was predicted and allowed.
+-- (a) another table_rewrite event trigger that sorts first and runs a statement
+SET schema_guard.mode = off;
+CREATE FUNCTION other_rewrite_trigger() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN SET LOCAL work_mem = '8MB'; EXECUTE 'CREATE TEMP TABLE IF NOT EXISTS rewrite_seen (relid oid)'; END $$;
+CREATE EVENT TRIGGER aaa_other_rewrite ON table_rewrite EXECUTE FUNCTION other_rewrite_trigger();
+RESET schema_guard.mode;
+BEGIN;
+SET LOCAL schema_guard.allow = 'add_column_rewrite';
+ALTER TABLE t ADD COLUMN rnd float8 DEFAULT random();
+ROLLBACK;
+SET schema_guard.mode = off;
+DROP EVENT TRIGGER aaa_other_rewrite;
+-- (b) a volatile default that runs SET, for every row of every partition
+CREATE FUNCTION sets_and_returns() RETURNS int VOLATILE LANGUAGE plpgsql AS $$
+BEGIN SET LOCAL work_mem = '4MB'; RETURN 1; END $$;
+RESET schema_guard.mode;
+BEGIN;
+SET LOCAL schema_guard.allow = 'add_column_rewrite';
+ALTER TABLE parted ADD COLUMN x int DEFAULT sets_and_returns();
+SELECT count(*) AS rewritten_rows FROM parted WHERE x = 1;
+ROLLBACK;
+-- the backstop still stops what nobody predicted (ALTER TYPE is not analysed)
+SET schema_guard.mode = off;
+CREATE TYPE pair AS (a int, b int);
+CREATE TABLE pairs OF pair;
+INSERT INTO pairs VALUES (1, 1);
+RESET schema_guard.mode;
+ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE;
+
+SET schema_guard.mode = off;
+DROP SCHEMA safety CASCADE;
+RESET schema_guard.mode;
+RESET search_path;
