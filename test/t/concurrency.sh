@@ -95,7 +95,7 @@ ok_match "$out" "ERROR:  55P03: canceling statement due to lock timeout" "unguar
 ok_cmp "$unguarded_ms" -ge 1500 "unguarded it waited ${unguarded_ms} ms (the lock wait the guard avoids)"
 
 # a statement whose lock does not conflict with ACCESS SHARE is not reported
-out=$(q -c "SET lock_timeout = 0" -c "SET schema_guard.allow = 'create_index_blocking'" -c "CREATE INDEX t_v_idx ON t (v)")
+out=$(q -c "SET lock_timeout = 0" -c "BEGIN" -c "SET LOCAL schema_guard.allow = 'create_index_blocking'" -c "CREATE INDEX t_v_idx ON t (v)" -c "COMMIT")
 ok_nomatch "$out" "lock_conflict|ERROR" "CREATE INDEX (SHARE) next to an ACCESS SHARE holder: no lock_conflict, it runs"
 
 # ---------------------------------------------------------------------------
@@ -105,7 +105,7 @@ send waiter "SET schema_guard.mode = off; SET lock_timeout = '30s'; BEGIN; LOCK 
 wait_for "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'waiter' AND NOT l.granted AND l.relation = 't'::regclass)"
 WAITER=$(backend_pid waiter)
 t0=$(now_ms)
-out=$(q -c "SET lock_timeout = 0" -c "SET schema_guard.allow = 'create_index_blocking'" -c "CREATE INDEX t_v_idx2 ON t (v)")
+out=$(q -c "SET lock_timeout = 0" -c "BEGIN" -c "SET LOCAL schema_guard.allow = 'create_index_blocking'" -c "CREATE INDEX t_v_idx2 ON t (v)" -c "ROLLBACK")
 queue_ms=$(( $(now_ms) - t0 ))
 ok_match "$out" "ERROR:  SG001: schema_guard: lock_conflict: CREATE INDEX would wait" \
   "CREATE INDEX behind a queued ACCESS EXCLUSIVE request is blocked (lock queue)"

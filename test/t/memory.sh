@@ -45,12 +45,15 @@ ok "$(printf '%s' "$out" | grep -c 'ERROR')|$(q -c "SELECT count(*) FROM pg_attr
 out=$(PGOPTIONS="-c schema_guard.mode=warn" bench prepared "CREATE INDEX t_a_idx ON t (a);" -t 1)
 ok_match "$out" "WARNING:  schema_guard: create_index_blocking" "-M prepared, warn mode: a WARNING ..."
 ok "$(q -c "SELECT count(*) FROM pg_class WHERE relname = 't_a_idx'")" "1" "... and the index is built"
-# the same prepared statement, judged at each execution: allowed in the first transaction,
-# blocked in the second once the allow list is emptied
-out=$(PGOPTIONS="-c schema_guard.allow=rename_column" bench prepared "ALTER TABLE t RENAME COLUMN a TO b;
+# the same prepared statement, judged at each execution: allowed in the first transaction
+# (SET LOCAL through set_config(..., true)), blocked in the second, which allows nothing
+out=$(PGOPTIONS="-c sg.next_allow=rename_column" bench prepared "BEGIN;
+SELECT set_config('schema_guard.allow', current_setting('sg.next_allow'), true);
+ALTER TABLE t RENAME COLUMN a TO b;
 ALTER TABLE t RENAME COLUMN b TO a;
-SELECT set_config('schema_guard.allow', '', false);" -t 2)
-ok_match "$out" "aborted in command 0 .*ERROR:  schema_guard: rename_column: renaming column a" "a prepared RENAME allowed in the first run is blocked at its second execution"
+COMMIT;
+SELECT set_config('sg.next_allow', '', false);" -t 2)
+ok_match "$out" "aborted in command 2 .*ERROR:  schema_guard: rename_column: renaming column a" "a prepared RENAME allowed in the first run is blocked at its second execution"
 ok "$(printf '%s' "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\/[0-9]*\).*/\1/p')|$(q -c "SELECT attname FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum = 2")" "1/2|a" "one transaction ran, the second stopped at the guard; column a keeps its name"
 # parameters are refused in utility statements by the server, not mangled by the guard
 out=$(bench prepared "\\set name 7
