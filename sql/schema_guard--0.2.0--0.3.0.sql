@@ -39,3 +39,13 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION schema_guard.status() IS
   'Is the guard active in this backend: how the library was loaded, whether the extension is installed here, the effective mode; the versions of the loaded library and of the installed extension';
+
+-- schema_guard._relations_bytes(text[]): new in 0.3.0.  A Citus coordinator calls it on
+-- every node to read the size of a distributed table's shards without locking them.
+CREATE FUNCTION schema_guard._relations_bytes(relations text[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'schema_guard_relations_bytes'
+LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION schema_guard._relations_bytes(text[]) IS
+  'Internal (Citus): the storage of the named relations on this node, summed, read without locks; NULL when one is missing';

@@ -90,10 +90,14 @@ bool IsExemptRelation(Oid relid);
 // storage belongs to the caller and outlives every use), or nullptr for none.
 void SetExemptSchemas(const char *names);
 
-// Heap size in bytes (partitioned tables and inheritance parents: the sum over
-// the tree), read without taking a lock; -1 when it cannot be read (the relation
-// was dropped meanwhile).
+// The one size of a table for verdicts and messages, in bytes, read without taking a
+// lock: partitioned tables and inheritance parents sum their tree; a Citus table is
+// the sum of its shards on every node (one copy for a reference table).  -1 when it
+// cannot be read (the relation was dropped meanwhile, a Citus node did not answer).
 int64 RelationSizeBytes(Oid relid);
+
+// The relation's own storage on this node (0 for relations without storage).
+int64 StorageBytes(Oid relid);
 
 // relid and every partition and inheritance child below it (find_all_inheritors()
 // without its "cache lookup failed" when a member is dropped concurrently).

@@ -1,6 +1,7 @@
 // Catalog facts the analyzers need, read without heavyweight locks.
 #include "analysis/analysis.hpp"
 #include "boundary.hpp"
+#include "citus/citus.hpp"
 
 namespace schema_guard::analysis {
 
@@ -33,7 +34,8 @@ bool IsExemptRelation(Oid relid) {
                       rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
   const Oid nsp = rel->rd_rel->relnamespace;
   RelationClose(rel);
-  return exempt || IsExemptSchema(nsp);
+  // Citus's metadata catalogs are locked and changed by Citus itself.
+  return exempt || IsExemptSchema(nsp) || (nsp == PG_CATALOG_NAMESPACE && citus::IsCitusCatalog(relid));
 }
 
 List *InheritanceTree(Oid relid) {
@@ -76,34 +78,48 @@ namespace {
 struct SizeProbe {
   Oid relid;
   int64 bytes;
+  bool unknown;
 };
 
-void AddHeapBytes(Oid relid, int64 *bytes) {
-  Relation rel = RelationIdGetRelation(relid);
-  if (rel == nullptr) return;
-  if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
-    *bytes += static_cast<int64>(RelationGetNumberOfBlocks(rel)) * BLCKSZ;
-  RelationClose(rel);
+// A table's own data.  On a Citus coordinator a distributed table's relation is an
+// empty shell: its data is in its shards, on the workers.
+void AddTableBytes(Oid relid, SizeProbe *p) {
+  if (const citus::TableFacts *facts = citus::Facts(relid)) {
+    if (facts->size_known) p->bytes += facts->bytes;
+    else p->unknown = true;
+    return;
+  }
+  p->bytes += StorageBytes(relid);
 }
 
 void ProbeSize(void *arg) {
   auto *p = static_cast<SizeProbe *>(arg);
   // A partitioned table, or a parent of inheritance children: the whole tree.
   if (get_rel_relkind(p->relid) != RELKIND_PARTITIONED_TABLE && !RelationHasInheritors(p->relid)) {
-    AddHeapBytes(p->relid, &p->bytes);
+    AddTableBytes(p->relid, p);
     return;
   }
   ListCell *lc;
-  foreach (lc, InheritanceTree(p->relid)) AddHeapBytes(lfirst_oid(lc), &p->bytes);
+  foreach (lc, InheritanceTree(p->relid)) AddTableBytes(lfirst_oid(lc), p);
 }
 
 }  // namespace
 
+int64 StorageBytes(Oid relid) {
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return 0;
+  int64 bytes = 0;
+  if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+    bytes = static_cast<int64>(RelationGetNumberOfBlocks(rel)) * BLCKSZ;
+  RelationClose(rel);
+  return bytes;
+}
+
 int64 RelationSizeBytes(Oid relid) {
   // Sizes are read without a lock: a relation dropped meanwhile (its relcache
   // entry rebuilt under us, its file gone) leaves the size unknown.
-  SizeProbe probe = {relid, 0};
-  return TryInSubtransaction(ProbeSize, &probe) ? probe.bytes : -1;
+  SizeProbe probe = {relid, 0, false};
+  return TryInSubtransaction(ProbeSize, &probe) && !probe.unknown ? probe.bytes : -1;
 }
 
 Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects, const char *what,

@@ -11,6 +11,7 @@
 // pg_index is read once with a heap scan into a hash table keyed by table;
 // predicates and expressions are parsed only for the few indexes that need it.
 #include "audit/audit.hpp"
+#include "citus/citus.hpp"
 
 namespace schema_guard::audit {
 namespace {
@@ -359,7 +360,7 @@ FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int
     FkGrade grade;
     Oid candidate;
     BestIndex(indexes, fk, fk.conrelid, fk.conkey, &grade, &candidate);
-    if (grade == kCovered) {
+    if (grade == kCovered || citus::HiddenFromAudits(fk.conrelid)) {
       MemoryContextSwitchTo(outer);
       continue;
     }

@@ -2,6 +2,7 @@
 // write activity behind the severity, and the CREATE INDEX CONCURRENTLY fix
 // (partitioned tables get theirs from the SQL layer's _partitioned_index_fix).
 #include "audit/audit.hpp"
+#include "citus/citus.hpp"
 
 namespace schema_guard::audit {
 namespace {
@@ -38,6 +39,9 @@ int64 WritesOf(Oid relid) {
 
 // Heap bytes from relpages (no relation opened): the leaves of a partitioned table.
 int64 TableBytes(Oid relid, bool partitioned) {
+  // a Citus table's data is in its shards, on other nodes
+  if (get_rel_relkind(relid) == RELKIND_RELATION || partitioned)
+    if (const citus::TableFacts *facts = citus::Facts(relid)) return facts->size_known ? facts->bytes : 0;
   if (!partitioned) return PagesOf(relid) * BLCKSZ;
   int64 pages = 0;
   ListCell *cell;

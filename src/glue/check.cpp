@@ -5,6 +5,7 @@
 // tables it creates, locks its earlier statements would hold).
 #include "analysis/analysis.hpp"
 #include "boundary.hpp"
+#include "citus/citus.hpp"
 #include "glue/guc.hpp"
 #include "glue/report.hpp"
 #include "glue/verdict.hpp"
@@ -446,13 +447,20 @@ SG_SQL_FUNCTION(schema_guard_explain) {
     Finding named = {};
     named.relid = t->relid;
     const int64 bytes = analysis::RelationSizeBytes(t->relid);
-    const char *size = bytes < 0 ? "size unknown"
-                                 : text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+    const char *size = report::SizeText(t->relid);
     PutLine(rsinfo, psprintf("%s (%s): %s lock, blocks %s", report::RelationText(named), size,
                              report::LockModeSqlName(t->lock), report::BlockedOperations(t->lock)));
     PutLine(rsinfo, psprintf("  rewrite: %s, scan: %s, index build: %s",
                              (effects & analysis::kRewrite) ? "yes" : "no", (effects & analysis::kScan) ? "yes" : "no",
                              (effects & analysis::kIndexBuild) ? "yes" : "no"));
+    if (const citus::TableFacts *facts = citus::Facts(t->relid))
+      PutLine(rsinfo, facts->reference
+                          ? psprintf("  Citus reference table: the statement runs on its copy on each of %d nodes, "
+                                     "each locked in the same mode",
+                                     facts->nodes)
+                          : psprintf("  Citus distributed table: the statement runs on each of its %d shards on %d "
+                                     "nodes, each locked in the same mode",
+                                     facts->shards, facts->nodes));
     PutLine(rsinfo, psprintf("  duration under the lock: %s", DurationClass(bytes, effects)));
     const char *lockers = analysis::DescribeConflictingLockers(t->relid, t->lock);
     PutLine(rsinfo, psprintf("  conflicting sessions now: %s", lockers ? lockers : "none"));

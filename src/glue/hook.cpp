@@ -2,6 +2,7 @@
 
 #include "analysis/analysis.hpp"
 #include "boundary.hpp"
+#include "citus/citus.hpp"
 #include "glue/activation.hpp"
 #include "glue/guc.hpp"
 #include "glue/report.hpp"
@@ -47,20 +48,42 @@ const char *StatementText(const PlannedStmt *pstmt, const char *query) {
   return pnstrdup(query + loc, len);
 }
 
+// Depth of running statements on Citus tables that the guard judged here (the
+// coordinator): what Citus executes in this backend while they run (its LOCK commands,
+// the shard DDL of placements on this node) is part of the judged statement.
+int citus_statement_depth = 0;
+
 // Cheap tests first: most statements leave here after a switch on the node tag.
 bool ShouldJudge(Node *parsetree, ProcessUtilityContext context) {
   if (guc::Mode() == Action::Off) return false;
   if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // PostgreSQL's own sub-statements
   if (!analysis::IsJudgedStatement(parsetree)) return false;
+  // Citus's own connections run what the initiating node already judged (DDL on
+  // shells and shards, shard moves, cleanup); so do its nested commands here.
+  if (citus::IsInternalBackend() || citus::InTableConversion()) return false;
+  if (citus_statement_depth > 0 && context != PROCESS_UTILITY_TOPLEVEL) return false;
   if (creating_extension || IsBinaryUpgrade || !IsTransactionState() ||
       IsAbortedTransactionBlockState() || RecoveryInProgress())
     return false;
   return activation::ExtensionInstalled();
 }
 
-// Judge one statement; raises the guard's ERROR when a finding blocks.  Returns the
-// lock_timeout (ms) the guard applies while the statement runs, or 0.
-int Judge(PlannedStmt *pstmt, const char *query) {
+// What the judged statement needs while it runs.
+struct RunPlan {
+  int guard_timeout_ms;  // lock_timeout the guard applies, or 0
+  int citus_timeout_ms;  // lock_timeout to forward to Citus's remote transactions, or 0
+  bool citus;            // the statement acts on a Citus table
+};
+
+bool TouchesCitusTable(const analysis::StatementAnalysis &result) {
+  ListCell *lc;
+  foreach (lc, result.lock_targets)
+    if (citus::IsCitusTable(static_cast<analysis::LockTarget *>(lfirst(lc))->relid)) return true;
+  return false;
+}
+
+// Judge one statement; raises the guard's ERROR when a finding blocks.
+RunPlan Judge(PlannedStmt *pstmt, const char *query) {
   MemoryContext judge_context =
       AllocSetContextCreate(CurrentMemoryContext, "schema_guard judge", ALLOCSET_SMALL_SIZES);
   MemoryContext caller_context = MemoryContextSwitchTo(judge_context);
@@ -106,9 +129,11 @@ int Judge(PlannedStmt *pstmt, const char *query) {
     report::Emit(*blocking, Action::Block, ctx);  // does not return
   }
 
+  RunPlan plan = {guard_timeout, 0, TouchesCitusTable(result)};
+  if (plan.citus) plan.citus_timeout_ms = effective_timeout;
   MemoryContextSwitchTo(caller_context);
   MemoryContextDelete(judge_context);
-  return guard_timeout;
+  return plan;
 }
 
 void CallNext(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -133,29 +158,39 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
   if (IsA(pstmt->utilityStmt, VariableSetStmt) || IsA(pstmt->utilityStmt, AlterRoleSetStmt) ||
       IsA(pstmt->utilityStmt, AlterDatabaseSetStmt) || IsA(pstmt->utilityStmt, AlterSystemStmt))
     guc::RejectLastingAllow(pstmt->utilityStmt);
-  int apply_timeout_ms = 0;
+  RunPlan plan = {0, 0, false};
   if (ShouldJudge(pstmt->utilityStmt, context))
-    RunGuarded("the ProcessUtility hook", [&] { apply_timeout_ms = Judge(pstmt, queryString); });
+    RunGuarded("the ProcessUtility hook", [&] { plan = Judge(pstmt, queryString); });
 
-  if (apply_timeout_ms <= 0 && npredicted == outer_predicted && predicted_overflow == outer_overflow) {
+  if (plan.guard_timeout_ms <= 0 && !plan.citus && npredicted == outer_predicted && predicted_overflow == outer_overflow) {
     CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
     return;
   }
+  // On Citus, the statement's lock_timeout (the session's, or the guard's) reaches the
+  // shards: Citus starts its remote transactions with it.
+  bool forwarded = false;
+  if (plan.citus_timeout_ms > 0)
+    RunGuarded("the ProcessUtility hook", [&] { forwarded = citus::ForwardLockTimeout(plan.citus_timeout_ms); });
   // schema_guard.lock_timeout: in force only while this statement runs; its
   // predictions too.
   const int saved_timeout = LockTimeout;
-  if (apply_timeout_ms > 0) LockTimeout = apply_timeout_ms;
+  if (plan.guard_timeout_ms > 0) LockTimeout = plan.guard_timeout_ms;
+  if (plan.citus) citus_statement_depth++;
   PG_TRY();
   {
     CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
   }
   PG_FINALLY();
   {
-    if (apply_timeout_ms > 0) LockTimeout = saved_timeout;
+    if (plan.guard_timeout_ms > 0) LockTimeout = saved_timeout;
     npredicted = outer_predicted;
     predicted_overflow = outer_overflow;
+    if (plan.citus) citus_statement_depth--;
   }
   PG_END_TRY();
+  // The guard's own timeout ends with the statement on the nodes too.
+  if (forwarded && plan.guard_timeout_ms > 0)
+    RunGuarded("the ProcessUtility hook", [] { citus::ResetForwardedLockTimeout(); });
 }
 
 }  // namespace
@@ -164,6 +199,8 @@ void Install() {
   prev_process_utility = ProcessUtility_hook;
   ProcessUtility_hook = GuardProcessUtility;
 }
+
+bool InCitusStatement() { return citus_statement_depth > 0; }
 
 bool RewritePredicted(Oid relid) {
   if (predicted_overflow) return true;

@@ -11,4 +11,7 @@ void Install();
 // rewritten (directly, or as a partition or inheritance child of one)?
 bool RewritePredicted(Oid relid);
 
+// A statement on a Citus table that the guard judged in this backend is running.
+bool InCitusStatement();
+
 }  // namespace schema_guard::hook

@@ -1,5 +1,7 @@
 #include "glue/report.hpp"
 
+#include "citus/citus.hpp"
+
 namespace schema_guard::report {
 namespace {
 
@@ -10,13 +12,14 @@ const char *While(uint8 effects) {
   return "for the catalog change";
 }
 
+}  // namespace
+
 const char *SizeText(Oid relid) {
   const int64 bytes = analysis::RelationSizeBytes(relid);
+  if (const citus::TableFacts *facts = citus::Facts(relid)) return citus::DescribeSize(*facts, bytes);
   if (bytes < 0) return "size unknown";
   return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
 }
-
-}  // namespace
 
 char *PrimaryText(const analysis::Finding &f) {
   const policy::RuleInfo &rule = policy::Rule(f.rule);

@@ -32,5 +32,8 @@ void LogAllowed(const analysis::Finding &f, const Context &ctx);
 const char *LockModeSqlName(LOCKMODE mode);
 const char *BlockedOperations(LOCKMODE mode);  // what a lock in this mode blocks, in words
 const char *RelationText(const analysis::Finding &f);
+// The relation's size for messages: "27 MB", or for a Citus table "27 MB in 32 shards
+// on 2 nodes".
+const char *SizeText(Oid relid);
 
 }  // namespace schema_guard::report

@@ -2,6 +2,7 @@
 // table_rewrite event trigger (the backstop for rewrites the analysis missed).
 #include "analysis/analysis.hpp"
 #include "boundary.hpp"
+#include "citus/citus.hpp"
 #include "glue/activation.hpp"
 #include "glue/guc.hpp"
 #include "glue/hook.hpp"
@@ -94,6 +95,10 @@ SG_SQL_FUNCTION(schema_guard_table_rewrite) {
   const int reason = DatumGetInt32(OidFunctionCall0Coll(F_PG_EVENT_TRIGGER_TABLE_REWRITE_REASON, InvalidOid));
   if (!OidIsValid(relid) || analysis::IsExemptRelation(relid) || hook::RewritePredicted(relid))
     PG_RETURN_VOID();
+  // Citus rewriting shards: the statement was judged on the node that sent it, or is
+  // the judged statement itself (placements on this node).
+  if (citus::IsInternalBackend() || citus::InTableConversion() || (hook::InCitusStatement() && citus::IsShard(relid)))
+    PG_RETURN_VOID();
 
   const policy::Settings settings = guc::CurrentSettings();
   const Action action = policy::ConfiguredAction(settings, policy::RuleId::UnpredictedRewrite, false);
@@ -121,4 +126,24 @@ SG_SQL_FUNCTION(schema_guard_table_rewrite) {
   else
     report::Emit(f, action, ctx);
   PG_RETURN_VOID();
+}
+
+// The storage of the named relations on this node, summed, read without locking them;
+// NULL when one of them does not exist.  A Citus coordinator asks every node for the
+// size of its shards with it (citus/citus.cpp).
+SG_SQL_FUNCTION(schema_guard_relations_bytes) {
+  ArrayType *names = PG_GETARG_ARRAYTYPE_P(0);
+  Datum *elems;
+  bool *nulls;
+  int count;
+  deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+  int64 total = 0;
+  for (int i = 0; i < count; i++) {
+    if (nulls[i]) PG_RETURN_NULL();
+    List *qname = stringToQualifiedNameList(TextDatumGetCString(elems[i]));
+    const Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(qname), NoLock, true);
+    if (!OidIsValid(relid)) PG_RETURN_NULL();
+    total += analysis::StorageBytes(relid);
+  }
+  PG_RETURN_INT64(total);
 }
