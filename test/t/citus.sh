@@ -71,7 +71,7 @@ marks() { echo "$(log_size coord) $(log_size w1) $(log_size w2)"; }
 # no guard message on the workers since the marks
 workers_quiet() { set -- $1; echo "$(( $(guard_lines w1 $2) + $(guard_lines w2 $3) ))"; }
 
-echo "1..30"
+echo "1..31"
 
 # --- topology -------------------------------------------------------------------------
 ok "$(for p in $CPORT $W1PORT $W2PORT; do val $p -c "SELECT active FROM schema_guard.status()"; done | tr '\n' ' ')" \
@@ -121,3 +121,89 @@ out=$(q "$W1PORT" -c "SET application_name = 'citus_internal gpid=10000000123'" 
         -c "ALTER TABLE $shard ADD COLUMN z float DEFAULT random()")
 ok_match "$out" "ERROR:  schema_guard: add_column_rewrite" \
   "a session that renames itself like a Citus connection after connecting is still judged (Citus decides at connection time)"
+
+# --- lock_timeout reaches the shards ---------------------------------------------------------
+# a reader on one shard, on a worker: the coordinator cannot see its lock
+hold_shard() {   # hold_shard PORT SHARD SECONDS: a transaction that reads the shard, then sleeps
+  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$1" -U postgres -d $DB \
+    -c "BEGIN" -c "SELECT count(*) FROM $2" -c "SELECT pg_sleep($3)" -c "COMMIT" >/dev/null 2>&1 &
+  for _ in $(seq 50); do
+    [ "$(val "$1" -c "SELECT count(*) FROM pg_locks WHERE relation = '$2'::regclass AND granted AND pid <> pg_backend_pid()")" != 0 ] && return
+    sleep 0.1
+  done
+}
+hold_shard "$W1PORT" "$shard" 6
+t0=$(date +%s%N)
+out=$(qc -c "SET lock_timeout = '300ms'" -c "ALTER TABLE t ADD COLUMN q int")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok_match "$out" "ERROR:  canceling statement due to lock timeout.*CONTEXT:  while executing command on 127\.0\.0\.1:$W1PORT" \
+  "the session's lock_timeout (300ms) reaches the shard a reader holds on a worker"
+ok "$([ "$ms" -lt 3000 ] && echo fast || echo "$ms ms")" "fast" "the ALTER gave up after the timeout, not after the reader ($ms ms)"
+t0=$(date +%s%N)
+out=$(qc -c "SET schema_guard.lock_timeout = '300ms'" -c "ALTER TABLE t ADD COLUMN q int")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok_match "$out" "ERROR:  canceling statement due to lock timeout.*CONTEXT:  while executing command on 127\.0\.0\.1:$W1PORT" \
+  "the lock_timeout the guard applies (schema_guard.lock_timeout) reaches the shards too ($ms ms)"
+wait
+ok "$(val "$CPORT" -c "SELECT count(*) FROM run_command_on_shards('t', \$\$SELECT count(*) FROM pg_attribute WHERE attrelid = '%s'::regclass AND attname = 'q'\$\$) WHERE result = '1'")" \
+   "0" "the timed-out ALTER left no shard changed"
+out=$(qc -c "SET schema_guard.lock_timeout = '300ms'" -c "ALTER TABLE t ADD COLUMN q int" -c "SHOW lock_timeout")
+ok_match "$out" "ALTER TABLE 0$" "without a reader it runs; the guard's timeout ended with the statement"
+
+# --- Citus's own operations run clean under default settings ---------------------------------
+m=$(marks)
+out=$(qc -c "TRUNCATE t")
+ok "$(grep -c '^WARNING:  schema_guard: truncate' <<<"$out")" "1" "TRUNCATE of a distributed table: one warning, for the table (none for Citus's own LOCK or its shards)"
+qc -q -c "INSERT INTO t SELECT g, 'v' || g, repeat('x', 40) FROM generate_series(1, 50000) g" >/dev/null
+out=$(qc -c "TRUNCATE r")
+ok "$(grep -c '^WARNING:  schema_guard: truncate' <<<"$out")" "1" "TRUNCATE of a reference table with a copy on the coordinator: one warning"
+qc -q -c "INSERT INTO r SELECT g, 'n' || g FROM generate_series(1, 1000) g" >/dev/null
+# a worker that blocks DROP TABLE for its own users (Citus's cleanup drops moved shards)
+for p in $W1PORT $W2PORT; do
+  q "$p" -q -c "ALTER SYSTEM SET schema_guard.rules = 'drop_table:block'" -c "SELECT pg_reload_conf()" >/dev/null
+done
+sleep 0.3
+out=$(q "$W1PORT" -c "SET lock_timeout = '1s'" -c "DROP TABLE $shard")
+ok_match "$out" "ERROR:  schema_guard: drop_table" "on the workers drop_table is set to block (a shard dropped by hand is blocked)"
+m=$(marks)
+s1=$(shard_on t "$W1PORT"); s1=${s1##*_}
+s2=$(shard_on t "$W2PORT"); s2=${s2##*_}
+t0=$(date +%s)
+out=$(qc -c "SELECT citus_move_shard_placement($s1, '127.0.0.1', $W1PORT, '127.0.0.1', $W2PORT, shard_transfer_mode := 'block_writes')")
+ok "$out" "" "shard move, block_writes: succeeds"
+out=$(qc -c "SELECT citus_move_shard_placement($s2, '127.0.0.1', $W2PORT, '127.0.0.1', $W1PORT, shard_transfer_mode := 'force_logical')")
+ok "$out" "" "shard move, force_logical (logical replication): succeeds"
+split=$(val "$CPORT" -c "SELECT shardid || ' ' || ((shardminvalue::bigint + shardmaxvalue::bigint) / 2) FROM pg_dist_shard WHERE logicalrelid = 't'::regclass ORDER BY shardid DESC LIMIT 1")
+nodes=$(val "$CPORT" -c "SELECT nodeid FROM pg_dist_node WHERE nodeport = $W1PORT")
+out=$(qc -c "SELECT citus_split_shard_by_split_points(${split% *}, ARRAY['${split#* }'], ARRAY[$nodes, $nodes], 'block_writes')")
+ok "$out" "" "shard split: succeeds"
+out=$(qc -c "CALL citus_cleanup_orphaned_resources()" -c "SELECT count(*) FROM pg_dist_cleanup")
+ok_match "$out" "CALL 0$" "cleanup of the moved and split shards (DROP TABLE on the workers): nothing left behind"
+out=$(qc -c "SELECT citus_drain_node('127.0.0.1', $W2PORT, shard_transfer_mode := 'block_writes')" \
+         -c "CALL citus_cleanup_orphaned_resources()" \
+         -c "SELECT citus_remove_node('127.0.0.1', $W2PORT)" -c "SELECT citus_add_node('127.0.0.1', $W2PORT) > 0" \
+         -c "SELECT rebalance_table_shards(shard_transfer_mode := 'block_writes')" \
+         -c "CALL citus_cleanup_orphaned_resources()" 2>&1 | grep -v '^NOTICE\|^$\|^CALL$')
+ok "$out" "t" "drain, remove and re-add a worker (metadata sync), then rebalance: all succeed"
+ms=$(( $(date +%s) - t0 ))
+ok "$(val "$CPORT" -c "SELECT count(*) FROM t")|$(val "$CPORT" -c "SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 't'::regclass")" \
+   "50000|2" "after the operations ($ms s) the table has all its rows on both workers"
+ok "$(workers_quiet "$m")|$(guard_lines coord "${m%% *}")" "0|0" "no guard message on any node during Citus's operations"
+
+# --- audits -----------------------------------------------------------------------------------
+qc -q -c "SET lock_timeout = '2s'" -c "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int REFERENCES r (id))" \
+  -c "SELECT create_distributed_table('orders', 'id', shard_count := 4)" \
+  -c "INSERT INTO orders SELECT g, 1 + g % 1000 FROM generate_series(1, 20000) g" >/dev/null 2>&1
+osize=$(val "$CPORT" -c "SELECT sum(result::bigint) FROM run_command_on_placements('orders', \$\$SELECT pg_relation_size('%s')\$\$)")
+out=$(val "$CPORT" -c "SELECT relation || '|' || table_bytes || '|' || fix FROM schema_guard.fk_index_audit()")
+ok "$out" "orders|$osize|CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx ON public.orders (customer_id);" \
+  "fk_index_audit() on the coordinator: the distributed table with its real size, and a fix on the distributed table"
+ok "$(val "$W1PORT" -c "SELECT count(*) FROM schema_guard.fk_index_audit()")|$(val "$W2PORT" -c "SELECT count(*) FROM schema_guard.fk_index_audit()")" \
+   "0|0" "fk_index_audit() on the workers reports no shard (and no shell: the coordinator's audit covers them)"
+out=$(qc -c "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx ON public.orders (customer_id)" \
+         -c "SELECT count(*) FROM schema_guard.fk_index_audit()")
+ok "$(echo $out)|$(val "$CPORT" -c "SELECT count(*) FROM run_command_on_shards('orders', \$\$SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = '%s'::regclass AND c.relname LIKE 'orders_customer_id_idx%%'\$\$) WHERE result = '1'")" \
+   "CREATE INDEX 0|4" "the fix, run on the coordinator, indexes every shard and clears the finding"
+
+ok "$(cat "$BASE"/*/server.log | grep -Ec 'terminated by signal|TRAP|internal error')" "0" "no crash and no internal error on any node"
+echo "# citus test: $(( $(date +%s) - started )) s"
