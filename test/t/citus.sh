@@ -42,7 +42,8 @@ for spec in "coord $CPORT" "w1 $W1PORT" "w2 $W2PORT"; do
 done
 wait
 for port in $CPORT $W1PORT $W2PORT; do
-  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE $DB" || exit 1
+  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE $DB" ||
+    { echo "Bail out! the node on port $port did not start (see $BASE/*/server.log)"; exit 1; }
   q "$port" -q -c "CREATE EXTENSION citus" >/dev/null
 done
 qc -q -c "SELECT citus_set_coordinator_host('127.0.0.1', $CPORT)" \
@@ -71,7 +72,7 @@ marks() { echo "$(log_size coord) $(log_size w1) $(log_size w2)"; }
 # no guard message on the workers since the marks
 workers_quiet() { set -- $1; echo "$(( $(guard_lines w1 $2) + $(guard_lines w2 $3) ))"; }
 
-echo "1..31"
+echo "1..32"
 
 # --- topology -------------------------------------------------------------------------
 ok "$(for p in $CPORT $W1PORT $W2PORT; do val $p -c "SELECT active FROM schema_guard.status()"; done | tr '\n' ' ')" \
