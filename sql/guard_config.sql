@@ -56,12 +56,14 @@ ALTER TABLE config_t RENAME COLUMN v TO w;
 RESET schema_guard.allow;
 \set VERBOSITY terse
 
--- below schema_guard.min_table_size the lock-duration rules are quiet;
--- breaking rules still apply
+-- below schema_guard.min_table_size the rewrite, scan and index-build rules are quiet
+-- (with real sizes); breaking rules still apply
+SET schema_guard.table_sizes = auto;
 SET schema_guard.min_table_size = '1MB';
 ALTER TABLE config_t ADD COLUMN r float8 DEFAULT random();
 ALTER TABLE config_t RENAME COLUMN r TO s;
 RESET schema_guard.min_table_size;
+RESET schema_guard.table_sizes;
 ALTER TABLE config_t ADD COLUMN r2 float8 DEFAULT random();
 
 -- privileges decide who may loosen the guard

@@ -7,6 +7,15 @@
 -- `agrees` says whether the verdict matches what happened.  Every probe is kept in
 -- sg_test.results; guard_agreement checks that none disagrees.
 SET client_min_messages = warning;
+-- The tests create their tables in the session that then probes them: every later test
+-- file judges them as if an earlier deploy had created them, and as if they were large
+-- (guard_sizes tests the size rules; test/t/workflows.sh the setup passes).
+DO $$BEGIN
+  EXECUTE format('ALTER DATABASE %I SET schema_guard.exempt_setup = off', current_database());
+  EXECUTE format('ALTER DATABASE %I SET schema_guard.table_sizes = assume_large', current_database());
+END$$;
+SET schema_guard.exempt_setup = off;
+SET schema_guard.table_sizes = assume_large;
 CREATE SCHEMA sg_test;
 CREATE TABLE sg_test.results (
   id serial PRIMARY KEY, label text, statement text, rules text, guard_lock text,

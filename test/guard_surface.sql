@@ -19,12 +19,13 @@ SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extna
 
 SELECT set_eq(
   $$SELECT name FROM pg_settings WHERE name LIKE 'schema_guard.%'$$,
-  ARRAY['schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.lock_timeout', 'schema_guard.min_table_size',
-        'schema_guard.mode', 'schema_guard.rules', 'schema_guard.tenant_columns'],
+  ARRAY['schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.exempt_setup', 'schema_guard.lock_timeout',
+        'schema_guard.min_table_size', 'schema_guard.mode', 'schema_guard.rules', 'schema_guard.table_sizes',
+        'schema_guard.tenant_columns'],
   'the documented GUCs exist');
 SELECT is_empty(
-  $$SELECT name FROM pg_settings WHERE name IN ('schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.lock_timeout',
-      'schema_guard.min_table_size', 'schema_guard.mode', 'schema_guard.rules') AND context <> 'superuser'$$,
+  $$SELECT name FROM pg_settings WHERE name IN ('schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.exempt_setup',
+      'schema_guard.lock_timeout', 'schema_guard.min_table_size', 'schema_guard.mode', 'schema_guard.rules') AND context <> 'superuser'$$,
   'every setting that can loosen the guard is PGC_SUSET');
 SELECT is(current_setting('schema_guard.mode'), 'block', 'mode defaults to block');
 SELECT is((SELECT enumvals FROM pg_settings WHERE name = 'schema_guard.mode'), ARRAY['off', 'warn', 'block'], 'mode values');

@@ -86,6 +86,16 @@ bool WritesBlockedByThisTransaction(Oid relid, List *held_locks);
 // the rules do not apply.
 bool IsExemptRelation(Oid relid);
 
+// The setup passes (glue/setup.hpp) extend the exemption for the statements the hook
+// runs: a test IsExemptRelation() consults last, or nullptr.
+using SetupPassTest = bool (*)(Oid relid);
+void SetSetupPassTest(SetupPassTest test);
+
+// Does a session other than this one (and its parallel workers) hold or await a lock
+// on relid?  Autovacuum workers do not count (a DDL lock request cancels them), nor,
+// with ignore_restore_sessions, other pg_restore sessions of this database.
+bool OtherSessionsUseRelation(Oid relid, bool ignore_restore_sessions);
+
 // The exempt schemas, as NUL-separated names ending with an empty name (the
 // storage belongs to the caller and outlives every use), or nullptr for none.
 void SetExemptSchemas(const char *names);
@@ -94,6 +104,8 @@ void SetExemptSchemas(const char *names);
 // lock: partitioned tables and inheritance parents sum their tree; a Citus table is
 // the sum of its shards on every node (one copy for a reference table).  -1 when it
 // cannot be read (the relation was dropped meanwhile, a Citus node did not answer).
+// 0 means the table holds no row at all, committed or not, in any transaction (a row
+// is written only into an allocated block): the verdicts treat it as empty.
 int64 RelationSizeBytes(Oid relid);
 
 // The relation's own storage on this node (0 for relations without storage).

@@ -12,6 +12,7 @@ Oid LookupRelation(const RangeVar *rv) {
 
 namespace {
 const char *exempt_schemas = nullptr;
+SetupPassTest setup_pass_test = nullptr;
 
 bool IsExemptSchema(Oid nsp) {
   if (exempt_schemas == nullptr || *exempt_schemas == '\0') return false;
@@ -25,6 +26,8 @@ bool IsExemptSchema(Oid nsp) {
 
 void SetExemptSchemas(const char *names) { exempt_schemas = names; }
 
+void SetSetupPassTest(SetupPassTest test) { setup_pass_test = test; }
+
 bool IsExemptRelation(Oid relid) {
   // The relcache entry knows the subtransaction that created the relation; it is
   // reached without a lock (nothing here changes the entry).
@@ -35,7 +38,8 @@ bool IsExemptRelation(Oid relid) {
   const Oid nsp = rel->rd_rel->relnamespace;
   RelationClose(rel);
   // Citus's metadata catalogs are locked and changed by Citus itself.
-  return exempt || IsExemptSchema(nsp) || (nsp == PG_CATALOG_NAMESPACE && citus::IsCitusCatalog(relid));
+  if (exempt || IsExemptSchema(nsp) || (nsp == PG_CATALOG_NAMESPACE && citus::IsCitusCatalog(relid))) return true;
+  return setup_pass_test != nullptr && setup_pass_test(relid);
 }
 
 List *InheritanceTree(Oid relid) {
@@ -194,6 +198,36 @@ bool OthersHoldAnyLock(Oid relid) {
   // The array is palloc'd (static on a hot standby): left to the memory context.
   (void)GetLockConflicts(&tag, AccessExclusiveLock, &count);
   return count > 0;
+}
+
+// The backend's entry in this transaction's activity snapshot, or nullptr.
+static PgBackendStatus *BackendStatusOf(int pid) {
+  const int n = pgstat_fetch_stat_numbackends();
+  for (int i = 1; i <= n; i++) {
+    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+    if (local != nullptr && local->backendStatus.st_procpid == pid) return &local->backendStatus;
+  }
+  return nullptr;
+}
+
+bool OtherSessionsUseRelation(Oid relid, bool ignore_restore_sessions) {
+  if (!OthersHoldAnyLock(relid)) return false;  // the usual case, and cheap
+  LockData *data = GetLockStatusData();
+  for (int i = 0; i < data->nelements; i++) {
+    LockInstanceData *inst = &data->locks[i];
+    if (inst->locktag.locktag_type != LOCKTAG_RELATION || inst->locktag.locktag_field1 != MyDatabaseId ||
+        inst->locktag.locktag_field2 != relid)
+      continue;
+    if (inst->pid == MyProcPid || inst->leaderPid == MyProcPid) continue;
+    if (inst->holdMask == 0 && inst->waitLockMode == NoLock) continue;
+    const PgBackendStatus *be = BackendStatusOf(inst->pid);
+    if (be != nullptr && be->st_backendType == B_AUTOVAC_WORKER) continue;
+    if (ignore_restore_sessions && be != nullptr && be->st_databaseid == MyDatabaseId &&
+        be->st_appname != nullptr && strcmp(be->st_appname, "pg_restore") == 0)
+      continue;
+    return true;
+  }
+  return false;
 }
 
 const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {

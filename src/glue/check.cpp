@@ -8,6 +8,7 @@
 #include "citus/citus.hpp"
 #include "glue/guc.hpp"
 #include "glue/report.hpp"
+#include "glue/setup.hpp"
 #include "glue/verdict.hpp"
 
 using namespace schema_guard;
@@ -324,6 +325,7 @@ void EmitRow(ReturnSetInfo *rsinfo, int statement, int line, const Finding &f, v
 
 SG_SQL_FUNCTION(schema_guard_check) {
   const char *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  setup::SuspendForScript();  // the deploy runs in another session
   InitMaterializedSRF(fcinfo, 0);
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
@@ -365,7 +367,7 @@ SG_SQL_FUNCTION(schema_guard_check) {
     ListCell *fc;
     foreach (fc, result.findings) {
       auto *f = static_cast<Finding *>(lfirst(fc));
-      const verdict::Outcome outcome = verdict::Decide(*f, settings, timeout);
+      const verdict::Outcome outcome = verdict::Decide(*f, settings, timeout, verdict::Judging::Script);
       if (outcome == verdict::Outcome::Warn || outcome == verdict::Outcome::Block)
         EmitRow(rsinfo, number, line, *f, outcome);
     }
@@ -407,6 +409,7 @@ void PutLine(ReturnSetInfo *rsinfo, const char *text) {
 
 SG_SQL_FUNCTION(schema_guard_explain) {
   const char *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  setup::SuspendForScript();
   ParseProbe parse = {sql, NIL};
   ErrorData *error = nullptr;
   if (!TryInSubtransaction(ParseScript, &parse, &error)) {
@@ -468,7 +471,7 @@ SG_SQL_FUNCTION(schema_guard_explain) {
   int findings = 0;
   foreach (lc, result.findings) {
     auto *f = static_cast<Finding *>(lfirst(lc));
-    const verdict::Outcome outcome = verdict::Decide(*f, settings, LockTimeout);
+    const verdict::Outcome outcome = verdict::Decide(*f, settings, LockTimeout, verdict::Judging::Script);
     if (outcome == verdict::Outcome::Quiet) continue;
     findings++;
     const char *verdict_name = outcome == verdict::Outcome::Block ? "block" : outcome == verdict::Outcome::Warn ? "warn" : "allowed";

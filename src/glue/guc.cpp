@@ -13,6 +13,8 @@ char *rules_value = nullptr;
 char *allow_value = nullptr;
 int min_table_size_kb = 0;
 int lock_timeout_ms = 0;
+bool exempt_setup = true;
+int table_sizes_value = static_cast<int>(TableSizes::Auto);
 char *tenant_columns_value = nullptr;
 char *exempt_schemas_value = nullptr;
 
@@ -28,6 +30,13 @@ const struct config_enum_entry kModeOptions[] = {
     {"off", static_cast<int>(Action::Off), false},
     {"warn", static_cast<int>(Action::Warn), false},
     {"block", static_cast<int>(Action::Block), false},
+    {nullptr, 0, false},
+};
+
+const struct config_enum_entry kTableSizesOptions[] = {
+    {"auto", static_cast<int>(TableSizes::Auto), false},
+    {"real", static_cast<int>(TableSizes::Real), false},
+    {"assume_large", static_cast<int>(TableSizes::AssumeLarge), false},
     {nullptr, 0, false},
 };
 
@@ -256,6 +265,11 @@ void Define() {
       "For tools' private work tables that no application uses, such as pg_repack's schema repack.",
       &exempt_schemas_value, "repack", PGC_SUSET, GUC_LIST_INPUT, CheckExemptSchemas,
       AssignExemptSchemas, nullptr);
+  DefineCustomBoolVariable(
+      "schema_guard.exempt_setup",
+      "Relations this session created, and the tables of a pg_restore session, are treated like tables created in this transaction.",
+      "Only while no other session holds a lock on them; each pass is logged. check() never applies it.",
+      &exempt_setup, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "schema_guard.lock_timeout",
       "lock_timeout the guard applies to lock-taking DDL when the session has none.",
@@ -263,8 +277,8 @@ void Define() {
       &lock_timeout_ms, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "schema_guard.min_table_size",
-      "Tables smaller than this are not judged by the lock-duration rules.",
-      "0 judges every table, so CI on empty databases catches what would hurt production.",
+      "Tables smaller than this are not judged by the rewrite, scan and index-build rules.",
+      "Empty tables never are (unless schema_guard.table_sizes is assume_large); lock-wait rules apply at every size.",
       &min_table_size_kb, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("schema_guard.mode", "What the guard does with unsafe DDL.",
                            "off: nothing; warn: WARNING and run; block: ERROR per rule severity.",
@@ -274,6 +288,13 @@ void Define() {
       "schema_guard.rules", "Per-rule actions that replace the defaults.",
       "A comma-separated list of rule_id:off|warn|block, e.g. 'drop_table:block, truncate:off'.",
       &rules_value, "", PGC_SUSET, GUC_LIST_INPUT, CheckRules, AssignRules, nullptr);
+  DefineCustomEnumVariable(
+      "schema_guard.table_sizes",
+      "Whether verdicts use real table sizes or judge every table as if it were large.",
+      "auto: the guard uses real sizes, check() and explain() assume every table is large; real: both use real sizes; "
+      "assume_large: both judge every table, empty ones too (migrations run against an empty CI database).",
+      &table_sizes_value, static_cast<int>(TableSizes::Auto), kTableSizesOptions, PGC_USERSET, 0, nullptr,
+      nullptr, nullptr);
   DefineCustomStringVariable(
       "schema_guard.tenant_columns",
       "Column names that mark a table as holding per-tenant rows (used by rls_audit).", nullptr,
@@ -290,5 +311,7 @@ policy::Settings CurrentSettings() {
 Action Mode() { return static_cast<Action>(mode_value); }
 long MinTableSizeBytes() { return static_cast<long>(min_table_size_kb) * 1024L; }
 int GuardLockTimeoutMs() { return lock_timeout_ms; }
+bool ExemptSetup() { return exempt_setup; }
+TableSizes TableSizeSetting() { return static_cast<TableSizes>(table_sizes_value); }
 
 }  // namespace schema_guard::guc

@@ -23,5 +23,12 @@ const char *IgnoredAllowNote();
 policy::Action Mode();
 long MinTableSizeBytes();     // schema_guard.min_table_size
 int GuardLockTimeoutMs();     // schema_guard.lock_timeout (0: do not apply one)
+bool ExemptSetup();           // schema_guard.exempt_setup
+
+// schema_guard.table_sizes: whether a verdict uses the table's real size (an empty
+// table, or one below min_table_size, costs nothing to rewrite, scan or index) or
+// judges it as if it were large.
+enum class TableSizes { Auto, Real, AssumeLarge };
+TableSizes TableSizeSetting();
 
 }  // namespace schema_guard::guc

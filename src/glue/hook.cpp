@@ -6,6 +6,7 @@
 #include "glue/activation.hpp"
 #include "glue/guc.hpp"
 #include "glue/report.hpp"
+#include "glue/setup.hpp"
 #include "glue/verdict.hpp"
 
 namespace schema_guard::hook {
@@ -87,6 +88,11 @@ RunPlan Judge(PlannedStmt *pstmt, const char *query) {
   MemoryContext judge_context =
       AllocSetContextCreate(CurrentMemoryContext, "schema_guard judge", ALLOCSET_SMALL_SIZES);
   MemoryContext caller_context = MemoryContextSwitchTo(judge_context);
+  // The analysis reads the relcache without locking: first take in what other
+  // sessions committed since this transaction last did (as the lock would), so that
+  // sizes and catalog facts are current (a table filled and committed a moment ago
+  // is not judged on its old, empty file).
+  AcceptInvalidationMessages();
 
   analysis::StatementAnalysis result;
   analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result);
@@ -111,7 +117,7 @@ RunPlan Judge(PlannedStmt *pstmt, const char *query) {
   ListCell *lc;
   foreach (lc, result.findings) {
     auto *f = static_cast<Finding *>(lfirst(lc));
-    switch (verdict::Decide(*f, settings, effective_timeout)) {
+    switch (verdict::Decide(*f, settings, effective_timeout, verdict::Judging::Statement)) {
       case verdict::Outcome::Quiet: break;
       case verdict::Outcome::Allowed: report::LogAllowed(*f, ctx); break;
       case verdict::Outcome::Warn: report::Emit(*f, Action::Warn, ctx); break;
@@ -152,6 +158,7 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
   if (context == PROCESS_UTILITY_TOPLEVEL) {  // nothing runs around it: forget what an error left
     npredicted = 0;
     predicted_overflow = false;
+    setup::BeginStatement();
   }
   const int outer_predicted = npredicted;
   const bool outer_overflow = predicted_overflow;
@@ -198,6 +205,10 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
 void Install() {
   prev_process_utility = ProcessUtility_hook;
   ProcessUtility_hook = GuardProcessUtility;
+  // Relations are tracked whether or not the extension exists in the database yet: a
+  // restore creates its tables before (or after) its own CREATE EXTENSION.
+  setup::Install();
+  analysis::SetSetupPassTest(setup::IsSetupRelation);
 }
 
 bool InCitusStatement() { return citus_statement_depth > 0; }

@@ -7,6 +7,7 @@
 #include "glue/guc.hpp"
 #include "glue/hook.hpp"
 #include "glue/report.hpp"
+#include "glue/verdict.hpp"
 
 using namespace schema_guard;
 using policy::Action;
@@ -102,18 +103,13 @@ SG_SQL_FUNCTION(schema_guard_table_rewrite) {
 
   const policy::Settings settings = guc::CurrentSettings();
   const Action action = policy::ConfiguredAction(settings, policy::RuleId::UnpredictedRewrite, false);
-  const int64 min = guc::MinTableSizeBytes();
-  if (action == Action::Off) PG_RETURN_VOID();
-  if (min > 0) {
-    const int64 bytes = analysis::RelationSizeBytes(relid);  // unknown (-1): judged
-    if (bytes >= 0 && bytes < min) PG_RETURN_VOID();
-  }
-
   analysis::Finding f = {};
   f.rule = policy::RuleId::UnpredictedRewrite;
   f.relid = relid;
   f.lock = AccessExclusiveLock;
   f.effects = analysis::kRewrite;
+  if (action == Action::Off || verdict::WorkIsNegligible(f, verdict::Judging::Statement)) PG_RETURN_VOID();
+
   EventTriggerData *trigdata = reinterpret_cast<EventTriggerData *>(fcinfo->context);
   f.what = GetCommandTagName(trigdata->tag);
   f.reason = psprintf("Rewrite reason bits: %d (1 persistence, 2 default value, 4 column type, 8 access method).", reason);

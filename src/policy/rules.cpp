@@ -163,12 +163,10 @@ const RuleInfo *RuleByName(const char *name) {
   return nullptr;
 }
 
-bool IsLockDurationRule(RuleId id) {
+bool IsWorkUnderLockRule(RuleId id) {
   const char *c = Rule(id).category;
-  if (id == RuleId::ValidateUnderStrongLock) return false;  // the lock is already held
   return std::strcmp(c, "rewrite") == 0 || std::strcmp(c, "scan") == 0 ||
-         std::strcmp(c, "index_build") == 0 || std::strcmp(c, "lock_wait") == 0 ||
-         std::strcmp(c, "backstop") == 0;
+         std::strcmp(c, "index_build") == 0 || std::strcmp(c, "backstop") == 0;
 }
 
 const char *ActionName(Action action) {

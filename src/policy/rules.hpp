@@ -74,9 +74,11 @@ const RuleInfo &Rule(RuleId id);
 const RuleInfo *RuleByName(const char *name);  // nullptr when unknown
 inline size_t RuleIndex(RuleId id) { return static_cast<size_t>(id); }
 
-// Rules that judge how long a lock is held: quiet for new/temp tables and below
-// schema_guard.min_table_size.
-bool IsLockDurationRule(RuleId id);
+// Rules about the work done under a lock (rewrite, scan, index build, and the
+// rewrite backstop): that work is proportional to the table's size, so they are quiet
+// for empty tables and below schema_guard.min_table_size.  Lock-wait rules are not:
+// waiting for a lock stalls the queue behind it whatever the table's size.
+bool IsWorkUnderLockRule(RuleId id);
 
 const char *ActionName(Action action);
 
