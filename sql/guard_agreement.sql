@@ -1,6 +1,6 @@
 -- Every probe of the guard tests: the guard's verdict agrees with what the server did.
 SELECT count(*) AS probes, count(*) FILTER (WHERE agrees) AS agreeing FROM sg_test.results;
-SELECT label, rules, rewritten, scanned, index_built FROM sg_test.results WHERE NOT agrees;
+SELECT label, rules, rewritten, scanned, index_built FROM sg_test.results WHERE agrees IS NOT TRUE;
 -- schema_guard.check() on the same statements, with the same settings, never disagrees
 -- with the hook
 SELECT count(*) FILTER (WHERE rules = check_rules) AS check_agreeing FROM sg_test.results;

@@ -106,13 +106,22 @@ SET LOCAL schema_guard.allow = 'add_column_rewrite';
 ALTER TABLE parted ADD COLUMN x int DEFAULT sets_and_returns();
 SELECT count(*) AS rewritten_rows FROM parted WHERE x = 1;
 ROLLBACK;
--- the backstop still stops what nobody predicted (ALTER TYPE is not analysed)
+-- the backstop still stops what nobody predicted (an event trigger moves TimeZone
+-- after the guard judged timestamp -> timestamptz as no rewrite)
 SET schema_guard.mode = off;
-CREATE TYPE pair AS (a int, b int);
-CREATE TABLE pairs OF pair;
-INSERT INTO pairs VALUES (1, 1);
+CREATE TABLE stamps (at timestamp);
+INSERT INTO stamps VALUES (now());
+CREATE FUNCTION move_timezone() RETURNS event_trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM set_config('TimeZone', 'America/New_York', true); END $$;
+CREATE EVENT TRIGGER move_timezone ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION move_timezone();
 RESET schema_guard.mode;
-ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE;
+SET TimeZone = 'UTC';
+ALTER TABLE stamps ALTER COLUMN at TYPE timestamptz;
+RESET TimeZone;
+SET schema_guard.mode = off;
+DROP EVENT TRIGGER move_timezone;
+RESET schema_guard.mode;
 
 SET schema_guard.mode = off;
 DROP SCHEMA safety CASCADE;

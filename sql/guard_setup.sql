@@ -30,6 +30,14 @@ CREATE FUNCTION sg_test.lock_rank(mode text) RETURNS int LANGUAGE sql IMMUTABLE 
 CREATE FUNCTION sg_test.sql_lock_name(mode text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT upper(regexp_replace(regexp_replace(mode, 'Lock$', ''), '([a-z])([A-Z])', '\1 \2', 'g')) $$;
 
+-- How the guard's messages name a relation ("table public.items").
+CREATE FUNCTION sg_test.relation_text(rel oid) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'm' THEN 'materialized view'
+           WHEN 'v' THEN 'view' WHEN 'f' THEN 'foreign table' WHEN 'i' THEN 'index'
+           WHEN 'I' THEN 'partitioned index' WHEN 'S' THEN 'sequence' ELSE 'table' END
+         || ' ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel $$;
+
 CREATE FUNCTION sg_test.probe(label text, stmt text, target text)
 RETURNS TABLE (rules text, guard_lock text, observed_lock text, rewritten boolean,
                scanned boolean, index_built boolean, agrees boolean)
@@ -53,6 +61,8 @@ DECLARE
   v_agrees boolean;
   v_check text;
   v_target_rules text;
+  v_explain_lock text;
+  v_target_lock text;
 BEGIN
   PERFORM set_config('lock_timeout', '5s', true);
   PERFORM set_config('schema_guard.mode', 'block', true);
@@ -66,6 +76,10 @@ BEGIN
       v_rules := concat_ws(', ', substring(v_msg from '^schema_guard: ([a-z_]+):'),
                            substring(v_detail from 'Also blocked: ([a-z_, ]+)\.'));
       v_lock := substring(v_detail from ' held in ([A-Z ]+) mode');
+      -- compared with the target's lock only when the blocking finding is about the target
+      IF lower(v_detail) LIKE lower(sg_test.relation_text(target_oid)) || ' (%' THEN
+        v_target_lock := v_lock;
+      END IF;
     WHEN SQLSTATE 'SGT01' THEN NULL;
   END;
   SELECT string_agg(x, ', ' ORDER BY x) INTO v_rules FROM unnest(string_to_array(nullif(v_rules, ''), ', ')) x;
@@ -80,6 +94,14 @@ BEGIN
              SELECT target_oid
              UNION SELECT i.inhparent FROM pg_inherits i JOIN ancestors a ON i.inhrelid = a.oid)
            SELECT oid FROM ancestors);
+
+  -- The lock the guard expects on the target (explain() lists every relation the
+  -- statement locks), or NULL when it expects none.
+  SELECT substring(e from ': ([A-Z ]+) lock, ') INTO v_explain_lock
+    FROM schema_guard.explain(stmt) e
+   WHERE target_oid IS NOT NULL
+     AND e LIKE sg_test.relation_text(target_oid) || ' (%'
+   LIMIT 1;
 
   PERFORM set_config('schema_guard.mode', 'off', true);
   IF target_oid IS NOT NULL THEN
@@ -106,12 +128,15 @@ BEGIN
 
   -- TRUNCATE gives the table new (empty) storage: a new relfilenode.
   pred_rewrite := coalesce(v_target_rules ~ '(truncate|alter_column_type_rewrite|add_column_rewrite|set_persistence_rewrite|set_access_method_rewrite|set_tablespace_copy|vacuum_full|cluster|refresh_matview_blocking)', false);
-  pred_index := coalesce(v_target_rules ~ '(create_index_blocking|add_constraint_index_build|reindex_blocking|alter_column_type_index_rebuild)', false);
+  pred_index := coalesce(v_target_rules ~ '(create_index_blocking|add_constraint_index_build|reindex_blocking|alter_column_type_index_rebuild|attach_partition_index_build)', false);
   pred_scan := coalesce(v_target_rules ~ '(add_check_scan|add_foreign_key_scan|set_not_null_scan|attach_partition_scan|alter_domain_scan|alter_column_type_recheck|validate_under_strong_lock)', false);
   v_agrees := pred_rewrite = v_rewritten
           AND (v_rewritten OR pred_index = v_index)
           AND (v_rewritten OR v_index OR pred_scan = v_scanned)
-          AND (v_lock IS NULL OR v_lock = sg_test.sql_lock_name(v_observed));
+          AND (v_target_lock IS NULL OR v_target_lock = sg_test.sql_lock_name(v_observed))
+          -- every lock that blocks reads or writes is foreseen, with its mode
+          AND (coalesce(sg_test.lock_rank(v_observed), 0) < 5 AND v_explain_lock IS NULL
+               OR v_explain_lock IS NOT DISTINCT FROM sg_test.sql_lock_name(v_observed));
   INSERT INTO sg_test.results (label, statement, rules, guard_lock, observed_lock, rewritten, scanned, index_built, agrees, check_rules)
   VALUES (label, stmt, coalesce(v_rules, ''), v_lock, sg_test.sql_lock_name(v_observed), v_rewritten, v_scanned, v_index, v_agrees, coalesce(v_check, ''));
   RETURN QUERY SELECT coalesce(v_rules, ''), v_lock, sg_test.sql_lock_name(v_observed), v_rewritten, v_scanned, v_index, v_agrees;

@@ -49,3 +49,18 @@ LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION schema_guard._relations_bytes(text[]) IS
   'Internal (Citus): the storage of the named relations on this node, summed, read without locks; NULL when one is missing';
+
+-- schema_guard.statements(): the statement catalog (new in 0.3.0)
+CREATE FUNCTION schema_guard.statements(
+    OUT statement text,
+    OUT subcommand text,
+    OUT lock_mode text,
+    OUT locked text,
+    OUT work text,
+    OUT rules text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_statements'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard.statements() IS
+  'The statements the guard judges: each utility statement that takes a lock stronger than SHARE UPDATE EXCLUSIVE on an existing relation, the lock, which relations get it, the work done under it and the rules that judge it';

@@ -3,6 +3,7 @@
 // ATPrepAlterColumnType / ATColumnChangeRequiresRewrite, NotNullImpliedByRelConstraints,
 // ATExecAttachPartition) using the functions those use.
 #include "analysis/analysis.hpp"
+#include "analysis/statement_catalog.hpp"
 #include "boundary.hpp"
 
 namespace schema_guard::analysis {
@@ -618,6 +619,27 @@ bool SetNotNullNeedsScan(Oid relid, const char *colname) {
   return false;
 }
 
+// Validation of a new FOREIGN KEY (RI_Initial_Check): one query reads every row of
+// the referencing table and joins it to the referenced table on the referenced key,
+// while writes to both are blocked.
+void AddForeignKeyValidation(StatementAnalysis *out, Oid fkrel, LOCKMODE fklock, Oid pkrel, const char *what) {
+  const char *fkname = get_rel_name(fkrel);
+  const char *pkname = OidIsValid(pkrel) ? get_rel_name(pkrel) : nullptr;
+  if (fkname == nullptr) return;
+  AddFinding(out, RuleId::AddForeignKeyScan, fkrel, fklock, kScan, what,
+             pkname != nullptr
+                 ? psprintf("Every row of %s is read (a full scan) and its key looked up in the referenced "
+                            "table %s, whose writes are blocked meanwhile (SHARE ROW EXCLUSIVE).",
+                            quote_identifier(fkname), quote_identifier(pkname))
+                 : nullptr);
+  if (pkname != nullptr && pkrel != fkrel && !IsExemptRelation(pkrel))
+    AddFinding(out, RuleId::AddForeignKeyScan, pkrel, ShareRowExclusiveLock, kScan, what,
+               psprintf("The referenced table is not scanned row by row on its own: the validation query "
+                        "joins every row of %s to it on the referenced key (index probes or a hash join, "
+                        "as the planner chooses) while writes to it are blocked.",
+                        quote_identifier(fkname)));
+}
+
 // ---------------------------------------------------------- ADD CONSTRAINT
 
 void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAnalysis *out) {
@@ -630,20 +652,10 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
       break;
     case CONSTR_FOREIGN: {
       const Oid pkrel = LookupRelation(con->pktable);
-      const char *pkname = OidIsValid(pkrel) ? get_rel_name(pkrel) : nullptr;
       // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
       if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
-      if (!con->skip_validation) {
-        AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
-                   psprintf("FOREIGN KEY constraint%s", name),
-                   pkname != nullptr ? psprintf("Writes to the referenced table %s are blocked too.", pkname)
-                                     : nullptr);
-        // The validation query (RI_Initial_Check) joins the referenced table as well.
-        if (OidIsValid(pkrel) && pkrel != relid && !IsExemptRelation(pkrel))
-          AddFinding(out, RuleId::AddForeignKeyScan, pkrel, ShareRowExclusiveLock, kScan,
-                     psprintf("FOREIGN KEY constraint%s", name),
-                     "The validation query reads the referenced table while writes to both tables are blocked.");
-      }
+      if (!con->skip_validation)
+        AddForeignKeyValidation(out, relid, lock, pkrel, psprintf("FOREIGN KEY constraint%s", name));
       break;
     }
     case CONSTR_PRIMARY:
@@ -691,7 +703,157 @@ struct AttachProbe {
   bool scan_default;
   Oid default_part;
   bool evaluating;  // the bound's expressions are being evaluated (user functions may run)
+  const char *built_indexes;  // parent indexes built on the attached table, or nullptr
+  List *fk_validated;         // of ParentForeignKey *: created on the table and validated
+  List *fk_attached;          // of ParentForeignKey *: an equivalent one of the table is attached
+  List *referencing;          // of Oid: tables whose foreign keys reference the parent
 };
+
+struct ParentForeignKey {
+  const char *name;
+  Oid confrelid;
+};
+
+// tablecmds.c AttachPartitionEnsureIndexes(): every partitioned index of the parent
+// takes the first valid, unattached index of the table that CompareIndexInfo()
+// finds equal (and that backs a constraint when the parent's does); the others are
+// built.  Relations are read from the relcache without locks.
+const char *IndexesBuiltOnAttach(Oid parent, Oid attached) {
+  Relation prel = RelationIdGetRelation(parent);
+  if (prel == nullptr) return nullptr;
+  Relation arel = RelationIdGetRelation(attached);
+  if (arel == nullptr || arel->rd_rel->relkind == RELKIND_FOREIGN_TABLE) {
+    if (arel != nullptr) RelationClose(arel);
+    RelationClose(prel);
+    return nullptr;
+  }
+  List *children = RelationGetIndexList(arel);
+  const int n = list_length(children);
+  Relation *crels = static_cast<Relation *>(palloc0(sizeof(Relation) * (n + 1)));
+  IndexInfo **cinfos = static_cast<IndexInfo **>(palloc0(sizeof(IndexInfo *) * (n + 1)));
+  bool *claimed = static_cast<bool *>(palloc0(sizeof(bool) * (n + 1)));
+  for (int i = 0; i < n; i++) {
+    crels[i] = RelationIdGetRelation(list_nth_oid(children, i));
+    if (crels[i] != nullptr) cinfos[i] = BuildIndexInfo(crels[i]);
+  }
+  AttrMap *attmap = build_attrmap_by_name(RelationGetDescr(arel), RelationGetDescr(prel));
+  StringInfoData built;
+  initStringInfo(&built);
+  ListCell *lc;
+  foreach (lc, RelationGetIndexList(prel)) {
+    const Oid idx = lfirst_oid(lc);
+    Relation irel = RelationIdGetRelation(idx);
+    if (irel == nullptr) continue;
+    if (irel->rd_rel->relkind != RELKIND_PARTITIONED_INDEX) {
+      RelationClose(irel);
+      continue;
+    }
+    IndexInfo *info = BuildIndexInfo(irel);
+    const Oid constraint = get_relation_idx_constraint_oid(parent, idx);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++) {
+      if (crels[i] == nullptr || claimed[i] || crels[i]->rd_rel->relispartition || !crels[i]->rd_index->indisvalid)
+        continue;
+      if (!CompareIndexInfo(cinfos[i], info, crels[i]->rd_indcollation, irel->rd_indcollation,
+                            crels[i]->rd_opfamily, irel->rd_opfamily, attmap))
+        continue;
+      if (OidIsValid(constraint) &&
+          !OidIsValid(get_relation_idx_constraint_oid(attached, RelationGetRelid(crels[i]))))
+        continue;
+      claimed[i] = found = true;
+    }
+    if (!found) appendStringInfo(&built, "%s%s", built.len ? ", " : "", quote_identifier(RelationGetRelationName(irel)));
+    RelationClose(irel);
+  }
+  for (int i = 0; i < n; i++)
+    if (crels[i] != nullptr) RelationClose(crels[i]);
+  RelationClose(arel);
+  RelationClose(prel);
+  return built.len ? built.data : nullptr;
+}
+
+// Is `fk` of the table the equivalent tryAttachPartitionForeignKey() accepts for the
+// parent's `parent_fk`?
+bool ForeignKeyAttaches(const ForeignKeyCacheInfo *fk, const ForeignKeyCacheInfo *parent_fk, Oid parent,
+                        Oid attached) {
+  if (fk->confrelid != parent_fk->confrelid || fk->nkeys != parent_fk->nkeys) return false;
+  for (int i = 0; i < fk->nkeys; i++) {
+    const char *col = get_attname(parent, parent_fk->conkey[i], true);
+    if (col == nullptr || fk->conkey[i] != get_attnum(attached, col) || fk->confkey[i] != parent_fk->confkey[i] ||
+        fk->conpfeqop[i] != parent_fk->conpfeqop[i])
+      return false;
+  }
+  HeapTuple ptup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(parent_fk->conoid));
+  HeapTuple ctup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
+  bool ok = ptup != nullptr && ctup != nullptr;
+  if (ok) {
+    auto *p = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ptup));
+    auto *c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ctup));
+    ok = !OidIsValid(c->conparentid) && c->convalidated && c->condeferrable == p->condeferrable &&
+         c->condeferred == p->condeferred && c->confupdtype == p->confupdtype &&
+         c->confdeltype == p->confdeltype && c->confmatchtype == p->confmatchtype;
+  }
+  if (ptup != nullptr) ReleaseSysCache(ptup);
+  if (ctup != nullptr) ReleaseSysCache(ctup);
+  return ok;
+}
+
+// CloneFkReferencing() and CloneFkReferenced() for a new partition.
+void ProbeForeignKeysOnAttach(AttachProbe *p) {
+  Relation prel = RelationIdGetRelation(p->parent);
+  if (prel == nullptr) return;
+  List *parent_fks = static_cast<List *>(copyObjectImpl(RelationGetFKeyList(prel)));
+  RelationClose(prel);
+  List *own_fks = NIL;
+  if (OidIsValid(p->attached)) {
+    Relation arel = RelationIdGetRelation(p->attached);
+    if (arel != nullptr) {
+      own_fks = static_cast<List *>(copyObjectImpl(RelationGetFKeyList(arel)));
+      RelationClose(arel);
+    }
+  }
+  List *claimed = NIL;
+  ListCell *lc;
+  foreach (lc, parent_fks) {
+    auto *pfk = static_cast<ForeignKeyCacheInfo *>(lfirst(lc));
+    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(pfk->conoid));
+    if (con == nullptr) continue;
+    auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con));
+    const bool inherited = OidIsValid(form->conparentid);
+    auto *info = static_cast<ParentForeignKey *>(palloc(sizeof(ParentForeignKey)));
+    info->name = pstrdup(NameStr(form->conname));
+    info->confrelid = pfk->confrelid;
+    ReleaseSysCache(con);
+    if (inherited) continue;  // cloned with the constraint it comes from
+    bool attaches = false;
+    ListCell *oc;
+    foreach (oc, own_fks) {
+      auto *fk = static_cast<ForeignKeyCacheInfo *>(lfirst(oc));
+      if (list_member_oid(claimed, fk->conoid) || !ForeignKeyAttaches(fk, pfk, p->parent, p->attached)) continue;
+      claimed = lappend_oid(claimed, fk->conoid);
+      attaches = true;
+      break;
+    }
+    if (attaches)
+      p->fk_attached = lappend(p->fk_attached, info);
+    else
+      p->fk_validated = lappend(p->fk_validated, info);
+  }
+  // Foreign keys of other tables that reference the parent: their tables are locked
+  // SHARE ROW EXCLUSIVE while the new partition gets its action triggers.
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(p->parent));
+  Relation conRel = table_open(ConstraintRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(conRel, InvalidOid, false, nullptr, 1, &key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+    if (form->contype == CONSTRAINT_FOREIGN && !OidIsValid(form->conparentid))
+      p->referencing = list_append_unique_oid(p->referencing, form->conrelid);
+  }
+  systable_endscan(scan);
+  table_close(conRel, AccessShareLock);
+}
 
 bool ImpliedOnLeaves(Oid relid, List *constraint, Relation parent) {
   // QueuePartitionConstraintValidation(): a partitioned table defers to its leaves.
@@ -737,6 +899,8 @@ void ProbeAttach(void *arg) {
     p->scan_default = !ImpliedOnLeaves(p->default_part, defConstraint, parent);
   }
   RelationClose(parent);
+  if (OidIsValid(p->attached)) p->built_indexes = IndexesBuiltOnAttach(p->parent, p->attached);
+  ProbeForeignKeysOnAttach(p);
   p->known = true;
 }
 
@@ -789,7 +953,7 @@ void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *boun
   // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
   const bool attached_exempt = !OidIsValid(attached) || IsExemptRelation(attached);
   if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
-  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid, false};
+  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid, false, nullptr, NIL, NIL, NIL};
   ErrorData *probe_error = nullptr;
   const char *attached_reason = "No validated CHECK constraint on the new partition implies its partition bound.";
   const char *default_reason =
@@ -806,6 +970,29 @@ void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *boun
   if (!probe.known) return;
   if (probe.scan_attached && !attached_exempt)
     AddFinding(out, RuleId::AttachPartitionScan, attached, AccessExclusiveLock, kScan, what, attached_reason);
+  if (probe.built_indexes != nullptr && !attached_exempt)
+    AddFinding(out, RuleId::AttachPartitionIndexBuild, attached, AccessExclusiveLock, kIndexBuild, what,
+               psprintf("No valid index of the table matches the parent's %s (same columns, operator "
+                        "families, collations, predicate and constraint): each is built under the lock.",
+                        probe.built_indexes));
+  ListCell *lc;
+  foreach (lc, probe.fk_validated) {
+    // CloneFkReferencing(): the referenced table is locked SHARE ROW EXCLUSIVE and the
+    // cloned constraint is validated on the new partition (an empty new table: nothing to read).
+    auto *fk = static_cast<ParentForeignKey *>(lfirst(lc));
+    if (!IsExemptRelation(fk->confrelid)) AddLockTarget(out, fk->confrelid, ShareRowExclusiveLock);
+    if (!attached_exempt)
+      AddForeignKeyValidation(out, attached, AccessExclusiveLock, fk->confrelid,
+                              psprintf("the parent's FOREIGN KEY constraint %s", quote_identifier(fk->name)));
+  }
+  foreach (lc, probe.fk_attached) {
+    // tryAttachPartitionForeignKey(): the table's own action triggers on the referenced
+    // table are dropped, which locks it ACCESS EXCLUSIVE; nothing is validated.
+    auto *fk = static_cast<ParentForeignKey *>(lfirst(lc));
+    if (!IsExemptRelation(fk->confrelid)) AddLockTarget(out, fk->confrelid, AccessExclusiveLock);
+  }
+  foreach (lc, probe.referencing)
+    if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), ShareRowExclusiveLock);
   if (OidIsValid(probe.default_part) && !IsExemptRelation(probe.default_part)) {
     AddLockTarget(out, probe.default_part, AccessExclusiveLock);
     if (probe.scan_default)
@@ -814,13 +1001,175 @@ void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *boun
   }
 }
 
+namespace {
+
+// Does any subcommand reach the partitions and inheritance children?
+bool CommandsRecurse(List *cmds) {
+  ListCell *lc;
+  foreach (lc, cmds) {
+    switch (static_cast<AlterTableCmd *>(lfirst(lc))->subtype) {
+      case AT_AddColumn:
+      case AT_AlterColumnType:
+      case AT_SetNotNull:
+      case AT_DropNotNull:
+      case AT_ColumnDefault:
+      case AT_DropColumn:
+      case AT_AddConstraint:
+      case AT_DropConstraint:
+      case AT_ValidateConstraint:
+      case AT_SetStatistics:
+      case AT_SetOptions:
+      case AT_ResetOptions:
+      case AT_SetStorage:
+      case AT_SetCompression:
+      case AT_AddIdentity:
+      case AT_SetIdentity:
+      case AT_DropIdentity:
+      case AT_DropExpression:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+// ALTER INDEX / VIEW / FOREIGN TABLE / SEQUENCE (or ALTER TABLE naming one): the lock
+// AlterTableGetLockLevel() gives the subcommands; an index's SET TABLESPACE copies it
+// (an index locked ACCESS EXCLUSIVE also stops every query planned on its table, since
+// the planner opens all of a table's indexes).
+void AnalyzeAlterOtherRelation(Oid relid, char relkind, AlterTableStmt *stmt, StatementAnalysis *out) {
+  const bool is_index = relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
+  const Oid owner = is_index ? IndexGetRelation(relid, true) : relid;
+  if (!OidIsValid(owner) || IsExemptRelation(owner) || IsExemptRelation(relid)) return;
+  Statement kind;
+  switch (relkind) {
+    case RELKIND_VIEW: kind = Statement::AlterView; break;
+    case RELKIND_FOREIGN_TABLE: kind = Statement::AlterForeignTable; break;
+    case RELKIND_SEQUENCE: kind = Statement::AlterSequence; break;
+    default: kind = Statement::AlterIndex; break;
+  }
+  const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  SetStatement(out, kind,
+               is_index ? "ALTER INDEX"
+               : relkind == RELKIND_VIEW ? "ALTER VIEW"
+               : relkind == RELKIND_SEQUENCE ? "ALTER SEQUENCE"
+                                               : "ALTER FOREIGN TABLE");
+  AddLockTarget(out, relid, lock);
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype == AT_SetTableSpace && relkind == RELKIND_INDEX) {
+      const Oid ts = get_tablespace_oid(cmd->name, true);
+      if (OidIsValid(ts) && ts != TablespaceOid(relid))
+        AddFinding(out, RuleId::SetTablespaceCopy, relid, lock, kRewrite,
+                   psprintf("SET TABLESPACE %s", quote_identifier(cmd->name)),
+                   psprintf("Queries on %s wait too: the planner opens every index of the table.",
+                            get_rel_name(owner)));
+    } else if (cmd->subtype == AT_AttachPartition && is_index && cmd->def != nullptr &&
+               IsA(cmd->def, PartitionCmd)) {
+      // ATExecAttachPartitionIdx(): the partition's index is locked ACCESS EXCLUSIVE;
+      // it is compared with the parent index, not built.
+      const Oid part = LookupRelation(reinterpret_cast<PartitionCmd *>(cmd->def)->name);
+      if (OidIsValid(part) && !IsExemptRelation(part)) AddLockTarget(out, part, AccessExclusiveLock);
+    }
+  }
+}
+
+// ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE: with CASCADE PostgreSQL applies the
+// subcommands to every typed table (ATTypedTableRecursion), judged here as the
+// ALTER TABLE they become, before any lock is taken.
+void AnalyzeAlterTypeAttributes(Oid typrelid, AlterTableStmt *stmt, StatementAnalysis *out) {
+  List *cascaded = NIL;
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->behavior == DROP_CASCADE) cascaded = lappend(cascaded, cmd);
+  }
+  if (cascaded == NIL) return;  // typed tables make PostgreSQL refuse; without any, only the type changes
+  List *tables = TypedTables(typrelid);
+  foreach (lc, tables) {
+    const Oid relid = lfirst_oid(lc);
+    const char *nsp = get_namespace_name(get_rel_namespace(relid));
+    const char *name = get_rel_name(relid);
+    if (nsp == nullptr || name == nullptr) continue;
+    AlterTableStmt *as_table = makeNode(AlterTableStmt);
+    as_table->relation = makeRangeVar(pstrdup(nsp), pstrdup(name), -1);
+    as_table->cmds = cascaded;
+    as_table->objtype = OBJECT_TABLE;
+    AnalyzeAlterTable(as_table, out);
+  }
+  SetStatement(out, Statement::AlterTypeAttribute, "ALTER TYPE");
+}
+
+}  // namespace
+
+void AnalyzeAlterTableMoveAll(AlterTableMoveAllStmt *stmt, StatementAnalysis *out) {
+  // tablecmds.c AlterTableMoveAll(): every relation of the kind in the tablespace
+  // (not catalogs, temporary or TOAST relations; only the roles' with OWNED BY) is
+  // locked ACCESS EXCLUSIVE, then each is copied.
+  if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_INDEX && stmt->objtype != OBJECT_MATVIEW) return;
+  Oid from = get_tablespace_oid(stmt->orig_tablespacename, true);
+  Oid to = get_tablespace_oid(stmt->new_tablespacename, true);
+  if (!OidIsValid(from) || !OidIsValid(to)) return;
+  if (from == MyDatabaseTableSpace) from = InvalidOid;
+  if (to == MyDatabaseTableSpace) to = InvalidOid;
+  if (from == to) return;
+  List *roles = NIL;
+  ListCell *lc;
+  foreach (lc, stmt->roles) roles = lappend_oid(roles, get_rolespec_oid(static_cast<RoleSpec *>(lfirst(lc)), true));
+  const Statement kind = stmt->objtype == OBJECT_INDEX ? Statement::AlterIndexAllInTablespace
+                                                       : Statement::AlterTableAllInTablespace;
+  SetStatement(out, kind, stmt->objtype == OBJECT_INDEX ? "ALTER INDEX ALL IN TABLESPACE" : "ALTER TABLE ALL IN TABLESPACE");
+  const char *what = psprintf("SET TABLESPACE %s", quote_identifier(stmt->new_tablespacename));
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_class_reltablespace, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(from));
+  Relation classRel = table_open(RelationRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(classRel, InvalidOid, false, nullptr, 1, &key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    if (IsCatalogNamespace(form->relnamespace) || form->relisshared || isAnyTempNamespace(form->relnamespace) ||
+        IsToastNamespace(form->relnamespace))
+      continue;
+    const char k = form->relkind;
+    if ((stmt->objtype == OBJECT_TABLE && k != RELKIND_RELATION && k != RELKIND_PARTITIONED_TABLE) ||
+        (stmt->objtype == OBJECT_INDEX && k != RELKIND_INDEX && k != RELKIND_PARTITIONED_INDEX) ||
+        (stmt->objtype == OBJECT_MATVIEW && k != RELKIND_MATVIEW))
+      continue;
+    if (roles != NIL && !list_member_oid(roles, form->relowner)) continue;
+    const Oid relid = form->oid;
+    const Oid owner = (k == RELKIND_INDEX || k == RELKIND_PARTITIONED_INDEX) ? IndexGetRelation(relid, true) : relid;
+    if (!OidIsValid(owner) || IsExemptRelation(owner)) continue;
+    if (!stmt->nowait) AddLockTarget(out, relid, StatementLock(kind));
+    if (RELKIND_HAS_STORAGE(k))
+      AddFinding(out, RuleId::SetTablespaceCopy, relid, StatementLock(kind), kRewrite, what,
+                 "ALL IN TABLESPACE locks every relation it moves before copying the first one.");
+  }
+  systable_endscan(scan);
+  table_close(classRel, AccessShareLock);
+}
+
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
-  if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_MATVIEW) return;
   const Oid relid = LookupRelation(stmt->relation);
   if (!OidIsValid(relid)) return;
   const char relkind = get_rel_relkind(relid);
+  if (relkind == RELKIND_COMPOSITE_TYPE) {
+    if (stmt->objtype == OBJECT_TYPE) AnalyzeAlterTypeAttributes(relid, stmt, out);
+    return;
+  }
+  if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX || relkind == RELKIND_VIEW ||
+      relkind == RELKIND_FOREIGN_TABLE || relkind == RELKIND_SEQUENCE) {
+    AnalyzeAlterOtherRelation(relid, relkind, stmt, out);
+    return;
+  }
   if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_MATVIEW)
     return;
+  if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_MATVIEW && stmt->objtype != OBJECT_TYPE &&
+      stmt->objtype != OBJECT_FOREIGN_TABLE && stmt->objtype != OBJECT_VIEW && stmt->objtype != OBJECT_INDEX)
+    return;
+  SetStatement(out, relkind == RELKIND_MATVIEW ? Statement::AlterMaterializedView : Statement::AlterTable,
+               "ALTER TABLE");
   if (IsExemptRelation(relid)) {
     // Nobody sees the new table, but a FOREIGN KEY still locks the referenced one.
     ListCell *lc;
@@ -840,6 +1189,14 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
   out->command = "ALTER TABLE";
   AddLockTarget(out, relid, lock);
+  // Subcommands that recurse (ATSimpleRecursion, ATPrepCmd's recursion) lock every
+  // partition and inheritance child in the same mode.
+  if (stmt->relation->inh && CommandsRecurse(stmt->cmds) &&
+      (relkind == RELKIND_PARTITIONED_TABLE || RelationHasInheritors(relid))) {
+    ListCell *ic;
+    foreach (ic, InheritanceTree(relid))
+      if (lfirst_oid(ic) != relid && !IsExemptRelation(lfirst_oid(ic))) AddLockTarget(out, lfirst_oid(ic), lock);
+  }
 
   const char relpersistence = RelationPersistence(relid);
   const bool fk_validated = AddedForeignKeysAreValidated(stmt->cmds);
@@ -895,7 +1252,7 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
         // Cheap on its own (SHARE UPDATE EXCLUSIVE), unless this transaction already
         // holds a lock that blocks writes: then the scan runs under that lock.
         if (WritesBlockedByThisTransaction(relid, out->held_locks))
-          AddFinding(out, RuleId::ValidateUnderStrongLock, relid, ShareLock, kScan,
+          AddFinding(out, RuleId::ValidateUnderStrongLock, relid, StrongestLockHeld(relid), kScan,
                      cmd->name ? quote_identifier(cmd->name) : "");
         break;
       case AT_AttachPartition:

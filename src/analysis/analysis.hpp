@@ -43,6 +43,7 @@ struct StatementAnalysis {
   List *lock_targets;  // of LockTarget *: existing, non-exempt relations
   List *rewrites;      // of Oid (lfirst_oid): relations the analysis expects to be rewritten
   const char *command; // e.g. "ALTER TABLE", for lock-wait messages
+  int statement;       // the analysis::Statement judged (statement_catalog.hpp), -1 for none
   // Input: relations an earlier statement of the same transaction locked in SHARE
   // mode or stronger, as known to schema_guard.check() for a script (the live
   // locks of this transaction are always consulted too).
@@ -74,6 +75,10 @@ bool RunProbe(void (*fn)(void *), void *arg, ErrorData **error);
 
 // Does this transaction already hold `lock` (or a stronger one) on relid?
 bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock);
+
+// The strongest lock of SHARE or above this transaction holds on relid (SHARE when
+// it holds none: a script simulation knows only "SHARE or stronger").
+LOCKMODE StrongestLockHeld(Oid relid);
 
 // Does this transaction already block writes to relid (SHARE lock or stronger),
 // live or according to held_locks?
@@ -120,6 +125,9 @@ List *InheritanceTree(Oid relid);
 bool RelationHasInheritors(Oid relid);
 char RelationPersistence(Oid relid);
 
+// Typed tables (CREATE TABLE ... OF type) of a composite type's relation.
+List *TypedTables(Oid typrelid);
+
 // RangeVar to OID without locking; InvalidOid when it does not exist.
 Oid LookupRelation(const RangeVar *rv);
 
@@ -136,6 +144,10 @@ void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);
 
 // Per-family analyzers.
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out);
+void AnalyzeDrop(DropStmt *stmt, StatementAnalysis *out);
+void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out);
+void AnalyzeReassignOwned(ReassignOwnedStmt *stmt, StatementAnalysis *out);
+void AnalyzeAlterTableMoveAll(AlterTableMoveAllStmt *stmt, StatementAnalysis *out);
 
 // A new partition bound on `parent` (ATTACH PARTITION of `attached`, or CREATE TABLE
 // ... PARTITION OF with attached = InvalidOid): locks, and the scans of the attached

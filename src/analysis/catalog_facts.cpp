@@ -126,6 +126,27 @@ int64 RelationSizeBytes(Oid relid) {
   return TryInSubtransaction(ProbeSize, &probe) && !probe.unknown ? probe.bytes : -1;
 }
 
+// Typed tables (CREATE TABLE ... OF type) of a composite type's relation, as
+// tablecmds.c find_typed_table_dependencies() finds them.
+List *TypedTables(Oid typrelid) {
+  const Oid type = get_rel_type_id(typrelid);
+  List *tables = NIL;
+  if (!OidIsValid(type)) return NIL;
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(type));
+  Relation classRel = table_open(RelationRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(classRel, InvalidOid, false, nullptr, 1, &key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    if (form->relkind == RELKIND_RELATION || form->relkind == RELKIND_PARTITIONED_TABLE)
+      tables = lappend_oid(tables, form->oid);
+  }
+  systable_endscan(scan);
+  table_close(classRel, AccessShareLock);
+  return tables;
+}
+
 Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects, const char *what,
                     const char *reason) {
   auto *f = static_cast<Finding *>(palloc0(sizeof(Finding)));

@@ -2,6 +2,8 @@
 // Lock modes are the ones the server code requests (indexcmds.c, index.c,
 // matview.c, cluster.c, vacuum.c, typecmds.c, tablecmds.c RenameRelation/renameatt).
 #include "analysis/analysis.hpp"
+#include "analysis/statement_catalog.hpp"
+#include "boundary.hpp"
 
 namespace schema_guard::analysis {
 namespace {
@@ -23,21 +25,57 @@ Oid VisibleRelation(const RangeVar *rv) {
   return OidIsValid(relid) && !IsExemptRelation(relid) ? relid : InvalidOid;
 }
 
+// Lock `relid` and, when the statement recurses, its partitions and inheritance children.
+void LockTree(StatementAnalysis *out, Oid relid, bool recurse, LOCKMODE lock) {
+  if (!OidIsValid(relid)) return;
+  if (!recurse || (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE && !RelationHasInheritors(relid))) {
+    AddLockTarget(out, relid, lock);
+    return;
+  }
+  ListCell *lc;
+  foreach (lc, InheritanceTree(relid))
+    if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), lock);
+}
+
 void AnalyzeIndex(IndexStmt *stmt, StatementAnalysis *out) {
   if (stmt->concurrent) return;
   const Oid relid = VisibleRelation(stmt->relation);
   if (!OidIsValid(relid)) return;
-  // CREATE INDEX ... ON ONLY a partitioned parent creates an invalid index and builds nothing.
+  // The SHARE lock is taken before anything else is decided (ProcessUtilitySlow), so
+  // an IF NOT EXISTS that finds the name, and ON ONLY a partitioned parent (an invalid
+  // index, nothing built), still wait for it.
+  SetStatement(out, Statement::CreateIndex, "CREATE INDEX");
+  AddLockTarget(out, relid, StatementLock(Statement::CreateIndex));
   if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE && !stmt->relation->inh) return;
   if (stmt->if_not_exists && stmt->idxname != nullptr &&
       OidIsValid(get_relname_relid(stmt->idxname, get_rel_namespace(relid))))
     return;
-  out->command = "CREATE INDEX";
-  AddLockTarget(out, relid, ShareLock);
+  // DefineIndex() on a partitioned table locks and builds on every partition.
+  if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+    LockTree(out, relid, true, StatementLock(Statement::CreateIndex));
   AddFinding(out, RuleId::CreateIndexBlocking, relid, ShareLock, kIndexBuild,
              stmt->idxname ? psprintf("CREATE %sINDEX %s", stmt->unique ? "UNIQUE " : "",
                                       quote_identifier(stmt->idxname))
                            : (stmt->unique ? "CREATE UNIQUE INDEX" : "CREATE INDEX"));
+}
+
+// reindex_relation(): the table's indexes, and its TOAST table's index.  A table with
+// no index and no TOAST data has nothing to rebuild (a partitioned table: its partitions).
+bool HasIndexesToRebuild(Oid relid) {
+  if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) {
+    ListCell *lc;
+    foreach (lc, InheritanceTree(relid))
+      if (lfirst_oid(lc) != relid && get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION &&
+          HasIndexesToRebuild(lfirst_oid(lc)))
+        return true;
+    return false;
+  }
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return false;
+  const bool has_indexes = RelationGetIndexList(rel) != NIL;
+  const Oid toast = rel->rd_rel->reltoastrelid;
+  RelationClose(rel);
+  return has_indexes || (OidIsValid(toast) && RelationSizeBytes(toast) > 0);
 }
 
 void AnalyzeReindex(ReindexStmt *stmt, StatementAnalysis *out) {
@@ -58,7 +96,9 @@ void AnalyzeReindex(ReindexStmt *stmt, StatementAnalysis *out) {
     case REINDEX_OBJECT_TABLE: {
       const Oid relid = VisibleRelation(stmt->relation);
       if (!OidIsValid(relid)) return;
+      SetStatement(out, Statement::Reindex, "REINDEX");
       AddLockTarget(out, relid, ShareLock);
+      if (!HasIndexesToRebuild(relid)) return;  // "table has no indexes to reindex"
       AddFinding(out, RuleId::ReindexBlocking, relid, ShareLock, kIndexBuild, "REINDEX TABLE",
                  "Each index is locked ACCESS EXCLUSIVE while it is rebuilt.");
       return;
@@ -122,20 +162,31 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
     case OBJECT_VIEW:
     case OBJECT_MATVIEW:
     case OBJECT_FOREIGN_TABLE:
+    case OBJECT_SEQUENCE:
     case OBJECT_INDEX: {  // ALTER INDEX ... RENAME accepts a table too (RangeVarCallbackForAlterRelation)
       const Oid relid = VisibleRelation(stmt->relation);
       if (!OidIsValid(relid)) return;
       const char kind = get_rel_relkind(relid);
+      const bool is_index = kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX;
+      // RenameRelation(): ALTER INDEX takes SHARE UPDATE EXCLUSIVE on an index; every
+      // other spelling (and ALTER INDEX on a non-index) ACCESS EXCLUSIVE.
+      if (is_index && stmt->renameType == OBJECT_INDEX) return;
+      SetStatement(out, Statement::RenameTable, "ALTER TABLE");
+      if (is_index || kind == RELKIND_SEQUENCE) {
+        if (stmt->renameType != OBJECT_SEQUENCE || kind == RELKIND_SEQUENCE)
+          AddLockTarget(out, relid, StatementLock(Statement::RenameTable));
+        return;
+      }
       if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_VIEW &&
           kind != RELKIND_MATVIEW && kind != RELKIND_FOREIGN_TABLE)
         return;
-      // ALTER VIEW / MATERIALIZED VIEW / FOREIGN TABLE insist on their own kind: PostgreSQL
-      // reports a mismatch itself.
+      // ALTER VIEW / MATERIALIZED VIEW / FOREIGN TABLE / SEQUENCE insist on their own kind:
+      // PostgreSQL reports a mismatch itself.
       if ((stmt->renameType == OBJECT_VIEW && kind != RELKIND_VIEW) ||
           (stmt->renameType == OBJECT_MATVIEW && kind != RELKIND_MATVIEW) ||
-          (stmt->renameType == OBJECT_FOREIGN_TABLE && kind != RELKIND_FOREIGN_TABLE))
+          (stmt->renameType == OBJECT_FOREIGN_TABLE && kind != RELKIND_FOREIGN_TABLE) ||
+          stmt->renameType == OBJECT_SEQUENCE)
         return;
-      out->command = "ALTER TABLE";
       AddLockTarget(out, relid, AccessExclusiveLock);
       AddFinding(out, RuleId::RenameTable, relid, AccessExclusiveLock, kBreaks,
                  psprintf("RENAME TO %s", quote_identifier(stmt->newname)));
@@ -147,10 +198,58 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
       HeapTuple att = SearchSysCacheAttName(relid, stmt->subname);
       if (att == nullptr) return;
       ReleaseSysCache(att);
-      out->command = "ALTER TABLE";
-      AddLockTarget(out, relid, AccessExclusiveLock);
+      SetStatement(out, Statement::RenameColumn, "ALTER TABLE");
+      // renameatt_internal() recurses to partitions and inheritance children.
+      LockTree(out, relid, stmt->relation->inh, AccessExclusiveLock);
       AddFinding(out, RuleId::RenameColumn, relid, AccessExclusiveLock, kBreaks,
                  psprintf("column %s", quote_identifier(stmt->subname)));
+      return;
+    }
+    case OBJECT_ATTRIBUTE: {
+      // ALTER TYPE ... RENAME ATTRIBUTE: with CASCADE the typed tables' columns are
+      // renamed (without it PostgreSQL refuses when typed tables exist).
+      const Oid typrel = LookupRelation(stmt->relation);
+      if (!OidIsValid(typrel) || get_rel_relkind(typrel) != RELKIND_COMPOSITE_TYPE || stmt->subname == nullptr ||
+          stmt->behavior != DROP_CASCADE)
+        return;
+      SetStatement(out, Statement::RenameAttribute, "ALTER TYPE");
+      ListCell *lc;
+      foreach (lc, TypedTables(typrel)) {
+        const Oid relid = lfirst_oid(lc);
+        if (IsExemptRelation(relid)) continue;
+        LockTree(out, relid, true, AccessExclusiveLock);
+        AddFinding(out, RuleId::RenameColumn, relid, AccessExclusiveLock, kBreaks,
+                   psprintf("column %s", quote_identifier(stmt->subname)),
+                   psprintf("The table is of type %s: RENAME ATTRIBUTE ... CASCADE renames its column.",
+                            format_type_be(get_rel_type_id(typrel))));
+      }
+      return;
+    }
+    case OBJECT_TABCONSTRAINT:
+    case OBJECT_TRIGGER:
+    case OBJECT_RULE: {
+      // RenameConstraint(), renametrig() and RenameRewriteRule() lock the table ACCESS
+      // EXCLUSIVE; a constraint is renamed on the children too, a trigger on the partitions.
+      const Oid relid = VisibleRelation(stmt->relation);
+      if (!OidIsValid(relid)) return;
+      const Statement kind = stmt->renameType == OBJECT_TABCONSTRAINT ? Statement::RenameConstraint
+                             : stmt->renameType == OBJECT_TRIGGER     ? Statement::RenameTrigger
+                                                                      : Statement::RenameRule;
+      SetStatement(out, kind,
+                   kind == Statement::RenameConstraint ? "ALTER TABLE"
+                   : kind == Statement::RenameTrigger  ? "ALTER TRIGGER"
+                                                       : "ALTER RULE");
+      bool recurse = stmt->relation->inh && stmt->renameType == OBJECT_TRIGGER;
+      if (stmt->renameType == OBJECT_TABCONSTRAINT && stmt->relation->inh && stmt->subname != nullptr) {
+        // rename_constraint_internal() recurses for an inheritable CHECK constraint only.
+        HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(get_relation_constraint_oid(relid, stmt->subname, true)));
+        if (con != nullptr) {
+          auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con));
+          recurse = form->contype == CONSTRAINT_CHECK && !form->connoinherit;
+          ReleaseSysCache(con);
+        }
+      }
+      LockTree(out, relid, recurse, StatementLock(kind));
       return;
     }
     default:
@@ -158,40 +257,53 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
   }
 }
 
-void AnalyzeDrop(DropStmt *stmt, StatementAnalysis *out) {
-  if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_INDEX) return;
-  ListCell *lc;
-  foreach (lc, stmt->objects) {
-    RangeVar *rv = makeRangeVarFromNameList(static_cast<List *>(lfirst(lc)));
-    const Oid objid = LookupRelation(rv);
-    if (!OidIsValid(objid)) continue;
-    if (stmt->removeType == OBJECT_TABLE) {
-      if (IsExemptRelation(objid)) continue;
-      out->command = "DROP TABLE";
-      AddLockTarget(out, objid, AccessExclusiveLock);
-      AddFinding(out, RuleId::DropTable, objid, AccessExclusiveLock, kBreaks, "DROP TABLE");
-    } else {
-      if (stmt->concurrent || get_rel_relkind(objid) != RELKIND_INDEX) continue;
-      const Oid relid = IndexGetRelation(objid, true);
-      if (!OidIsValid(relid) || IsExemptRelation(relid)) continue;
-      out->command = "DROP INDEX";
-      AddLockTarget(out, relid, AccessExclusiveLock);
-      AddFinding(out, RuleId::DropIndexBlocking, relid, AccessExclusiveLock, 0,
-                 psprintf("DROP INDEX %s", quote_identifier(rv->relname)));
-    }
+// Tables with a foreign key to one of `relids` (heap_truncate_find_FKs()).
+List *ReferencingTables(List *relids) {
+  List *result = NIL;
+  Relation conRel = table_open(ConstraintRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(conRel, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+    if (con->contype == CONSTRAINT_FOREIGN && list_member_oid(relids, con->confrelid) &&
+        !list_member_oid(relids, con->conrelid))
+      result = list_append_unique_oid(result, con->conrelid);
   }
+  systable_endscan(scan);
+  table_close(conRel, AccessShareLock);
+  return result;
 }
 
+// ExecuteTruncate(): each table and (without ONLY) its partitions and inheritance
+// children are locked ACCESS EXCLUSIVE; CASCADE adds every table that references
+// one of them, repeatedly, with its partitions.
 void AnalyzeTruncate(TruncateStmt *stmt, StatementAnalysis *out) {
+  SetStatement(out, Statement::Truncate, "TRUNCATE");
+  List *truncated = NIL;
   ListCell *lc;
   foreach (lc, stmt->relations) {
-    const Oid relid = VisibleRelation(static_cast<RangeVar *>(lfirst(lc)));
+    auto *rv = static_cast<RangeVar *>(lfirst(lc));
+    const Oid relid = LookupRelation(rv);
     if (!OidIsValid(relid)) continue;
-    out->command = "TRUNCATE";
-    AddLockTarget(out, relid, AccessExclusiveLock);
+    truncated = list_concat_unique_oid(truncated, rv->inh ? InheritanceTree(relid)
+                                                          : list_make1_oid(relid));
+    if (IsExemptRelation(relid)) continue;
     AddFinding(out, RuleId::Truncate, relid, AccessExclusiveLock, kBreaks,
                stmt->behavior == DROP_CASCADE ? "TRUNCATE ... CASCADE" : "TRUNCATE");
   }
+  if (stmt->behavior == DROP_CASCADE) {
+    for (List *added = ReferencingTables(truncated); added != NIL; added = ReferencingTables(truncated)) {
+      foreach (lc, added) {
+        const Oid relid = lfirst_oid(lc);
+        truncated = list_concat_unique_oid(truncated, InheritanceTree(relid));
+        if (IsExemptRelation(relid)) continue;
+        AddFinding(out, RuleId::Truncate, relid, AccessExclusiveLock, kBreaks, "TRUNCATE ... CASCADE",
+                   "It has a foreign key to a truncated table, so CASCADE truncates it too.");
+      }
+    }
+  }
+  foreach (lc, truncated)
+    if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), AccessExclusiveLock);
 }
 
 void AnalyzeAlterDomain(AlterDomainStmt *stmt, StatementAnalysis *out) {
@@ -270,39 +382,52 @@ void AnalyzeCreateTable(CreateStmt *stmt, StatementAnalysis *out) {
 void AnalyzeLockOnly(Node *stmt, StatementAnalysis *out) {
   switch (nodeTag(stmt)) {
     case T_CreateTrigStmt:
-      out->command = "CREATE TRIGGER";
-      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreateTrigStmt *>(stmt)->relation), ShareRowExclusiveLock);
+      SetStatement(out, Statement::CreateTrigger, "CREATE TRIGGER");
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreateTrigStmt *>(stmt)->relation),
+                    StatementLock(Statement::CreateTrigger));
       break;
     case T_CreatePolicyStmt:
-      out->command = "CREATE POLICY";
-      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreatePolicyStmt *>(stmt)->table), AccessExclusiveLock);
+      SetStatement(out, Statement::CreatePolicy, "CREATE POLICY");
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<CreatePolicyStmt *>(stmt)->table),
+                    StatementLock(Statement::CreatePolicy));
       break;
     case T_AlterPolicyStmt:
-      out->command = "ALTER POLICY";
-      AddLockTarget(out, VisibleRelation(reinterpret_cast<AlterPolicyStmt *>(stmt)->table), AccessExclusiveLock);
+      SetStatement(out, Statement::AlterPolicy, "ALTER POLICY");
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<AlterPolicyStmt *>(stmt)->table),
+                    StatementLock(Statement::AlterPolicy));
+      break;
+    case T_ViewStmt: {
+      // CREATE OR REPLACE VIEW of an existing view: DefineVirtualRelation() opens it
+      // ACCESS EXCLUSIVE.  A new view locks nothing that exists.
+      auto *view = reinterpret_cast<ViewStmt *>(stmt);
+      if (!view->replace) break;
+      const Oid relid = VisibleRelation(view->view);
+      if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW) break;
+      SetStatement(out, Statement::CreateOrReplaceView, "CREATE OR REPLACE VIEW");
+      AddLockTarget(out, relid, StatementLock(Statement::CreateOrReplaceView));
+      break;
+    }
+    case T_RuleStmt:
+      // DefineQueryRewrite(): table_open(event relation, AccessExclusiveLock).
+      SetStatement(out, Statement::CreateRule, "CREATE RULE");
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<RuleStmt *>(stmt)->relation),
+                    StatementLock(Statement::CreateRule));
+      break;
+    case T_AlterSeqStmt:
+      SetStatement(out, Statement::AlterSequence, "ALTER SEQUENCE");
+      AddLockTarget(out, VisibleRelation(reinterpret_cast<AlterSeqStmt *>(stmt)->sequence),
+                    StatementLock(Statement::AlterSequence));
       break;
     case T_LockStmt: {
       auto *lock = reinterpret_cast<LockStmt *>(stmt);
       if (lock->nowait) break;  // fails at once instead of waiting
-      out->command = "LOCK TABLE";
+      SetStatement(out, Statement::LockTable, "LOCK TABLE");
       ListCell *lc;
       foreach (lc, lock->relations) AddLockTarget(out, VisibleRelation(static_cast<RangeVar *>(lfirst(lc))), lock->mode);
       break;
     }
     default:
       break;
-  }
-}
-
-// DROP TRIGGER / DROP POLICY name the table in all but the last name.
-void AnalyzeDropOnTable(DropStmt *stmt, StatementAnalysis *out) {
-  out->command = stmt->removeType == OBJECT_TRIGGER ? "DROP TRIGGER" : "DROP POLICY";
-  ListCell *lc;
-  foreach (lc, stmt->objects) {
-    List *names = static_cast<List *>(lfirst(lc));
-    if (list_length(names) < 2) continue;
-    RangeVar *rv = makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
-    AddLockTarget(out, VisibleRelation(rv), AccessExclusiveLock);
   }
 }
 
@@ -325,6 +450,12 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:
     case T_LockStmt:
+    case T_DropOwnedStmt:
+    case T_ReassignOwnedStmt:
+    case T_AlterTableMoveAllStmt:
+    case T_ViewStmt:
+    case T_RuleStmt:
+    case T_AlterSeqStmt:
       return true;
     default:
       return false;
@@ -339,6 +470,19 @@ bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock) {
   return held;
 }
 
+LOCKMODE StrongestLockHeld(Oid relid) {
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return ShareLock;
+  LOCKMODE held = ShareLock;  // known to a script only as "SHARE or stronger"
+  for (LOCKMODE m = AccessExclusiveLock; m > ShareLock; m--)
+    if (CheckRelationLockedByMe(rel, m, false)) {
+      held = m;
+      break;
+    }
+  RelationClose(rel);
+  return held;
+}
+
 bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
   return list_member_oid(held_locks, relid) || LockHeldByThisTransaction(relid, ShareLock);
 }
@@ -349,6 +493,7 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
   out->lock_targets = NIL;
   out->rewrites = NIL;
   out->command = "statement";
+  out->statement = -1;
   switch (nodeTag(parsetree)) {
     case T_AlterTableStmt: AnalyzeAlterTable(reinterpret_cast<AlterTableStmt *>(parsetree), out); break;
     case T_IndexStmt: AnalyzeIndex(reinterpret_cast<IndexStmt *>(parsetree), out); break;
@@ -357,15 +502,16 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_VacuumStmt: AnalyzeVacuum(reinterpret_cast<VacuumStmt *>(parsetree), out); break;
     case T_ClusterStmt: AnalyzeCluster(reinterpret_cast<ClusterStmt *>(parsetree), out); break;
     case T_RenameStmt: AnalyzeRename(reinterpret_cast<RenameStmt *>(parsetree), out); break;
-    case T_DropStmt: {
-      auto *drop = reinterpret_cast<DropStmt *>(parsetree);
-      if (drop->removeType == OBJECT_TRIGGER || drop->removeType == OBJECT_POLICY)
-        AnalyzeDropOnTable(drop, out);
-      else
-        AnalyzeDrop(drop, out);
+    case T_DropStmt: AnalyzeDrop(reinterpret_cast<DropStmt *>(parsetree), out); break;
+    case T_DropOwnedStmt: AnalyzeDropOwned(reinterpret_cast<DropOwnedStmt *>(parsetree), out); break;
+    case T_ReassignOwnedStmt: AnalyzeReassignOwned(reinterpret_cast<ReassignOwnedStmt *>(parsetree), out); break;
+    case T_AlterTableMoveAllStmt:
+      AnalyzeAlterTableMoveAll(reinterpret_cast<AlterTableMoveAllStmt *>(parsetree), out);
       break;
-    }
     case T_CreateStmt: AnalyzeCreateTable(reinterpret_cast<CreateStmt *>(parsetree), out); break;
+    case T_ViewStmt:
+    case T_RuleStmt:
+    case T_AlterSeqStmt:
     case T_CreateTrigStmt:
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:

@@ -49,7 +49,9 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
       appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
                        BlockedOperations(f.lock), While(f.effects));
       buf.data[0] = pg_toupper(static_cast<unsigned char>(buf.data[0]));
-      if (f.effects & analysis::kBreaks)
+      if (f.rule == policy::RuleId::Truncate)
+        appendStringInfoString(&buf, " Every row is gone once the transaction commits: readers queued behind the lock then see an empty table.");
+      else if (f.effects & analysis::kBreaks)
         appendStringInfoString(&buf, " Code still using it fails once the change commits.");
       break;
   }
@@ -62,6 +64,8 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
 char *HintText(const analysis::Finding &f, const char *also) {
   const policy::RuleInfo &rule = policy::Rule(f.rule);
   const char *recipe = (f.partitioned && rule.recipe_partitioned) ? rule.recipe_partitioned : rule.recipe;
+  // A script that does not parse fails at deploy whatever the settings: nothing to accept.
+  if (f.rule == policy::RuleId::SyntaxError) return pstrdup(recipe);
   return psprintf("%s To accept it deliberately: SET LOCAL schema_guard.allow = '%s%s%s'.", recipe,
                   rule.name, also ? ", " : "", also ? also : "");
 }
@@ -110,6 +114,9 @@ const char *RelationText(const analysis::Finding &f) {
     case RELKIND_MATVIEW: kind = "materialized view"; break;
     case RELKIND_VIEW: kind = "view"; break;
     case RELKIND_FOREIGN_TABLE: kind = "foreign table"; break;
+    case RELKIND_INDEX: kind = "index"; break;
+    case RELKIND_PARTITIONED_INDEX: kind = "partitioned index"; break;
+    case RELKIND_SEQUENCE: kind = "sequence"; break;
     default: break;
   }
   return psprintf("%s %s", kind, quote_qualified_identifier(nsp, name));

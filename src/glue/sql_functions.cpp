@@ -1,6 +1,7 @@
 // SQL-callable functions: schema_guard.status(), schema_guard.rules() and the
 // table_rewrite event trigger (the backstop for rewrites the analysis missed).
 #include "analysis/analysis.hpp"
+#include "analysis/statement_catalog.hpp"
 #include "boundary.hpp"
 #include "citus/citus.hpp"
 #include "glue/activation.hpp"
@@ -82,6 +83,46 @@ SG_SQL_FUNCTION(schema_guard_rules) {
     bool nulls[7] = {false, false, false, false, false, false, rule.recipe_partitioned == nullptr};
     if (rule.recipe_partitioned) values[6] = CStringGetTextDatum(rule.recipe_partitioned);
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum)0;
+}
+
+namespace {
+
+Datum RuleArray(const policy::RuleId *rules) {
+  Datum names[analysis::kMaxStatementRules];
+  int n = 0;
+  for (size_t i = 0; i < analysis::kMaxStatementRules && rules[i] != policy::RuleId::Count_; i++)
+    names[n++] = CStringGetTextDatum(policy::Rule(rules[i]).name);
+  return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void PutStatement(ReturnSetInfo *rsinfo, const char *statement, const char *subcommand, LOCKMODE lock,
+                  const char *locked, const char *work, const policy::RuleId *rules) {
+  Datum values[6] = {CStringGetTextDatum(statement), (Datum)0,
+                     CStringGetTextDatum(lock == NoLock ? "per subcommand" : report::LockModeSqlName(lock)),
+                     CStringGetTextDatum(locked), CStringGetTextDatum(work), RuleArray(rules)};
+  bool nulls[6] = {false, subcommand == nullptr, false, false, false, false};
+  if (subcommand) values[1] = CStringGetTextDatum(subcommand);
+  tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+}  // namespace
+
+// The statement catalog; ALTER TABLE's subcommands with the lock the server's
+// AlterTableGetLockLevel() gives each.
+SG_SQL_FUNCTION(schema_guard_statements) {
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  for (size_t i = 0; i < analysis::kStatementCount; i++) {
+    const analysis::StatementInfo &st = analysis::StatementEntry(static_cast<analysis::Statement>(i));
+    PutStatement(rsinfo, st.syntax, nullptr, st.lock, st.locked, st.work, st.rules);
+    if (st.id != analysis::Statement::AlterTable) continue;
+    for (size_t j = 0; j < analysis::AlterSubcommandCount(); j++) {
+      const analysis::AlterSubcommand &sub = analysis::AlterSubcommandEntry(j);
+      PutStatement(rsinfo, st.syntax, sub.syntax, analysis::AlterSubcommandLock(sub), "the table", sub.work,
+                   sub.rules);
+    }
   }
   return (Datum)0;
 }

@@ -32,6 +32,7 @@ enum class RuleId : uint8_t {
   AddConstraintIndexBuild,
   ReindexBlocking,
   RefreshMatviewBlocking,
+  AttachPartitionIndexBuild,
   // breaking or destructive
   RenameTable,
   RenameColumn,

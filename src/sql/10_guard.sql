@@ -48,6 +48,20 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION schema_guard.rules() IS
   'The rule catalog: id, category, default and effective action (from the current settings), description, safe recipe';
 
+CREATE FUNCTION schema_guard.statements(
+    OUT statement text,
+    OUT subcommand text,
+    OUT lock_mode text,
+    OUT locked text,
+    OUT work text,
+    OUT rules text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_statements'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION schema_guard.statements() IS
+  'The statements the guard judges: each utility statement that takes a lock stronger than SHARE UPDATE EXCLUSIVE on an existing relation, the lock, which relations get it, the work done under it and the rules that judge it';
+
 CREATE FUNCTION schema_guard.table_rewrite_backstop()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'schema_guard_table_rewrite'

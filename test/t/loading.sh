@@ -33,10 +33,13 @@ ok "$(grep -c 'schema_guard: blocked create_index_blocking on table public.t by 
 ok "$(grep -A1 'schema_guard: blocked create_index_blocking' "$DIR/server.log" | grep -c 'statement: CREATE INDEX t_idx2 ON t (id)')" "1" "the log line carries the statement"
 
 # a rewrite the analysis does not predict is stopped by the backstop and logged as a miss
-q -d postgres -c "CREATE TYPE pair AS (a int, b int); CREATE TABLE pairs OF pair; INSERT INTO pairs VALUES (1, 2)" >/dev/null
-q -d postgres -c "SET lock_timeout = '1s'; ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE" >/dev/null
+# (an event trigger moves TimeZone after the guard judged timestamp -> timestamptz as no rewrite)
+q -d postgres -c "CREATE TABLE stamps (at timestamp); INSERT INTO stamps VALUES (now());
+  CREATE FUNCTION move_tz() RETURNS event_trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM set_config('TimeZone', 'America/New_York', true); END \$\$;
+  CREATE EVENT TRIGGER move_tz ON ddl_command_start WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION move_tz()" >/dev/null
+q -d postgres -c "SET TimeZone = 'UTC'; SET lock_timeout = '1s'; ALTER TABLE stamps ALTER at TYPE timestamptz" >/dev/null
 sleep 0.5
-ok "$(grep -c 'schema_guard: prediction miss: ALTER TYPE rewrites table public.pairs' "$DIR/server.log")" "1" "the server log names a prediction miss"
+ok "$(grep -c 'schema_guard: prediction miss: ALTER TABLE rewrites table public.stamps' "$DIR/server.log")" "1" "the server log names a prediction miss"
 
 # README's rule reference is exactly what the catalog generates
 generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/rule-reference.sh")
