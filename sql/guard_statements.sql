@@ -4,6 +4,9 @@
 SET client_min_messages = warning;
 \pset null '-'
 SET schema_guard.mode = off;
+-- cluster-wide objects left by an interrupted earlier run
+DROP TABLESPACE IF EXISTS st_space;
+DROP ROLE IF EXISTS st_owner;
 CREATE TABLE st_country (id int PRIMARY KEY);
 INSERT INTO st_country SELECT g FROM generate_series(1, 2000) g;
 CREATE TABLE st_city (id int PRIMARY KEY, country int REFERENCES st_country);
@@ -162,4 +165,9 @@ ALTER TABLE st_log VALIDATE CONSTRAINT st_log_positive;
 ROLLBACK;
 SELECT hint FROM schema_guard.check('ALTER TABLE st_log ADD;') WHERE rule = 'syntax_error';
 RESET lock_timeout;
+RESET schema_guard.mode;
+SET schema_guard.mode = off;
+DROP OWNED BY st_owner;
+DROP ROLE st_owner;
+DROP TABLESPACE st_space;
 RESET schema_guard.mode;
