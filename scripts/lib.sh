@@ -61,7 +61,8 @@ sandbox_pg() {
 # Debian packages the build and the tests need; installed only when missing.  An
 # installation in another layout brings its own server, headers and pgTAP.
 install_deps() {
-  local pkgs="libtap-parser-sourcehandler-pgtap-perl g++ make"
+  # (python3-django, python3-psycopg2: test/t/django.sh runs Django's migrations on Debian's python)
+  local pkgs="libtap-parser-sourcehandler-pgtap-perl g++ make python3-django python3-psycopg2"
   [ -z "${PG_ROOT:-}" ] && pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap $pkgs"
   local missing=""
   for p in $pkgs; do
