@@ -62,15 +62,19 @@ ALTER TABLE scratch_tmp ALTER COLUMN id TYPE bigint;
 ALTER TABLE scratch_tmp RENAME COLUMN id TO ident;
 DROP TABLE scratch_tmp;
 -- tables in schema_guard.exempt_schemas (default: pg_repack's work schema) are
--- treated like new tables
+-- treated like new tables, when the schema belongs to an extension (as pg_repack's
+-- does; here it is added to schema_guard to stand in for it)
 SET schema_guard.mode = off;
 CREATE SCHEMA repack;
 CREATE TABLE repack.table_1 AS SELECT g AS id FROM generate_series(1, 1000) g;
 RESET schema_guard.mode;
+CREATE UNIQUE INDEX index_0 ON repack.table_1 (id);
+ALTER EXTENSION schema_guard ADD SCHEMA repack;
 CREATE UNIQUE INDEX index_1 ON repack.table_1 (id);
 SET schema_guard.exempt_schemas = '';
 CREATE UNIQUE INDEX index_2 ON repack.table_1 (id);
 RESET schema_guard.exempt_schemas;
+ALTER EXTENSION schema_guard DROP SCHEMA repack;
 SET schema_guard.mode = off;
 DROP SCHEMA repack CASCADE;
 RESET schema_guard.mode;

@@ -123,6 +123,69 @@ SET schema_guard.mode = off;
 DROP EVENT TRIGGER move_timezone;
 RESET schema_guard.mode;
 
+
+--------------------------------------------------------------------------------
+-- 5. Exemptions cannot be obtained by renaming or moving.  A schema named in
+-- schema_guard.exempt_schemas counts only when it belongs to an extension (as
+-- pg_repack's schema repack does); renaming a schema and SET SCHEMA are judged as
+-- the breaking changes they are.
+SET schema_guard.mode = off;
+CREATE SCHEMA app_data;
+CREATE TABLE app_data.big (id int);
+INSERT INTO app_data.big SELECT generate_series(1, 1000);
+RESET schema_guard.mode;
+ALTER SCHEMA app_data RENAME TO repack;
+BEGIN;
+SET LOCAL schema_guard.allow = 'rename_schema';
+ALTER SCHEMA app_data RENAME TO repack;
+-- renamed, but not exempt: still judged
+CREATE INDEX ON repack.big (id);
+ROLLBACK;
+-- the real thing: an extension's schema (schema_guard's own stands in for pg_repack's)
+SET schema_guard.mode = off;
+CREATE SCHEMA repack;
+ALTER EXTENSION schema_guard ADD SCHEMA repack;
+RESET schema_guard.mode;
+\set VERBOSITY default
+ALTER TABLE app_data.big SET SCHEMA repack;
+\set VERBOSITY terse
+ALTER TABLE app_data.big SET SCHEMA public;
+SELECT rule, relation FROM schema_guard.check('ALTER SCHEMA app_data RENAME TO repack2; ALTER TABLE app_data.big SET SCHEMA repack;') ORDER BY 1;
+SET schema_guard.mode = off;
+ALTER EXTENSION schema_guard DROP SCHEMA repack;
+DROP SCHEMA repack CASCADE;
+DROP SCHEMA app_data CASCADE;
+RESET schema_guard.mode;
+
+--------------------------------------------------------------------------------
+-- 6. A role that may not run a statement gets PostgreSQL's own permission error,
+-- never a verdict; check() and explain() show sizes only of tables the caller has a
+-- privilege on.
+CREATE ROLE regress_sg_safety_app;
+CREATE ROLE regress_sg_safety_reader;
+GRANT USAGE ON SCHEMA safety TO regress_sg_safety_app, regress_sg_safety_reader;
+GRANT SELECT ON t TO regress_sg_safety_reader;
+SET ROLE regress_sg_safety_app;
+ALTER TABLE t ADD COLUMN x float8 DEFAULT random();
+ALTER TABLE t RENAME COLUMN v TO v2;
+CREATE INDEX ON t (v);
+TRUNCATE t;
+DROP TABLE t;
+BEGIN;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1000) TO (1101);
+SELECT line FROM schema_guard.explain('ALTER TABLE t ADD COLUMN x float8 DEFAULT random()') AS line WHERE line LIKE '%table safety.t%';
+RESET ROLE;
+SET ROLE regress_sg_safety_reader;
+-- SELECT is a privilege on t: the size is shown, but ALTER still needs ownership
+ALTER TABLE t ADD COLUMN x float8 DEFAULT random();
+SELECT line ~ 'table safety.t \([0-9]+ kB\)' AS size_shown FROM schema_guard.explain('ALTER TABLE t ADD COLUMN x float8 DEFAULT random()') AS line WHERE line LIKE '%table safety.t%';
+RESET ROLE;
+DROP OWNED BY regress_sg_safety_app, regress_sg_safety_reader;
+DROP ROLE regress_sg_safety_app;
+DROP ROLE regress_sg_safety_reader;
+
 SET schema_guard.mode = off;
 DROP SCHEMA safety CASCADE;
 RESET schema_guard.mode;

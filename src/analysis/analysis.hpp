@@ -65,7 +65,17 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks 
 // subtransaction that is always rolled back, judged again when a catalog row
 // vanished under it; after the last attempt it fails closed with one
 // judgement_failed finding.  Cancels, timeouts and the like propagate.
-void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
+// as_caller: the statement is about to run as the current user (the hook); when
+// PostgreSQL will refuse it for lack of privilege, nothing is judged, so that the
+// caller gets PostgreSQL's own permission error and no verdict.
+void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL,
+                            bool as_caller = false);
+
+// privileges.cpp: would PostgreSQL let the current user run this statement (the
+// ownership or ACL check it makes; true when an object is missing)?  May the current
+// user see the size and the lock holders of relid (owner, or any table privilege)?
+bool CallerMayRun(Node *parsetree);
+bool CallerMayInspect(Oid relid);
 
 // A probe that evaluates part of a statement (cooking a default, transforming a
 // partition bound) in a rolled-back subtransaction (boundary.hpp).  False with
@@ -142,12 +152,19 @@ void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE
                 uint8 effects, const char *what, const char *reason = nullptr);
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);
 
+// Is nsp one of schema_guard.exempt_schemas?  Only a schema that belongs to an
+// extension counts (pg_repack's schema repack is created by CREATE EXTENSION
+// pg_repack): a schema given that name by CREATE or ALTER SCHEMA ... RENAME is not.
+bool IsExemptSchema(Oid nsp);
+
 // Per-family analyzers.
 void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out);
 void AnalyzeDrop(DropStmt *stmt, StatementAnalysis *out);
 void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out);
 void AnalyzeReassignOwned(ReassignOwnedStmt *stmt, StatementAnalysis *out);
 void AnalyzeAlterTableMoveAll(AlterTableMoveAllStmt *stmt, StatementAnalysis *out);
+void AnalyzeRenameSchema(RenameStmt *stmt, StatementAnalysis *out);  // namespaces.cpp
+void AnalyzeSetSchema(AlterObjectSchemaStmt *stmt, StatementAnalysis *out);
 
 // A new partition bound on `parent` (ATTACH PARTITION of `attached`, or CREATE TABLE
 // ... PARTITION OF with attached = InvalidOid): locks, and the scans of the attached

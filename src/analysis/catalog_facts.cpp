@@ -13,16 +13,19 @@ Oid LookupRelation(const RangeVar *rv) {
 namespace {
 const char *exempt_schemas = nullptr;
 SetupPassTest setup_pass_test = nullptr;
+}  // namespace
 
 bool IsExemptSchema(Oid nsp) {
   if (exempt_schemas == nullptr || *exempt_schemas == '\0') return false;
   const char *name = get_namespace_name(nsp);
   if (name == nullptr) return false;
   for (const char *p = exempt_schemas; *p != '\0'; p += strlen(p) + 1)
-    if (strcmp(p, name) == 0) return true;
+    if (strcmp(p, name) == 0)
+      // The name alone is anybody's to take (CREATE on the database suffices to
+      // create or rename a schema); an extension's membership is not.
+      return OidIsValid(getExtensionOfObject(NamespaceRelationId, nsp));
   return false;
 }
-}  // namespace
 
 void SetExemptSchemas(const char *names) { exempt_schemas = names; }
 
@@ -191,6 +194,10 @@ static void DescribeBackend(int pid, StringInfo buf) {
     LocalPgBackendStatus *local = SG_LOCAL_BEENTRY(i);
     if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
     PgBackendStatus *be = &local->backendStatus;
+    // pg_stat_activity's rule: another role's transaction and state only for members
+    // of that role or of pg_read_all_stats.
+    if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) && !has_privs_of_role(GetUserId(), be->st_userid))
+      return;
     if (be->st_xact_start_timestamp != 0) {
       long secs;
       int usecs;
@@ -253,6 +260,7 @@ bool OtherSessionsUseRelation(Oid relid, bool ignore_restore_sessions) {
 
 const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {
   if (!OthersHoldAnyLock(relid)) return nullptr;  // the usual case, and cheap
+
   LockData *data = GetLockStatusData();
   StringInfoData buf;
   initStringInfo(&buf);
@@ -278,6 +286,8 @@ const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {
                      GetLockmodeName(DEFAULT_LOCKMETHOD, conflicting));
     DescribeBackend(inst->pid, &buf);
   }
+  if (found > 0 && !CallerMayInspect(relid))
+    return "other sessions hold or wait for conflicting locks (not shown: no privilege on the table)";
   return found > 0 ? buf.data : nullptr;
 }
 

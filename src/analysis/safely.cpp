@@ -14,10 +14,18 @@ struct AnalysisRun {
   Node *parsetree;
   StatementAnalysis *out;
   List *held_locks;
+  bool as_caller;
 };
 
 void RunAnalysis(void *arg) {
   auto *run = static_cast<AnalysisRun *>(arg);
+  if (run->as_caller && !CallerMayRun(run->parsetree)) {
+    // PostgreSQL refuses it with its own permission error: no verdict.
+    *run->out = {};
+    run->out->held_locks = run->held_locks;
+    run->out->command = "statement";
+    return;
+  }
   AnalyzeStatement(run->parsetree, run->out, run->held_locks);
 }
 
@@ -31,8 +39,8 @@ bool RunProbe(void (*fn)(void *), void *arg, ErrorData **error) {
   return false;
 }
 
-void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks) {
-  AnalysisRun run = {parsetree, out, held_locks};
+void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks, bool as_caller) {
+  AnalysisRun run = {parsetree, out, held_locks, as_caller};
   ErrorData *error = nullptr;
   for (int attempt = 0; attempt < kAttempts; attempt++) {
     // Without a lock nothing else makes this backend see other sessions' DDL:

@@ -105,6 +105,8 @@ constexpr StatementInfo kStatements[] = {
      "every table with a column of the domain", "scans each of them", SG_RULES(RuleId::AlterDomainScan)},
     {S::LockTable, "LOCK TABLE", kAEL, "each table named (the mode asked; ACCESS EXCLUSIVE by default), and its partitions",
      "none (NOWAIT fails at once instead of waiting)", SG_NO_RULES},
+    {S::SetSchema, "ALTER TABLE / VIEW / MATERIALIZED VIEW / FOREIGN TABLE / SEQUENCE ... SET SCHEMA", kAEL,
+     "the relation", "catalog only; code using the old qualified name fails", SG_RULES(RuleId::SetSchema)},
 };
 
 static_assert(sizeof(kStatements) / sizeof(kStatements[0]) == kStatementCount, "every Statement needs an entry");

@@ -53,6 +53,7 @@ enum class Statement : uint8 {
   CreateRule,
   AlterDomain,
   LockTable,
+  SetSchema,
   Count_
 };
 

@@ -192,6 +192,9 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
                  psprintf("RENAME TO %s", quote_identifier(stmt->newname)));
       return;
     }
+    case OBJECT_SCHEMA:
+      AnalyzeRenameSchema(stmt, out);
+      return;
     case OBJECT_COLUMN: {
       const Oid relid = VisibleRelation(stmt->relation);
       if (!OidIsValid(relid) || stmt->subname == nullptr) return;
@@ -456,6 +459,7 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_ViewStmt:
     case T_RuleStmt:
     case T_AlterSeqStmt:
+    case T_AlterObjectSchemaStmt:
       return true;
     default:
       return false;
@@ -518,6 +522,7 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_LockStmt: AnalyzeLockOnly(parsetree, out); break;
     case T_TruncateStmt: AnalyzeTruncate(reinterpret_cast<TruncateStmt *>(parsetree), out); break;
     case T_AlterDomainStmt: AnalyzeAlterDomain(reinterpret_cast<AlterDomainStmt *>(parsetree), out); break;
+    case T_AlterObjectSchemaStmt: AnalyzeSetSchema(reinterpret_cast<AlterObjectSchemaStmt *>(parsetree), out); break;
     default: break;
   }
 }

@@ -449,7 +449,8 @@ SG_SQL_FUNCTION(schema_guard_explain) {
     }
     Finding named = {};
     named.relid = t->relid;
-    const int64 bytes = analysis::RelationSizeBytes(t->relid);
+    // report::SizeText() hides the size from a role without a privilege on the table
+    const int64 bytes = analysis::CallerMayInspect(t->relid) ? analysis::RelationSizeBytes(t->relid) : -1;
     const char *size = report::SizeText(t->relid);
     PutLine(rsinfo, psprintf("%s (%s): %s lock, blocks %s", report::RelationText(named), size,
                              report::LockModeSqlName(t->lock), report::BlockedOperations(t->lock)));

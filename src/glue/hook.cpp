@@ -95,7 +95,7 @@ RunPlan Judge(PlannedStmt *pstmt, const char *query) {
   AcceptInvalidationMessages();
 
   analysis::StatementAnalysis result;
-  analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result);
+  analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result, NIL, /*as_caller=*/true);
   Predict(result.rewrites);
 
   // schema_guard.lock_timeout applies when the session has none and the statement

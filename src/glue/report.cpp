@@ -15,6 +15,7 @@ const char *While(uint8 effects) {
 }  // namespace
 
 const char *SizeText(Oid relid) {
+  if (!analysis::CallerMayInspect(relid)) return "size not shown: no privilege on it";
   const int64 bytes = analysis::RelationSizeBytes(relid);
   if (const citus::TableFacts *facts = citus::Facts(relid)) return citus::DescribeSize(*facts, bytes);
   if (bytes < 0) return "size unknown";
@@ -46,8 +47,11 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
                        ctx.command, mode, rel, size);
       break;
     default:
-      appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
-                       BlockedOperations(f.lock), While(f.effects));
+      if (f.lock == NoLock)  // e.g. ALTER SCHEMA ... RENAME: no table is locked
+        appendStringInfo(&buf, "%s%s is changed without a table lock.", rel, size);
+      else
+        appendStringInfo(&buf, "%s%s would be held in %s mode, blocking %s, %s.", rel, size, mode,
+                         BlockedOperations(f.lock), While(f.effects));
       buf.data[0] = pg_toupper(static_cast<unsigned char>(buf.data[0]));
       if (f.rule == policy::RuleId::Truncate)
         appendStringInfoString(&buf, " Every row is gone once the transaction commits: readers queued behind the lock then see an empty table.");

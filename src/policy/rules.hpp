@@ -41,6 +41,8 @@ enum class RuleId : uint8_t {
   Truncate,
   DropIndexBlocking,
   DetachPartitionBlocking,
+  RenameSchema,
+  SetSchema,
   // lock waits
   LockTimeoutMissing,
   LockConflict,

@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..12"
+echo "1..15"
 # %e: the SQLSTATE of every logged error, so internal errors can be counted
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "max_connections = 40" \
   "log_line_prefix = '%m [%p] %e '" "deadlock_timeout = '100ms'"
@@ -80,6 +80,34 @@ ok_match "$out" "session A alive" "the no-privilege session that judged a droppe
 ok_match "$out" "ERROR:  (42501: must be owner of table cpar|42P01: relation \"app.cch\" does not exist)" \
   "it gets PostgreSQL's own error for the ATTACH"
 ok "$(grep -c 'terminated by signal' "$DIR/server.log")" "0" "no server crash"
+
+# explain() follows pg_stat_activity's visibility: another role's transaction age and
+# state only for members of that role or of pg_read_all_stats; lock holders of a table
+# only for a role with a privilege on it.
+q -q -c "CREATE ROLE watcher LOGIN" -c "GRANT USAGE ON SCHEMA app, schema_guard TO watcher" \
+  -c "GRANT SELECT ON app.cother TO watcher" >/dev/null
+mkfifo "$DIR/h.in"
+( exec $PSQL <"$DIR/h.in" >"$DIR/h.out" 2>&1 ) &
+H_PID=$!
+exec {H}>"$DIR/h.in"
+echo "BEGIN; SELECT count(*) FROM app.cother;" >&$H
+for _ in $(seq 1 100); do
+  [ "$(q -c "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'app.cother'::regclass AND granted)")" = t ] && break
+  sleep 0.05
+done
+sleep 1.1
+ex="SELECT * FROM schema_guard.explain('ALTER TABLE app.cother ADD COLUMN x int') AS line WHERE line LIKE '%conflicting%'"
+out_watcher=$(PGUSER=watcher q -c "$ex")
+out_stats=$(q -c "GRANT pg_read_all_stats TO watcher" >/dev/null; PGUSER=watcher q -c "$ex")
+out_nopriv=$(PGUSER=nopriv q -c "$ex")
+echo "COMMIT;" >&$H
+exec {H}>&-
+wait $H_PID
+ok_match "$out_watcher" "conflicting sessions now: pid [0-9]+ holds AccessShareLock$" \
+  "explain() as another role: the holder's pid and lock (pg_locks), not its transaction age or state"
+ok_match "$out_stats" "pid [0-9]+ holds AccessShareLock, transaction running for [0-9]+ s, idle in transaction" \
+  "with pg_read_all_stats: the transaction's age and state too"
+ok_match "$out_nopriv" "not shown: no privilege on the table" "a role without any privilege on the table: no lock holders"
 
 # ---------------------------------------------------------------------------
 # 2. The bounded race.  Names come from a small pool so that every judged statement
