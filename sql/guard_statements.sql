@@ -77,8 +77,25 @@ ALTER TABLE st_other_opclass ADD CONSTRAINT st_other_opclass_bound CHECK (id IS 
 ALTER TABLE st_other_opclass ADD CONSTRAINT st_other_opclass_ref_fkey FOREIGN KEY (ref) REFERENCES st_ref;
 CREATE TABLE st_log (id int, city int REFERENCES st_city);
 INSERT INTO st_log SELECT g, g FROM generate_series(1, 2000) g;
+CREATE TABLE st_orders (id int, ref int REFERENCES st_ref, note int);
+INSERT INTO st_orders SELECT g, g, g FROM generate_series(1, 2000) g;
+CREATE VIEW st_order_notes AS SELECT note FROM st_orders;
+CREATE INDEX st_orders_note ON st_orders (note);
+CREATE TABLE st_byref (id int, ref int REFERENCES st_ref) PARTITION BY RANGE (id);
+CREATE TABLE st_byref_1 PARTITION OF st_byref FOR VALUES FROM (0) TO (1000);
+CREATE TABLE st_byref_default PARTITION OF st_byref DEFAULT;
+INSERT INTO st_byref SELECT g, g FROM generate_series(1, 2000) g;
+CREATE INDEX st_byref_ref ON st_byref (ref);
 SET allow_in_place_tablespaces = on;
 CREATE TABLESPACE st_space LOCATION '';
+-- no autovacuum worker may hold a lock that a probe would report as a conflict
+DO $$
+DECLARE r regclass;
+BEGIN
+  FOR r IN SELECT c.oid FROM pg_class c WHERE c.relname LIKE 'st\_%' AND c.relkind IN ('r', 'm') LOOP
+    EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = off)', r);
+  END LOOP;
+END $$;
 ANALYZE;
 RESET schema_guard.mode;
 
@@ -142,6 +159,17 @@ SELECT * FROM sg_test.probe('truncate a partitioned table: a partition', 'TRUNCA
 SELECT * FROM sg_test.probe('truncate cascade: referencing table', 'TRUNCATE st_country CASCADE', 'st_city');
 SELECT * FROM sg_test.probe('truncate cascade: referencing the referencing table', 'TRUNCATE st_country CASCADE', 'st_log');
 SELECT * FROM sg_test.probe('truncate only the named table', 'TRUNCATE st_log', 'st_city');
+-- dependents of a dropped column or constraint, partitions of a detached or locked table
+SELECT * FROM sg_test.probe('drop foreign key: the referenced table', 'ALTER TABLE st_orders DROP CONSTRAINT st_orders_ref_fkey', 'st_ref');
+SELECT * FROM sg_test.probe('drop a column with a foreign key: the referenced table', 'ALTER TABLE st_orders DROP COLUMN ref', 'st_ref');
+SELECT * FROM sg_test.probe('drop column cascade drops the view', 'ALTER TABLE st_orders DROP COLUMN note CASCADE', 'st_order_notes');
+SELECT * FROM sg_test.probe('drop a column without foreign key leaves the other table alone', 'ALTER TABLE st_orders DROP COLUMN note CASCADE', 'st_ref');
+SELECT * FROM sg_test.probe('detach partition: the default partition', 'ALTER TABLE st_byref DETACH PARTITION st_byref_1', 'st_byref_default');
+SELECT * FROM sg_test.probe('detach partition: the referenced table', 'ALTER TABLE st_byref DETACH PARTITION st_byref_1', 'st_ref');
+SELECT * FROM sg_test.probe('drop a partitioned index: a partition', 'DROP INDEX st_byref_ref', 'st_byref_1');
+SELECT * FROM sg_test.probe('reindex index', 'REINDEX INDEX st_orders_note', 'st_orders');
+SELECT * FROM sg_test.probe('lock table: a partition', 'LOCK TABLE st_byref', 'st_byref_1');
+SELECT * FROM sg_test.probe('lock table only', 'LOCK TABLE ONLY st_byref', 'st_byref_1');
 -- the guard names the locks that wait: lock_timeout_missing on a table the statement does not name
 SET lock_timeout = 0;
 SELECT rule, relation, lock_mode FROM schema_guard.check('DROP TRIGGER IF EXISTS st_missing ON st_other');

@@ -1241,11 +1241,26 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
                      psprintf("SET TABLESPACE %s", quote_identifier(cmd->name)));
         break;
       }
+      case AT_DropConstraint: {
+        // RemoveConstraintById(): a foreign key's triggers on the referenced table go
+        // too (ACCESS EXCLUSIVE there); CASCADE takes dependents along.
+        const Oid conoid = cmd->name ? get_relation_constraint_oid(relid, cmd->name, true) : InvalidOid;
+        if (OidIsValid(conoid)) {
+          const ObjectAddress con = {ConstraintRelationId, conoid, 0};
+          JudgeDependentsOfDrop(con, cmd->behavior == DROP_CASCADE, "ALTER TABLE ... DROP CONSTRAINT ... CASCADE", out);
+        }
+        break;
+      }
       case AT_DropColumn: {
         HeapTuple att = cmd->name ? SearchSysCacheAttName(relid, cmd->name) : nullptr;
         if (att == nullptr) break;
+        const AttrNumber attnum = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att))->attnum;
         ReleaseSysCache(att);
         AddFinding(out, RuleId::DropColumn, relid, lock, kBreaks, ColumnText(cmd->name));
+        // Its indexes, constraints (a foreign key's triggers live on the referenced
+        // table) and, with CASCADE, views and other tables' objects go with it.
+        const ObjectAddress column = {RelationRelationId, relid, attnum};
+        JudgeDependentsOfDrop(column, cmd->behavior == DROP_CASCADE, "ALTER TABLE ... DROP COLUMN ... CASCADE", out);
         break;
       }
       case AT_ValidateConstraint:
@@ -1263,6 +1278,22 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
         if (pc->concurrent) break;
         const Oid part = LookupRelation(pc->name);
         if (OidIsValid(part) && !IsExemptRelation(part)) AddLockTarget(out, part, AccessExclusiveLock);
+        // ATExecDetachPartition(): the default partition's constraint changes (ACCESS
+        // EXCLUSIVE); the partition's inherited foreign keys get their own triggers on
+        // the referenced tables (SHARE ROW EXCLUSIVE).
+        const Oid def = get_default_partition_oid(relid);
+        if (OidIsValid(def) && def != part && !IsExemptRelation(def)) AddLockTarget(out, def, AccessExclusiveLock);
+        if (OidIsValid(part)) {
+          Relation prel = RelationIdGetRelation(part);
+          if (prel != nullptr) {
+            ListCell *fc;
+            foreach (fc, RelationGetFKeyList(prel)) {
+              const Oid confrelid = static_cast<ForeignKeyCacheInfo *>(lfirst(fc))->confrelid;
+              if (!IsExemptRelation(confrelid)) AddLockTarget(out, confrelid, ShareRowExclusiveLock);
+            }
+            RelationClose(prel);
+          }
+        }
         AddFinding(out, RuleId::DetachPartitionBlocking, relid, lock, 0,
                    psprintf("DETACH PARTITION %s", pc->name ? quote_identifier(pc->name->relname) : ""));
         break;

@@ -166,6 +166,11 @@ void AnalyzeAlterTableMoveAll(AlterTableMoveAllStmt *stmt, StatementAnalysis *ou
 void AnalyzeRenameSchema(RenameStmt *stmt, StatementAnalysis *out);  // namespaces.cpp
 void AnalyzeSetSchema(AlterObjectSchemaStmt *stmt, StatementAnalysis *out);
 
+// Lock targets (and findings for cascaded drops) of everything that goes with
+// `object` when it is dropped: a column's or a constraint's dependents, a foreign
+// key's triggers on the referenced table.  The object itself is not judged.
+void JudgeDependentsOfDrop(const ObjectAddress &object, bool cascade, const char *command, StatementAnalysis *out);
+
 // A new partition bound on `parent` (ATTACH PARTITION of `attached`, or CREATE TABLE
 // ... PARTITION OF with attached = InvalidOid): locks, and the scans of the attached
 // table and of the default partition unless existing constraints imply the bound.

@@ -181,10 +181,13 @@ void LockVisible(StatementAnalysis *out, Oid relid, LOCKMODE lock) {
 }
 
 // Turn the walk into lock targets and findings.  command: e.g. "DROP TYPE".
-void JudgeWalk(const DropWalk *walk, const char *command, StatementAnalysis *out) {
+// judge_originals: false when the caller judges the named objects itself (ALTER
+// TABLE ... DROP COLUMN / CONSTRAINT), so only their dependents are added here.
+void JudgeWalk(const DropWalk *walk, const char *command, StatementAnalysis *out, bool judge_originals = true) {
   for (int i = 0; i < walk->count; i++) {
     const Reached &r = walk->objects[i];
     const ObjectAddress &a = r.address;
+    if (!judge_originals && (r.flags & kOriginal)) continue;
     const char *cascade_reason =
         r.via >= 0 ? psprintf("It is dropped with %s, which it depends on.",
                               ObjectText(walk->objects[r.via].address))
@@ -390,7 +393,7 @@ void AnalyzeDrop(DropStmt *stmt, StatementAnalysis *out) {
     Node *object = static_cast<Node *>(lfirst(lc));
     const ObjectAddress a = ResolveDropTarget(stmt->removeType, object);
     if (!OidIsValid(a.objectId)) continue;  // missing: IF EXISTS skips it, or PostgreSQL reports it
-    if (stmt->removeType == OBJECT_INDEX && get_rel_relkind(a.objectId) == RELKIND_INDEX)
+    if (stmt->removeType == OBJECT_INDEX)
       JudgeDropIndex(a.objectId, strVal(llast(castNode(List, object))), out);
     Reach(&walk, a, kOriginal, -1);
   }
@@ -406,6 +409,14 @@ void AnalyzeDrop(DropStmt *stmt, StatementAnalysis *out) {
     return;
   }
   JudgeWalk(&walk, command, out);
+}
+
+void JudgeDependentsOfDrop(const ObjectAddress &object, bool cascade, const char *command, StatementAnalysis *out) {
+  DropWalk walk = NewWalk();
+  Reach(&walk, object, kOriginal, -1);
+  WalkDependents(&walk);
+  if (!cascade && RestrictFails(&walk)) return;  // PostgreSQL refuses
+  JudgeWalk(&walk, command, out, false);
 }
 
 void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out) {

@@ -88,6 +88,7 @@ void AnalyzeReindex(ReindexStmt *stmt, StatementAnalysis *out) {
       const Oid relid = IndexGetRelation(indexoid, true);
       if (!OidIsValid(relid) || IsExemptRelation(relid)) return;
       AddLockTarget(out, relid, ShareLock);
+      AddLockTarget(out, indexoid, AccessExclusiveLock);  // reindex_index(): queries planned on the table wait
       AddFinding(out, RuleId::ReindexBlocking, relid, ShareLock, kIndexBuild,
                  psprintf("REINDEX INDEX %s", quote_identifier(stmt->relation->relname)),
                  "The index itself is locked ACCESS EXCLUSIVE: queries that would use it wait too.");
@@ -426,7 +427,11 @@ void AnalyzeLockOnly(Node *stmt, StatementAnalysis *out) {
       if (lock->nowait) break;  // fails at once instead of waiting
       SetStatement(out, Statement::LockTable, "LOCK TABLE");
       ListCell *lc;
-      foreach (lc, lock->relations) AddLockTarget(out, VisibleRelation(static_cast<RangeVar *>(lfirst(lc))), lock->mode);
+      // LockTableRecurse(): without ONLY, partitions and inheritance children too.
+      foreach (lc, lock->relations) {
+        auto *rv = static_cast<RangeVar *>(lfirst(lc));
+        LockTree(out, VisibleRelation(rv), rv->inh, lock->mode);
+      }
       break;
     }
     default:
@@ -449,6 +454,7 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_TruncateStmt:
     case T_AlterDomainStmt:
     case T_CreateStmt:
+    case T_CreateForeignTableStmt:
     case T_CreateTrigStmt:
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:
@@ -512,7 +518,10 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_AlterTableMoveAllStmt:
       AnalyzeAlterTableMoveAll(reinterpret_cast<AlterTableMoveAllStmt *>(parsetree), out);
       break;
-    case T_CreateStmt: AnalyzeCreateTable(reinterpret_cast<CreateStmt *>(parsetree), out); break;
+    case T_CreateStmt:
+    case T_CreateForeignTableStmt:  // a CreateStmt with server options (PARTITION OF locks the parent)
+      AnalyzeCreateTable(reinterpret_cast<CreateStmt *>(parsetree), out);
+      break;
     case T_ViewStmt:
     case T_RuleStmt:
     case T_AlterSeqStmt:
