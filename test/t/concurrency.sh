@@ -4,6 +4,8 @@
 #    (the same statement unguarded really waits for the lock);
 #  * lock_conflict names the real long-running transaction (pid, state, age) and a
 #    queued waiter (the lock queue), and only the sessions that really conflict;
+#  * DROP TABLE of a referencing table is judged for the lock it takes on the
+#    referenced table (a reader there blocks it);
 #  * schema_guard.lock_timeout bounds the wait when the session has none, fails the
 #    statement cleanly with 55P03, and is not left behind in the session;
 #  * a guarded online migration (ADD COLUMN, CREATE INDEX CONCURRENTLY, NOT VALID +
@@ -54,7 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..32"
+echo "1..35"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "max_connections = 40"
 q -d postgres -c "CREATE DATABASE $DB" >/dev/null
 q -q <<'SQL' >/dev/null
@@ -63,6 +65,7 @@ SET schema_guard.mode = off;
 CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL DEFAULT 0, pad text);
 INSERT INTO t SELECT g, 0, repeat('x', 50) FROM generate_series(1, 20000) g;
 CREATE TABLE t_log (id bigserial PRIMARY KEY, t_id int, at timestamptz DEFAULT now());
+CREATE TABLE t_child (id int, t_id int REFERENCES t);
 VACUUM ANALYZE t;
 SQL
 ok "$(q -c "SELECT active FROM schema_guard.status()")" "t" "the guard is active in the test database"
@@ -86,6 +89,15 @@ ok_match "$out" "DETAIL:  ALTER TABLE needs ACCESS EXCLUSIVE on table public.t .
   "the DETAIL names the holder's pid $HOLDER, its lock, the age of its transaction and its state"
 ok "$(q -c "SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'c1'")" "0" "the blocked ALTER changed nothing"
 ok "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND NOT granted")" "0" "no lock request was left waiting on t"
+
+# DROP TABLE of a table that references t locks t too (its foreign key's triggers on t
+# are dropped): judged like a statement that names t
+out=$(q -c "SET lock_timeout = 0" -c "DROP TABLE t_child")
+ok_match "$out" "ERROR:  SG001: schema_guard: lock_conflict: DROP TABLE would wait for a lock on table public.t held" \
+  "DROP TABLE of a referencing table is blocked for the lock it needs on the referenced table t"
+ok_match "$out" "DETAIL:  DROP TABLE needs ACCESS EXCLUSIVE on table public.t .*: pid $HOLDER holds AccessShareLock" \
+  "the DETAIL names the reader $HOLDER of the referenced table"
+ok "$(q -c "SELECT count(*) FROM pg_class WHERE relname = 't_child'")" "1" "the blocked DROP TABLE changed nothing"
 
 # the same statement with the guard off really does wait for the lock
 t0=$(now_ms)
