@@ -29,6 +29,39 @@ void RunAnalysis(void *arg) {
   AnalyzeStatement(run->parsetree, run->out, run->held_locks);
 }
 
+// Errors a lookup raises when what it reads vanished or changed since the previous
+// read: worth judging again on a fresh catalog.
+bool MayHaveRaced(const ErrorData *error) {
+  switch (error->sqlerrcode) {
+    case ERRCODE_INTERNAL_ERROR:      // cache lookup failed, deleted while still in use
+    case ERRCODE_UNDEFINED_TABLE:
+    case ERRCODE_UNDEFINED_OBJECT:
+    case ERRCODE_UNDEFINED_FUNCTION:
+    case ERRCODE_UNDEFINED_COLUMN:
+    case ERRCODE_INVALID_SCHEMA_NAME:
+    case ERRCODE_UNDEFINED_FILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// PostgreSQL's own complaints about a statement (it would raise them when it runs
+// it): syntax or access rule, data, feature, integrity, dependency, object state.
+bool IsStatementError(const ErrorData *error) {
+  switch (ERRCODE_TO_CATEGORY(error->sqlerrcode)) {
+    case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION:
+    case ERRCODE_DATA_EXCEPTION:
+    case ERRCODE_FEATURE_NOT_SUPPORTED:
+    case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+    case ERRCODE_DEPENDENT_PRIVILEGE_DESCRIPTORS_STILL_EXIST:
+    case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool RunProbe(void (*fn)(void *), void *arg, ErrorData **error) {
@@ -49,7 +82,11 @@ void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_
     if (error != nullptr) FreeErrorData(error);
     error = nullptr;
     if (TryInSubtransaction(RunAnalysis, &run, &error)) return;
+    if (!MayHaveRaced(error)) break;
   }
+  // About to run: PostgreSQL's own complaint about the statement is the error the
+  // caller gets (it would raise it anyway).
+  if (as_caller && IsStatementError(error)) ReThrowError(error);
   // Fail closed: a statement the guard cannot judge is not let through unjudged.
   out->findings = NIL;
   out->lock_targets = NIL;
@@ -57,8 +94,7 @@ void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_
   out->held_locks = held_locks;
   out->command = CreateCommandName(parsetree);
   AddFinding(out, policy::RuleId::JudgementFailed, InvalidOid, NoLock, 0, out->command,
-             psprintf("The guard could not work out what it does (%s), %d times in a row.",
-                      error->message ? error->message : "error", kAttempts));
+             psprintf("The guard could not work out what it does (%s).", error->message ? error->message : "error"));
   static_cast<Finding *>(llast(out->findings))->rel_text = "the statement";
 }
 

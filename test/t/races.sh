@@ -117,7 +117,7 @@ churn() {
   for i in $(seq 1 "$ROUNDS"); do
     k=$((i % 4))
     cat <<SQL
-DROP TABLE IF EXISTS app.r_$k, app.rx_$k, app.p_$k, app.l_$k CASCADE;
+DROP TABLE IF EXISTS app.r_$k, app.rx_$k, app.p_$k, app.l_$k, app.t_$k CASCADE;
 DROP TYPE IF EXISTS app.ty_$k CASCADE;
 DROP DOMAIN IF EXISTS app.dom_$k CASCADE;
 CREATE DOMAIN app.dom_$k AS int CHECK (VALUE > 0);
@@ -128,6 +128,8 @@ CREATE TABLE app.p_$k (id int, v int) PARTITION BY RANGE (id);
 CREATE TABLE app.p_${k}_a PARTITION OF app.p_$k FOR VALUES FROM (0) TO (100);
 CREATE TABLE app.p_${k}_d PARTITION OF app.p_$k DEFAULT;
 CREATE TABLE app.l_$k (id int, r int REFERENCES app.r_$k (id));
+CREATE TABLE app.t_$k OF app.ty_$k;
+INSERT INTO app.t_$k VALUES (1, 'x');
 CREATE INDEX r_${k}_v ON app.r_$k (v);
 ALTER TABLE app.r_$k ADD CONSTRAINT r_${k}_c CHECK (v > 0) NOT VALID;
 ALTER TABLE app.r_$k VALIDATE CONSTRAINT r_${k}_c;
@@ -148,7 +150,7 @@ SQL
 judge_statements() {
   for i in $(seq 1 "$JUDGED"); do
     k=$((RANDOM % 4)); j=$(((k + 1) % 4))
-    case $((RANDOM % 14)) in
+    case $((RANDOM % 18)) in
       0) echo "ALTER TABLE app.r_$k ADD COLUMN c$i int DEFAULT 1 CHECK (c$i > 0)" ;;
       1) echo "ALTER TABLE app.r_$k ALTER COLUMN v TYPE int" ;;
       2) echo "ALTER TABLE app.r_$k ALTER COLUMN v SET NOT NULL" ;;
@@ -167,6 +169,14 @@ judge_statements() {
       11) echo "ALTER TABLE app.r_$k SET UNLOGGED" ;;
       12) echo "ALTER TABLE app.r_$k ALTER COLUMN t TYPE app.ty_$j USING NULL" ;;
       13) echo "DROP TABLE app.r_$k" ;;
+      14) echo "ALTER TABLE app.r_$k SET SCHEMA public" ;;
+      15) echo "DROP TYPE app.ty_$k CASCADE" ;;
+      # run by check() only: PostgreSQL's own ALTER TYPE ... CASCADE and DROP SCHEMA
+      # ... CASCADE would hold every lock of the schema until the rollback
+      16) if [ "${1:-}" = check ]; then echo "ALTER TYPE app.ty_$k ALTER ATTRIBUTE a TYPE bigint CASCADE";
+          else echo "ALTER TABLE app.t_$k ALTER COLUMN a TYPE bigint"; fi ;;
+      17) if [ "${1:-}" = check ]; then echo "DROP SCHEMA app CASCADE";
+          else echo "TRUNCATE app.r_$k CASCADE"; fi ;;
     esac
   done
 }
