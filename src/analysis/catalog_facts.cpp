@@ -187,33 +187,38 @@ void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {
   out->lock_targets = lappend(out->lock_targets, t);
 }
 
-// Transaction start and state of a backend, from the activity snapshot.
-static void DescribeBackend(int pid, StringInfo buf) {
+// The backend's entry in this transaction's activity snapshot, or nullptr.
+static PgBackendStatus *BackendStatusOf(int pid) {
   const int n = pgstat_fetch_stat_numbackends();
   for (int i = 1; i <= n; i++) {
     LocalPgBackendStatus *local = SG_LOCAL_BEENTRY(i);
-    if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
-    PgBackendStatus *be = &local->backendStatus;
-    // pg_stat_activity's rule: another role's transaction and state only for members
-    // of that role or of pg_read_all_stats.
-    if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) && !has_privs_of_role(GetUserId(), be->st_userid))
-      return;
-    if (be->st_xact_start_timestamp != 0) {
-      long secs;
-      int usecs;
-      TimestampDifference(be->st_xact_start_timestamp, GetCurrentTimestamp(), &secs, &usecs);
-      appendStringInfo(buf, ", transaction running for %ld s", secs);
-    }
-    const char *state = nullptr;
-    switch (be->st_state) {
-      case STATE_IDLEINTRANSACTION: state = "idle in transaction"; break;
-      case STATE_IDLEINTRANSACTION_ABORTED: state = "idle in transaction (aborted)"; break;
-      case STATE_RUNNING: state = "active"; break;
-      default: break;
-    }
-    if (state != nullptr) appendStringInfo(buf, ", %s", state);
-    return;
+    if (local != nullptr && local->backendStatus.st_procpid == pid) return &local->backendStatus;
   }
+  return nullptr;
+}
+
+// Transaction start and state of a backend, from the activity snapshot.
+static void DescribeBackend(int pid, StringInfo buf) {
+  const PgBackendStatus *be = BackendStatusOf(pid);
+  if (be == nullptr) return;
+  // pg_stat_activity's rule: another role's transaction and state only for members
+  // of that role or of pg_read_all_stats.
+  if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) && !has_privs_of_role(GetUserId(), be->st_userid))
+    return;
+  if (be->st_xact_start_timestamp != 0) {
+    long secs;
+    int usecs;
+    TimestampDifference(be->st_xact_start_timestamp, GetCurrentTimestamp(), &secs, &usecs);
+    appendStringInfo(buf, ", transaction running for %ld s", secs);
+  }
+  const char *state = nullptr;
+  switch (be->st_state) {
+    case STATE_IDLEINTRANSACTION: state = "idle in transaction"; break;
+    case STATE_IDLEINTRANSACTION_ABORTED: state = "idle in transaction (aborted)"; break;
+    case STATE_RUNNING: state = "active"; break;
+    default: break;
+  }
+  if (state != nullptr) appendStringInfo(buf, ", %s", state);
 }
 
 // Does any other session hold any lock on relid?  GetLockConflicts() with ACCESS
@@ -226,16 +231,6 @@ bool OthersHoldAnyLock(Oid relid) {
   // The array is palloc'd (static on a hot standby): left to the memory context.
   (void)GetLockConflicts(&tag, AccessExclusiveLock, &count);
   return count > 0;
-}
-
-// The backend's entry in this transaction's activity snapshot, or nullptr.
-static PgBackendStatus *BackendStatusOf(int pid) {
-  const int n = pgstat_fetch_stat_numbackends();
-  for (int i = 1; i <= n; i++) {
-    LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
-    if (local != nullptr && local->backendStatus.st_procpid == pid) return &local->backendStatus;
-  }
-  return nullptr;
 }
 
 bool OtherSessionsUseRelation(Oid relid, bool ignore_restore_sessions) {

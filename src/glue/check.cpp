@@ -384,6 +384,7 @@ SG_SQL_FUNCTION(schema_guard_check) {
                                nullptr);
     EmitRow(rsinfo, error_statement, line, *f, verdict::Outcome::Block);
   }
+  setup::ResumeAfterScript();
   return (Datum)0;
 }
 
@@ -431,6 +432,7 @@ SG_SQL_FUNCTION(schema_guard_explain) {
   PutLine(rsinfo, psprintf("statement: %s", CreateCommandName(stmt)));
   if (!analysis::IsJudgedStatement(stmt)) {
     PutLine(rsinfo, "not a statement the guard judges: no table lock that blocks reads or writes is predicted");
+    setup::ResumeAfterScript();
     return (Datum)0;
   }
   analysis::StatementAnalysis result;
@@ -480,5 +482,6 @@ SG_SQL_FUNCTION(schema_guard_explain) {
   }
   PutLine(rsinfo, findings ? psprintf("verdict: %d finding(s); see schema_guard.check() for hints", findings)
                            : "verdict: no finding, the guard lets it run");
+  setup::ResumeAfterScript();
   return (Datum)0;
 }

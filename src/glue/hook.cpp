@@ -88,12 +88,9 @@ RunPlan Judge(PlannedStmt *pstmt, const char *query) {
   MemoryContext judge_context =
       AllocSetContextCreate(CurrentMemoryContext, "schema_guard judge", ALLOCSET_SMALL_SIZES);
   MemoryContext caller_context = MemoryContextSwitchTo(judge_context);
-  // The analysis reads the relcache without locking: first take in what other
-  // sessions committed since this transaction last did (as the lock would), so that
-  // sizes and catalog facts are current (a table filled and committed a moment ago
-  // is not judged on its old, empty file).
-  AcceptInvalidationMessages();
-
+  // (AnalyzeStatementSafely takes in pending invalidations first: the sizes the
+  // verdicts read are current too, so a table filled and committed by another session
+  // a moment ago is not judged on its old, empty file.)
   analysis::StatementAnalysis result;
   analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result, NIL, /*as_caller=*/true);
   Predict(result.rewrites);

@@ -38,20 +38,32 @@ constexpr int kLoggedPerStatement = 16;
 Oid logged[kLoggedPerStatement];
 int nlogged = 0;
 
+// Runs inside every CREATE: it never raises an error; without memory the relation is
+// just not remembered (and gets no pass).
 void RememberPending(Oid relid) {
   if (npending == pending_capacity) {
     if (pending_capacity >= kMaxSessionRelations) return;
     const int capacity = pending_capacity == 0 ? 64 : pending_capacity * 2;
-    pending = static_cast<Pending *>(pending == nullptr
-                                         ? MemoryContextAlloc(TopMemoryContext, capacity * sizeof(Pending))
-                                         : repalloc(pending, capacity * sizeof(Pending)));
+    auto *grown = static_cast<Pending *>(
+        MemoryContextAllocExtended(TopMemoryContext, capacity * sizeof(Pending), MCXT_ALLOC_NO_OOM));
+    if (grown == nullptr) return;
+    if (pending != nullptr) {
+      memcpy(grown, pending, npending * sizeof(Pending));
+      pfree(pending);
+    }
+    pending = grown;
     pending_capacity = capacity;
   }
   pending[npending++] = Pending{relid, GetCurrentSubTransactionId()};
 }
 
+// A dropped relation's OID may one day name another session's relation.
 void ForgetSessionRelation(Oid relid) {
-  if (session_relations != nullptr) hash_search(session_relations, &relid, HASH_REMOVE, nullptr);
+  hash_search(session_relations, &relid, HASH_REMOVE, nullptr);
+  int kept = 0;
+  for (int i = 0; i < npending; i++)
+    if (pending[i].relid != relid) pending[kept++] = pending[i];
+  npending = kept;
 }
 
 extern "C" void TrackRelations(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg) {
@@ -64,17 +76,12 @@ extern "C" void TrackRelations(ObjectAccessType access, Oid classId, Oid objectI
 }
 
 // At commit the transaction's relations become the session's.  No ERROR may be
-// raised here: HASH_ENTER_NULL leaves a relation out when memory runs short.
+// raised here (the transaction is committed already): the table exists since
+// Install(), and HASH_ENTER_NULL leaves a relation out when memory runs short.
 extern "C" void OnTransactionEnd(XactEvent event, void *arg) {
   switch (event) {
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
-      if (npending > 0 && session_relations == nullptr) {
-        HASHCTL ctl;
-        ctl.keysize = sizeof(Oid);
-        ctl.entrysize = sizeof(Oid);
-        session_relations = hash_create("schema_guard session relations", 256, &ctl, HASH_ELEM | HASH_BLOBS);
-      }
       for (int i = 0; i < npending; i++) {
         if (hash_get_num_entries(session_relations) >= kMaxSessionRelations) break;
         (void)hash_search(session_relations, &pending[i].relid, HASH_ENTER_NULL, nullptr);
@@ -85,6 +92,21 @@ extern "C" void OnTransactionEnd(XactEvent event, void *arg) {
     case XACT_EVENT_PARALLEL_ABORT:
     case XACT_EVENT_PREPARE:  // committed later, maybe by another session: not ours
       npending = 0;
+      break;
+    default:
+      break;
+  }
+  // A check() cut short by an error does not leave the passes suspended.  (Not at a
+  // subtransaction's end: the guard's own probes run in subtransactions inside check();
+  // after an error caught by a savepoint the passes stay suspended, which only judges
+  // more, until the next top-level statement.)
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      passes_apply = true;
       break;
     default:
       break;
@@ -105,7 +127,7 @@ extern "C" void OnSubTransactionEnd(SubXactEvent event, SubTransactionId mySubid
 }
 
 bool CreatedBySession(Oid relid) {
-  return session_relations != nullptr && hash_search(session_relations, &relid, HASH_FIND, nullptr) != nullptr;
+  return hash_search(session_relations, &relid, HASH_FIND, nullptr) != nullptr;
 }
 
 // pg_restore connects with fallback_application_name 'pg_restore' and, in every
@@ -131,6 +153,10 @@ void LogPass(Oid relid, const char *reason) {
 }  // namespace
 
 void Install() {
+  HASHCTL ctl;
+  ctl.keysize = sizeof(Oid);
+  ctl.entrysize = sizeof(Oid);
+  session_relations = hash_create("schema_guard session relations", 256, &ctl, HASH_ELEM | HASH_BLOBS);
   prev_object_access = object_access_hook;
   object_access_hook = TrackRelations;
   RegisterXactCallback(OnTransactionEnd, nullptr);
@@ -143,6 +169,7 @@ void BeginStatement() {
 }
 
 void SuspendForScript() { passes_apply = false; }
+void ResumeAfterScript() { passes_apply = true; }
 
 bool IsSetupRelation(Oid relid) {
   if (!passes_apply || !guc::ExemptSetup()) return false;

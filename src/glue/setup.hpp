@@ -22,8 +22,11 @@ void Install();
 // A new top-level statement: the passes apply (and each is logged once per statement).
 void BeginStatement();
 
-// check() / explain(): judge as the deploy will, without this session's passes.
+// check() / explain(): judge as the deploy will, without this session's passes, until
+// ResumeAfterScript() (or, when an error cuts them short, the end of the transaction or
+// the next top-level statement).
 void SuspendForScript();
+void ResumeAfterScript();
 
 // Is relid covered by a setup pass now?  Logs the pass.
 bool IsSetupRelation(Oid relid);
