@@ -14,6 +14,11 @@ CREATE EXTENSION schema_guard;
 SELECT active, load_method, effective_mode FROM schema_guard.status();
 CREATE TABLE accounts (id bigint PRIMARY KEY, email text, plan text);
 INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'free' FROM generate_series(1, 10000) g;
+-- set-up work passes: this session created the table, nobody else uses it yet (logged)
+CREATE INDEX accounts_plan_idx ON accounts (plan);
+SQL
+# The next deploy: another session, on the table the application now uses.
+runuser -u postgres -- "$PG_BIN/psql" -X -h "$DIR/sock" -p "$PORT" -U postgres -d postgres -e <<'SQL'
 SET lock_timeout = '2s';
 -- unsafe: builds the index while every write waits
 CREATE INDEX accounts_email_idx ON accounts (email);
