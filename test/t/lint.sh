@@ -5,7 +5,7 @@ source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
-echo "1..10"
+echo "1..12"
 W=$(mktemp -d)
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
@@ -33,6 +33,13 @@ ok "$rc|$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); pri
    "1|3 ['create_index_blocking', 'drop_table', 'lock_timeout_missing']" "JSON over several files"
 ok "$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); x=d[0]; print(x["file"].endswith("0002_unsafe.sql"), x["line"], x["relation"], x["lock_mode"])')" \
    "True 3 accounts ShareLock" "JSON rows carry file, line, relation and lock"
+# an empty table: judged as if large by default, by its real size with --real-sizes
+psql -X -q -c "CREATE TABLE audit_log (id int, at timestamptz)" 2>/dev/null
+printf -- "SET lock_timeout = '2s';\nCREATE INDEX audit_log_at_idx ON audit_log (at);\n" > "$W/0004_empty_table.sql"
+out=$("$LINT" "$W/0004_empty_table.sql"); rc=$?
+ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "an empty table is judged as if it were large"
+out=$("$LINT" --real-sizes "$W/0004_empty_table.sql"); rc=$?
+ok "$rc|$out" "0|" "--real-sizes: the index build on the empty table is no finding"
 "$LINT" -p 1 "$W/0001_safe.sql" >/dev/null 2>&1; rc=$?
 ok "$rc" "2" "no server: exit 2"
 "$LINT" --format xml "$W/0001_safe.sql" >/dev/null 2>&1; rc=$?
