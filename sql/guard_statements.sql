@@ -86,6 +86,14 @@ CREATE TABLE st_byref_1 PARTITION OF st_byref FOR VALUES FROM (0) TO (1000);
 CREATE TABLE st_byref_default PARTITION OF st_byref DEFAULT;
 INSERT INTO st_byref SELECT g, g FROM generate_series(1, 2000) g;
 CREATE INDEX st_byref_ref ON st_byref (ref);
+CREATE DOMAIN st_base AS int;
+CREATE DOMAIN st_derived AS st_base;
+CREATE TABLE st_dom (id st_derived);
+INSERT INTO st_dom SELECT g FROM generate_series(1, 2000) g;
+CREATE MATERIALIZED VIEW st_dom_mv AS SELECT id FROM st_dom;
+CREATE TABLE st_dom_part (id int, v st_base) PARTITION BY RANGE (id);
+CREATE TABLE st_dom_part_1 PARTITION OF st_dom_part FOR VALUES FROM (0) TO (3000);
+INSERT INTO st_dom_part SELECT g, g FROM generate_series(1, 2000) g;
 SET allow_in_place_tablespaces = on;
 CREATE TABLESPACE st_space LOCATION '';
 -- no autovacuum worker may hold a lock that a probe would report as a conflict
@@ -170,6 +178,11 @@ SELECT * FROM sg_test.probe('drop a partitioned index: a partition', 'DROP INDEX
 SELECT * FROM sg_test.probe('reindex index', 'REINDEX INDEX st_orders_note', 'st_orders');
 SELECT * FROM sg_test.probe('lock table: a partition', 'LOCK TABLE st_byref', 'st_byref_1');
 SELECT * FROM sg_test.probe('lock table only', 'LOCK TABLE ONLY st_byref', 'st_byref_1');
+-- ALTER DOMAIN reaches columns of domains over the domain, materialized views and partitions
+SELECT * FROM sg_test.probe('alter domain: a column of a derived domain', 'ALTER DOMAIN st_base ADD CONSTRAINT st_positive CHECK (VALUE > 0)', 'st_dom');
+SELECT * FROM sg_test.probe('alter domain: a materialized view', 'ALTER DOMAIN st_base ADD CONSTRAINT st_positive CHECK (VALUE > 0)', 'st_dom_mv');
+SELECT * FROM sg_test.probe('alter domain: a partition', 'ALTER DOMAIN st_base ADD CONSTRAINT st_positive CHECK (VALUE > 0)', 'st_dom_part_1');
+SELECT * FROM sg_test.probe('alter domain set not null: a partitioned table is locked, not read', 'ALTER DOMAIN st_base SET NOT NULL', 'st_dom_part');
 -- the guard names the locks that wait: lock_timeout_missing on a table the statement does not name
 SET lock_timeout = 0;
 SELECT rule, relation, lock_mode FROM schema_guard.check('DROP TRIGGER IF EXISTS st_missing ON st_other');

@@ -310,6 +310,31 @@ void AnalyzeTruncate(TruncateStmt *stmt, StatementAnalysis *out) {
     if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), AccessExclusiveLock);
 }
 
+// typecmds.c get_rels_with_domain(): every relation with a column of the domain or
+// of a domain over it is locked SHARE; tables and materialized views are then read.
+void RelationsWithDomain(Oid domain, List **relations, int depth) {
+  if (depth > 32) return;  // domains over domains this deep do not occur; stop a cycle
+  ScanKeyData key[2];
+  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(TypeRelationId));
+  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(domain));
+  Relation depRel = table_open(DependRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 2, key);
+  List *derived = NIL;
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+    if (dep->classid == TypeRelationId && get_typtype(dep->objid) == TYPTYPE_DOMAIN)
+      derived = lappend_oid(derived, dep->objid);
+    else if (dep->classid == RelationRelationId && dep->objsubid > 0)
+      *relations = list_append_unique_oid(*relations, dep->objid);
+  }
+  systable_endscan(scan);
+  table_close(depRel, AccessShareLock);
+  ListCell *lc;
+  foreach (lc, derived) RelationsWithDomain(lfirst_oid(lc), relations, depth + 1);
+}
+
 void AnalyzeAlterDomain(AlterDomainStmt *stmt, StatementAnalysis *out) {
   const char *what = nullptr;
   switch (stmt->subtype) {
@@ -326,31 +351,19 @@ void AnalyzeAlterDomain(AlterDomainStmt *stmt, StatementAnalysis *out) {
   TypeName *tn = makeTypeNameFromNameList(stmt->typeName);
   const Oid domain = LookupTypeNameOid(nullptr, tn, true);
   if (!OidIsValid(domain)) return;
-  out->command = "ALTER DOMAIN";
-  // Columns of the domain type are recorded as normal dependencies of pg_class rows.
-  ScanKeyData key[2];
-  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(TypeRelationId));
-  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(domain));
-  Relation depRel = table_open(DependRelationId, AccessShareLock);
-  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 2, key);
-  List *seen = NIL;
-  HeapTuple tup;
-  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-    if (dep->classid != RelationRelationId || dep->objsubid <= 0 || list_member_oid(seen, dep->objid)) continue;
-    const char kind = get_rel_relkind(dep->objid);
-    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) continue;
-    seen = lappend_oid(seen, dep->objid);
-  }
-  systable_endscan(scan);
-  table_close(depRel, AccessShareLock);
+  SetStatement(out, Statement::AlterDomain, "ALTER DOMAIN");
+  List *relations = NIL;
+  RelationsWithDomain(domain, &relations, 0);
   ListCell *lc;
-  foreach (lc, seen) {
+  foreach (lc, relations) {
     const Oid relid = lfirst_oid(lc);
-    if (IsExemptRelation(relid)) continue;
-    AddLockTarget(out, relid, ShareLock);
-    AddFinding(out, RuleId::AlterDomainScan, relid, ShareLock, kScan, what);
+    // Only tables and materialized views are read, and keep their lock to the end of
+    // the transaction; any other relation (a partitioned parent, a view's composite
+    // type) is released at once and waits only behind its partitions' own locks.
+    const char kind = get_rel_relkind(relid);
+    if (IsExemptRelation(relid) || (kind != RELKIND_RELATION && kind != RELKIND_MATVIEW)) continue;
+    AddLockTarget(out, relid, StatementLock(Statement::AlterDomain));
+    AddFinding(out, RuleId::AlterDomainScan, relid, StatementLock(Statement::AlterDomain), kScan, what);
   }
 }
 
