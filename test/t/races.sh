@@ -226,12 +226,29 @@ elapsed=$(( $(date +%s) - t0 ))
 judged=$(cat "$DIR/hook_block.out" "$DIR/hook_warn.out" | grep -c 'ERROR:  SG001\|WARNING:  SG001')
 echo "# race: ${elapsed} s; $(grep -c . "$DIR/churn.sql") churn statements; up to 4 x ($((JUDGED * 2)) hooked, $((JUDGED * 2)) check()/explain(), $((JUDGED / 3)) audits)"
 echo "# hook verdicts seen: $judged; judgement_failed: $(cat "$DIR"/*.out | grep -c judgement_failed)"
-log=$(cat "$DIR/server.log")
+# PostgreSQL's own race, raised with the guard off too: ALTER TABLE ... ALTER COLUMN ...
+# TYPE of a composite type that the churn drops between PostgreSQL's type lookup and
+# CheckAttributeType()'s relation_open() fails with XX000 "could not open relation with
+# OID".  Those errors (and only for that statement) are PostgreSQL's, not the guard's.
+pg_own_race() { grep -Eq "^ALTER TABLE app\.r_[0-9]+ ALTER COLUMN t TYPE app\.ty_[0-9]+ USING NULL"; }
+log=$(awk '/XX000 ERROR:  could not open relation with OID/ { held = $0; next }
+           held != "" { if ($0 ~ /XX000 STATEMENT:  ALTER TABLE app\.r_[0-9]+ ALTER COLUMN t TYPE app\.ty_[0-9]+ USING NULL/) { held = ""; next }
+                        print held; held = "" }
+           { print } END { if (held != "") print held }' "$DIR/server.log")
+sessions=$(for f in "$DIR"/*.out; do
+  while IFS= read -r line; do
+    if [[ $line =~ ^psql:([^:]+):([0-9]+):\ ERROR:\ \ XX000:\ could\ not\ open\ relation\ with\ OID ]] &&
+       sed -n "${BASH_REMATCH[2]}p" "${BASH_REMATCH[1]}" | pg_own_race; then
+      continue
+    fi
+    printf '%s\n' "$line"
+  done <"$f"
+done)
 ok "$(grep -c 'terminated by signal' "$DIR/server.log")" "0" "no server crash during the race"
 ok_nomatch "$log" " XX000 " "no internal error (XX000) in the server log"
 ok_nomatch "$log" "cache lookup failed" "no 'cache lookup failed' anywhere in the server log"
 ok_nomatch "$log" "deleted while still in use" "no 'deleted while still in use' anywhere in the server log"
-ok_nomatch "$(cat "$DIR"/*.out)" "XX000|cache lookup failed|deleted while still in use" "nor in any session's output"
+ok_nomatch "$sessions" "XX000|cache lookup failed|deleted while still in use" "nor in any session's output"
 ok_cmp "$judged" -gt 50 "the hook really judged during the race ($judged SG001 verdicts)"
 ok_cmp "$(grep -c '^[0-9]' "$DIR/check.out")" -gt "$JUDGED" "check() and explain() really ran during the race"
 ok_cmp "$elapsed" -lt "$LIMIT_S" "the race stayed within its bound (${elapsed} s)"
