@@ -9,6 +9,7 @@
 
 #include <type_traits>
 
+#include "audit/checks.hpp"
 #include "pg.hpp"
 
 namespace schema_guard::audit {
@@ -151,5 +152,132 @@ static_assert(std::is_trivially_destructible_v<PolicySql>);
 // Deparse a policy's expressions (see policy_fix.cpp for the locking).  False
 // when the policy does not exist or a relation it reads is locked right now.
 bool DeparsePolicy(Oid policy_oid, PolicySql *out);
+
+// ---- schema_guard.audit(): the checks beyond fk_index_audit() and rls_audit() ----
+
+// What the audit reads from the catalogs once and every family of checks
+// shares (audit_facts.cpp).
+struct RelationFacts {
+  Oid relid;             // hash key
+  Oid nsp;
+  Oid owner;
+  Oid am;
+  Oid reltype;
+  Oid toast;
+  TransactionId frozenxid;
+  MultiXactId minmxid;
+  char relkind;
+  char replident;
+  bool ispartition;
+  bool in_scope;         // its schema is audited and no extension owns it
+};
+
+struct ConstraintFacts {
+  Oid oid;
+  Oid conrelid;
+  Oid contypid;
+  Oid nsp;
+  Oid conindid;
+  Oid confrelid;
+  Oid conparentid;
+  const char *conname;
+  char contype;
+  char confupdtype;
+  char confdeltype;
+  char confmatchtype;
+  bool validated;
+  bool islocal;
+  bool deferrable;
+  bool deferred;
+  int n;                 // conkey entries (FK, PK, UNIQUE, EXCLUDE)
+  const int16 *conkey;
+  const int16 *confkey;  // FK only
+  const Oid *pfeqop;     // FK only
+};
+
+struct AttributeKey {
+  Oid relid;
+  int16 attnum;
+};
+
+struct AttributeFacts {
+  AttributeKey key;      // hash key
+  Oid typid;
+  int32 typmod;
+  Oid collation;
+  bool notnull;
+  bool found;            // false until the pg_attribute scan met it
+};
+
+static_assert(std::is_trivially_destructible_v<RelationFacts>);
+static_assert(std::is_trivially_destructible_v<ConstraintFacts>);
+static_assert(std::is_trivially_destructible_v<AttributeFacts>);
+
+// One audit() row.
+struct Finding {
+  CheckId check;
+  const char *severity;
+  Oid relid;             // InvalidOid when the object is not a relation
+  const char *object;    // the index, constraint, sequence, column, function or schema
+  const char *detail;
+  const char *fix;       // nullptr: the fix is the team's decision
+};
+
+static_assert(std::is_trivially_destructible_v<Finding>);
+
+struct AuditRun {
+  const Oid *namespaces;         // sorted
+  int n_namespaces;
+  const Oid *extension_members;  // relations that belong to extensions, sorted
+  int n_extension_members;
+  const Oid *extension_functions;  // functions that belong to extensions, sorted
+  int n_extension_functions;
+  const Oid *building;           // indexes CREATE INDEX / REINDEX is building (visible to the caller), sorted
+  int n_building;
+  const Oid *reindexing;         // tables a REINDEX CONCURRENTLY works on (visible to the caller), sorted
+  int n_reindexing;
+  const CheckSet *checks;
+  HTAB *relations;               // Oid -> RelationFacts, every relation
+  ConstraintFacts *constraints;  // every constraint, in pg_constraint order
+  int n_constraints;
+  HTAB *attributes;              // AttributeKey -> AttributeFacts, the requested ones
+  List *findings;                // of Finding *
+};
+
+inline bool Enabled(const AuditRun &run, CheckId check) { return !run.checks->skipped[CheckIndex(check)]; }
+void Emit(AuditRun *run, CheckId check, const char *severity, Oid relid, const char *object, const char *detail,
+          const char *fix);
+
+const RelationFacts *FindRelation(const AuditRun &run, Oid relid);
+bool NamespaceInScope(const AuditRun &run, Oid nsp);
+bool ExtensionMember(const AuditRun &run, Oid oid);
+// Ask for an attribute's facts (before ReadAttributes()).
+void RequestAttribute(AuditRun *run, Oid relid, int16 attnum);
+const AttributeFacts *FindAttribute(const AuditRun &run, Oid relid, int16 attnum);  // nullptr: gone
+
+// Read the shared facts, then run every enabled check; run->findings gets the rows.
+void RunAudit(AuditRun *run);
+
+// The families (each checks Enabled() itself).  The first three run before
+// the pg_attribute scan and request the attributes they need.
+struct IndexPass;
+IndexPass *ReadIndexes(AuditRun *run);                 // index_checks.cpp
+struct KeyPass;
+KeyPass *PrepareKeyChecks(AuditRun *run);              // key_checks.cpp
+struct RegTypePass;
+RegTypePass *PrepareRegTypeCheck(AuditRun *run);       // maintenance_checks.cpp
+void ReadAttributes(AuditRun *run, RegTypePass *reg);  // audit_facts.cpp: one pg_attribute scan
+void RunIndexChecks(AuditRun *run, IndexPass *pass);
+void RunKeyChecks(AuditRun *run, KeyPass *pass);
+void RunRegTypeCheck(AuditRun *run, RegTypePass *pass);
+void NoteRegTypeAttribute(RegTypePass *pass, Oid relid, int16 attnum, Oid typid);  // during the scan
+bool RegTypeCandidate(const RegTypePass *pass, Oid typid);
+void RunWraparoundCheck(AuditRun *run);                // maintenance_checks.cpp
+void RunSecurityChecks(AuditRun *run);                 // security_checks.cpp
+
+// Text helpers for findings.
+const char *RelationName(Oid relid);                    // schema-qualified, quoted as needed
+const char *QualifiedName(Oid nsp, const char *name);   // schema.name, quoted as needed
+const char *ColumnList(Oid relid, const int16 *attnums, int n);  // a, b (quoted as needed)
 
 }  // namespace schema_guard::audit

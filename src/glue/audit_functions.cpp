@@ -3,6 +3,7 @@
 // The SQL functions in src/sql/ build the findings' text around them.
 #include "audit/audit.hpp"
 #include "boundary.hpp"
+#include "glue/guc.hpp"
 
 using namespace schema_guard;
 
@@ -63,12 +64,15 @@ Oid *AuditNamespaces(FunctionCallInfo fcinfo, int *n) {
   return oids;
 }
 
-// Indexes that CREATE INDEX is building right now, as pg_stat_progress_create_index
-// shows them to this role (sorted).
-Oid *IndexesBeingBuilt(int *n) {
+// Indexes that CREATE INDEX or REINDEX is building right now and, with
+// reindexing, the tables REINDEX CONCURRENTLY works on, as
+// pg_stat_progress_create_index shows them to this role (sorted).
+Oid *IndexesBeingBuilt(int *n, Oid **reindexing = nullptr, int *n_reindexing = nullptr) {
   const int backends = pgstat_fetch_stat_numbackends();
   Oid *oids = static_cast<Oid *>(palloc(sizeof(Oid) * (backends + 1)));
+  Oid *tables = static_cast<Oid *>(palloc(sizeof(Oid) * (backends + 1)));
   *n = 0;
+  int n_tables = 0;
   for (int i = 1; i <= backends; i++) {
     LocalPgBackendStatus *local = SG_LOCAL_BEENTRY(i);
     if (local == nullptr) continue;
@@ -77,14 +81,21 @@ Oid *IndexesBeingBuilt(int *n) {
     if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) && !has_privs_of_role(GetUserId(), status.st_userid))
       continue;
     oids[(*n)++] = static_cast<Oid>(status.st_progress_param[PROGRESS_CREATEIDX_INDEX_OID]);
+    if (status.st_progress_param[PROGRESS_CREATEIDX_COMMAND] == PROGRESS_CREATEIDX_COMMAND_REINDEX_CONCURRENTLY)
+      tables[n_tables++] = status.st_progress_command_target;
   }
   qsort(oids, *n, sizeof(Oid), oid_cmp);
+  if (reindexing != nullptr) {
+    qsort(tables, n_tables, sizeof(Oid), oid_cmp);
+    *reindexing = tables;
+    *n_reindexing = n_tables;
+  }
   return oids;
 }
 
-// Relations that belong to an extension (sorted): their schema is the
-// extension's business.
-Oid *ExtensionRelations(int *n) {
+// Objects of one catalog (pg_class, pg_proc) that belong to an extension
+// (sorted): their schema is the extension's business.
+Oid *ExtensionMembers(Oid classid, int *n) {
   ScanKeyData key;
   ScanKeyInit(&key, Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
   Relation pg_depend = table_open(DependRelationId, AccessShareLock);
@@ -95,7 +106,7 @@ Oid *ExtensionRelations(int *n) {
   HeapTuple tuple;
   while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
     auto *form = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
-    if (form->classid != RelationRelationId || form->deptype != DEPENDENCY_EXTENSION) continue;
+    if (form->classid != classid || form->deptype != DEPENDENCY_EXTENSION) continue;
     if (*n == capacity) oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * (capacity *= 2)));
     oids[(*n)++] = form->objid;
   }
@@ -104,6 +115,8 @@ Oid *ExtensionRelations(int *n) {
   qsort(oids, *n, sizeof(Oid), oid_cmp);
   return oids;
 }
+
+Oid *ExtensionRelations(int *n) { return ExtensionMembers(RelationRelationId, n); }
 
 int CompareRegclassText(const void *a, const void *b) {
   return strcmp(*static_cast<char *const *>(a), *static_cast<char *const *>(b));
@@ -341,4 +354,57 @@ SG_SQL_FUNCTION(schema_guard_audit_namespaces) {
   Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
   for (int i = 0; i < n; i++) elems[i] = ObjectIdGetDatum(oids[i]);
   PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+// schema_guard._audit_catalog(schema_filter name[]): the rows of audit() that
+// its C++ checks find (src/audit/); audit() adds fk_index_audit()'s and
+// rls_audit()'s.
+SG_SQL_FUNCTION(schema_guard_audit_catalog) {
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "schema_guard audit", ALLOCSET_DEFAULT_SIZES);
+  MemoryContext caller = MemoryContextSwitchTo(work);
+  audit::AuditRun run = {};
+  run.namespaces = AuditNamespaces(fcinfo, &run.n_namespaces);
+  Oid *reindexing = nullptr;
+  run.building = IndexesBeingBuilt(&run.n_building, &reindexing, &run.n_reindexing);
+  run.reindexing = reindexing;
+  run.extension_members = ExtensionMembers(RelationRelationId, &run.n_extension_members);
+  run.extension_functions = ExtensionMembers(ProcedureRelationId, &run.n_extension_functions);
+  run.checks = &guc::AuditSkipped();
+  audit::RunAudit(&run);
+  ListCell *cell;
+  foreach (cell, run.findings) {
+    const auto *f = static_cast<const audit::Finding *>(lfirst(cell));
+    Datum values[6];
+    bool nulls[6] = {};
+    values[0] = CStringGetTextDatum(audit::Check(f->check).name);
+    values[1] = CStringGetTextDatum(f->severity);
+    values[2] = ObjectIdGetDatum(f->relid);
+    nulls[2] = !OidIsValid(f->relid);
+    values[3] = TextOrNull(f->object, &nulls[3]);
+    values[4] = TextOrNull(f->detail, &nulls[4]);
+    values[5] = TextOrNull(f->fix, &nulls[5]);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  MemoryContextSwitchTo(caller);
+  MemoryContextDelete(work);
+  return (Datum)0;
+}
+
+// schema_guard.audit_checks(): the check catalog (src/audit/checks.cpp) and
+// whether schema_guard.audit_skip leaves each one out.
+SG_SQL_FUNCTION(schema_guard_audit_checks) {
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  const audit::CheckSet &skipped = guc::AuditSkipped();
+  for (size_t i = 0; i < audit::kCheckCount; i++) {
+    const audit::CheckInfo &check = audit::Check(static_cast<audit::CheckId>(i));
+    Datum values[6] = {CStringGetTextDatum(check.name),     CStringGetTextDatum(check.category),
+                       CStringGetTextDatum(check.severity), CStringGetTextDatum(check.source),
+                       BoolGetDatum(!skipped.skipped[i]),   CStringGetTextDatum(check.description)};
+    bool nulls[6] = {};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum)0;
 }

@@ -1,6 +1,7 @@
 #include "glue/guc.hpp"
 
 #include "analysis/analysis.hpp"
+#include "audit/checks.hpp"
 #include "boundary.hpp"
 
 namespace schema_guard::guc {
@@ -17,9 +18,12 @@ bool exempt_setup = true;
 int table_sizes_value = static_cast<int>(TableSizes::Auto);
 char *tenant_columns_value = nullptr;
 char *exempt_schemas_value = nullptr;
+char *audit_skip_value = nullptr;
 
 const policy::RuleOverrides *rule_overrides = nullptr;
 const policy::AllowList *allow_list = nullptr;
+const audit::CheckSet *audit_skip = nullptr;
+const audit::CheckSet kNoneSkipped = {};
 
 // schema_guard.exempt_schemas, parsed: NUL-separated names ending with an empty one.
 struct SchemaList {
@@ -52,7 +56,8 @@ List *SplitList(const char *value, bool *ok) {
 // a time; on a bad item, report it and refuse the value.
 template <typename Parsed>
 bool ParseListGuc(const char *value, void **extra, bool (*parse_item)(const char *, Parsed *),
-                  const char *expected) {
+                  const char *expected,
+                  const char *hint = "SELECT rule_id FROM schema_guard.rules() lists the rule ids.") {
   bool ok = true;
   List *items = SplitList(value, &ok);
   if (!ok) {
@@ -67,7 +72,7 @@ bool ParseListGuc(const char *value, void **extra, bool (*parse_item)(const char
     const char *item = static_cast<const char *>(lfirst(lc));
     if (!parse_item(item, parsed)) {
       GUC_check_errdetail("\"%s\" is not %s.", item, expected);
-      GUC_check_errhint("SELECT rule_id FROM schema_guard.rules() lists the rule ids.");
+      GUC_check_errhint("%s", hint);
       SG_GUC_FREE(parsed);
       return false;
     }
@@ -149,6 +154,26 @@ extern "C" bool CheckAllow(char **newval, void **extra, GucSource source) {
 
 extern "C" void AssignAllow(const char *newval, void *extra) {
   allow_list = static_cast<const policy::AllowList *>(extra);
+}
+
+bool ParseAuditCheckItem(const char *item, audit::CheckSet *parsed) {
+  const audit::CheckInfo *check = audit::CheckByName(item);
+  if (check == nullptr) return false;
+  parsed->skipped[audit::CheckIndex(check->id)] = true;
+  return true;
+}
+
+extern "C" bool CheckAuditSkip(char **newval, void **extra, GucSource source) {
+  bool ok = false;
+  RunGuarded("schema_guard.audit_skip", [&] {
+    ok = ParseListGuc<audit::CheckSet>(*newval, extra, ParseAuditCheckItem, "an audit check",
+                                       "SELECT \"check\" FROM schema_guard.audit_checks() lists the checks.");
+  });
+  return ok;
+}
+
+extern "C" void AssignAuditSkip(const char *newval, void *extra) {
+  audit_skip = static_cast<const audit::CheckSet *>(extra);
 }
 
 extern "C" bool CheckExemptSchemas(char **newval, void **extra, GucSource source) {
@@ -260,6 +285,11 @@ void Define() {
       &allow_value, "", PGC_SUSET, GUC_LIST_INPUT | GUC_NOT_IN_SAMPLE, CheckAllow, AssignAllow,
       nullptr);
   DefineCustomStringVariable(
+      "schema_guard.audit_skip", "Checks schema_guard.audit() leaves out.",
+      "A comma-separated list of check names from schema_guard.audit_checks(); set it per database "
+      "(ALTER DATABASE ... SET) or for one call (SET LOCAL).",
+      &audit_skip_value, "", PGC_USERSET, GUC_LIST_INPUT, CheckAuditSkip, AssignAuditSkip, nullptr);
+  DefineCustomStringVariable(
       "schema_guard.exempt_schemas",
       "Schemas whose tables are treated like tables created in this transaction.",
       "For tools' private work tables that no application uses, such as pg_repack's schema repack.",
@@ -313,5 +343,6 @@ long MinTableSizeBytes() { return static_cast<long>(min_table_size_kb) * 1024L; 
 int GuardLockTimeoutMs() { return lock_timeout_ms; }
 bool ExemptSetup() { return exempt_setup; }
 TableSizes TableSizeSetting() { return static_cast<TableSizes>(table_sizes_value); }
+const audit::CheckSet &AuditSkipped() { return audit_skip != nullptr ? *audit_skip : kNoneSkipped; }
 
 }  // namespace schema_guard::guc

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "pg.hpp"
+#include "audit/checks.hpp"
 #include "policy/decide.hpp"
 
 namespace schema_guard::guc {
@@ -30,5 +31,6 @@ bool ExemptSetup();           // schema_guard.exempt_setup
 // judges it as if it were large.
 enum class TableSizes { Auto, Real, AssumeLarge };
 TableSizes TableSizeSetting();
+const audit::CheckSet &AuditSkipped();  // schema_guard.audit_skip
 
 }  // namespace schema_guard::guc

@@ -8,7 +8,7 @@ set +e
 DIR=${LOADING_DIR:-$SG_TMP/schema_guard_loading}
 PORT=${LOADING_PORT:-$(sg_port 54331)}
 q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
-echo "1..12"
+echo "1..14"
 trap 'stop_cluster "$DIR"' EXIT
 start_cluster "$DIR" "$PORT" "log_min_messages = log"
 
@@ -19,6 +19,7 @@ ok "$(q -d postgres -c "SELECT active, hook_installed, load_method FROM schema_g
 ok "$(q -d postgres -c "SELECT message FROM schema_guard.status()" | grep -c 'shared_preload_libraries')" "1" "status() says how to activate it"
 ok "$(q -d postgres -c "CREATE TABLE t AS SELECT 1 AS id; CREATE INDEX t_idx ON t (id); SELECT count(*) FROM pg_class WHERE relname = 't_idx'" | tail -1)" "1" "DDL runs unjudged when not preloaded"
 ok "$(q -d postgres -c "SELECT count(*) > 0 FROM schema_guard.rules()")" "t" "rules() works without preloading"
+ok "$(q -d postgres -c "SELECT count(*) FROM schema_guard.audit() WHERE \"check\" = 'table_without_primary_key' AND relation = 't'::regclass")" "1" "audit() works without preloading"
 
 # session_preload_libraries, set per database
 q -d postgres -c "ALTER DATABASE postgres SET session_preload_libraries = 'schema_guard'" >/dev/null
@@ -45,4 +46,9 @@ ok "$(grep -c 'schema_guard: prediction miss: ALTER TABLE rewrites table public.
 generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/rule-reference.sh")
 documented=$(sed -n '/<!-- rules:begin -->/,/<!-- rules:end -->/p' "$REPO_ROOT/README.md" | sed '1d;$d')
 ok "$(diff <(echo "$generated") <(echo "$documented") >/dev/null && echo same || echo differs)" "same" "README's rule reference matches schema_guard.rules()"
+
+# README's audit check reference is exactly what audit_checks() generates
+generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/audit-check-reference.sh")
+documented=$(sed -n '/<!-- audit-checks:begin -->/,/<!-- audit-checks:end -->/p' "$REPO_ROOT/README.md" | sed '1d;$d')
+ok "$(diff <(echo "$generated") <(echo "$documented") >/dev/null && echo same || echo differs)" "same" "README's audit check reference matches schema_guard.audit_checks()"
 exit $failed

@@ -1,0 +1,224 @@
+// schema_guard.audit(): the catalog facts every family of checks shares, read
+// once each (pg_class, pg_constraint, and one pass over pg_attribute for the
+// attributes the checks ask for), and the order the families run in.
+//
+// Catalogs are read with heap scans under the catalogs' own ACCESS SHARE lock
+// (which no DDL conflicts with); no user relation is opened or locked.
+#include "audit/audit.hpp"
+
+namespace schema_guard::audit {
+namespace {
+
+template <typename T>
+const T *ArrayValues(Datum datum, int *n) {
+  ArrayType *array = DatumGetArrayTypeP(datum);
+  *n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+  return reinterpret_cast<const T *>(ARR_DATA_PTR(array));
+}
+
+void ReadRelations(AuditRun *run) {
+  HASHCTL ctl = {};
+  ctl.keysize = sizeof(Oid);
+  ctl.entrysize = sizeof(RelationFacts);
+  ctl.hcxt = CurrentMemoryContext;
+  run->relations = hash_create("schema_guard audit relations", 8192, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+  Relation pg_class = table_open(RelationRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(pg_class, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    bool found;
+    auto *rel = static_cast<RelationFacts *>(hash_search(run->relations, &form->oid, HASH_ENTER, &found));
+    rel->nsp = form->relnamespace;
+    rel->owner = form->relowner;
+    rel->am = form->relam;
+    rel->reltype = form->reltype;
+    rel->toast = form->reltoastrelid;
+    rel->frozenxid = form->relfrozenxid;
+    rel->minmxid = form->relminmxid;
+    rel->relkind = form->relkind;
+    rel->replident = form->relreplident;
+    rel->ispartition = form->relispartition;
+    rel->in_scope = NamespaceInScope(*run, form->relnamespace) && !ExtensionMember(*run, form->oid);
+  }
+  systable_endscan(scan);
+  table_close(pg_class, AccessShareLock);
+}
+
+void ReadConstraints(AuditRun *run) {
+  int capacity = 1024;
+  run->constraints = static_cast<ConstraintFacts *>(palloc(sizeof(ConstraintFacts) * capacity));
+  run->n_constraints = 0;
+  Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+  TupleDesc desc = RelationGetDescr(pg_constraint);
+  SysScanDesc scan = systable_beginscan(pg_constraint, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tuple;
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+    if (run->n_constraints == capacity)
+      run->constraints = static_cast<ConstraintFacts *>(
+          repalloc(run->constraints, sizeof(ConstraintFacts) * (capacity *= 2)));
+    ConstraintFacts &c = run->constraints[run->n_constraints++];
+    c = {};
+    c.oid = form->oid;
+    c.conrelid = form->conrelid;
+    c.contypid = form->contypid;
+    c.nsp = form->connamespace;
+    c.conindid = form->conindid;
+    c.confrelid = form->confrelid;
+    c.conparentid = form->conparentid;
+    c.conname = pstrdup(NameStr(form->conname));
+    c.contype = form->contype;
+    c.confupdtype = form->confupdtype;
+    c.confdeltype = form->confdeltype;
+    c.confmatchtype = form->confmatchtype;
+    c.validated = form->convalidated;
+    c.islocal = form->conislocal;
+    c.deferrable = form->condeferrable;
+    c.deferred = form->condeferred;
+    if (form->contype != CONSTRAINT_FOREIGN && form->contype != CONSTRAINT_PRIMARY &&
+        form->contype != CONSTRAINT_UNIQUE && form->contype != CONSTRAINT_EXCLUSION)
+      continue;
+    bool isnull;
+    Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey, desc, &isnull);
+    if (isnull) continue;
+    int n;
+    const int16 *keys = ArrayValues<int16>(conkey, &n);
+    c.n = n;
+    c.conkey = static_cast<int16 *>(memcpy(palloc(sizeof(int16) * n), keys, sizeof(int16) * n));
+    if (form->contype != CONSTRAINT_FOREIGN) continue;
+    Datum confkey = heap_getattr(tuple, Anum_pg_constraint_confkey, desc, &isnull);
+    Datum pfeqop = isnull ? (Datum)0 : heap_getattr(tuple, Anum_pg_constraint_conpfeqop, desc, &isnull);
+    int nf, no;
+    const int16 *fkeys = isnull ? nullptr : ArrayValues<int16>(confkey, &nf);
+    const Oid *ops = isnull ? nullptr : ArrayValues<Oid>(pfeqop, &no);
+    if (fkeys == nullptr || nf != n || no != n) {
+      c.n = 0;  // malformed: left out of the key checks
+      continue;
+    }
+    c.confkey = static_cast<int16 *>(memcpy(palloc(sizeof(int16) * n), fkeys, sizeof(int16) * n));
+    c.pfeqop = static_cast<Oid *>(memcpy(palloc(sizeof(Oid) * n), ops, sizeof(Oid) * n));
+  }
+  systable_endscan(scan);
+  table_close(pg_constraint, AccessShareLock);
+}
+
+}  // namespace
+
+void Emit(AuditRun *run, CheckId check, const char *severity, Oid relid, const char *object, const char *detail,
+          const char *fix) {
+  auto *f = static_cast<Finding *>(palloc(sizeof(Finding)));
+  *f = {check, severity, relid, object, detail, fix};
+  run->findings = lappend(run->findings, f);
+}
+
+const RelationFacts *FindRelation(const AuditRun &run, Oid relid) {
+  return static_cast<const RelationFacts *>(hash_search(run.relations, &relid, HASH_FIND, nullptr));
+}
+
+bool NamespaceInScope(const AuditRun &run, Oid nsp) { return OidInSorted(run.namespaces, run.n_namespaces, nsp); }
+
+bool ExtensionMember(const AuditRun &run, Oid oid) {
+  return OidInSorted(run.extension_members, run.n_extension_members, oid);
+}
+
+void RequestAttribute(AuditRun *run, Oid relid, int16 attnum) {
+  if (run->attributes == nullptr) {
+    HASHCTL ctl = {};
+    ctl.keysize = sizeof(AttributeKey);
+    ctl.entrysize = sizeof(AttributeFacts);
+    ctl.hcxt = CurrentMemoryContext;
+    run->attributes = hash_create("schema_guard audit attributes", 4096, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+  }
+  AttributeKey key;
+  memset(&key, 0, sizeof key);  // padding is part of the hashed key
+  key.relid = relid;
+  key.attnum = attnum;
+  bool found;
+  auto *a = static_cast<AttributeFacts *>(hash_search(run->attributes, &key, HASH_ENTER, &found));
+  if (!found) {
+    a->typid = InvalidOid;
+    a->typmod = -1;
+    a->collation = InvalidOid;
+    a->notnull = false;
+    a->found = false;
+  }
+}
+
+const AttributeFacts *FindAttribute(const AuditRun &run, Oid relid, int16 attnum) {
+  if (run.attributes == nullptr) return nullptr;
+  AttributeKey key;
+  memset(&key, 0, sizeof key);
+  key.relid = relid;
+  key.attnum = attnum;
+  auto *a = static_cast<const AttributeFacts *>(hash_search(run.attributes, &key, HASH_FIND, nullptr));
+  return a != nullptr && a->found ? a : nullptr;
+}
+
+void ReadAttributes(AuditRun *run, RegTypePass *reg) {
+  if (run->attributes == nullptr && reg == nullptr) return;
+  Relation pg_attribute = table_open(AttributeRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(pg_attribute, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tuple;
+  AttributeKey key;
+  memset(&key, 0, sizeof key);
+  while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+    auto *form = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    if (form->attisdropped) continue;
+    if (reg != nullptr && RegTypeCandidate(reg, form->atttypid))
+      NoteRegTypeAttribute(reg, form->attrelid, form->attnum, form->atttypid);
+    if (run->attributes == nullptr) continue;
+    key.relid = form->attrelid;
+    key.attnum = form->attnum;
+    auto *a = static_cast<AttributeFacts *>(hash_search(run->attributes, &key, HASH_FIND, nullptr));
+    if (a == nullptr) continue;
+    a->typid = form->atttypid;
+    a->typmod = form->atttypmod;
+    a->collation = form->attcollation;
+    a->notnull = form->attnotnull;
+    a->found = true;
+  }
+  systable_endscan(scan);
+  table_close(pg_attribute, AccessShareLock);
+}
+
+void RunAudit(AuditRun *run) {
+  ReadRelations(run);
+  ReadConstraints(run);
+  IndexPass *indexes = ReadIndexes(run);
+  KeyPass *keys = PrepareKeyChecks(run);
+  RegTypePass *reg = PrepareRegTypeCheck(run);
+  ReadAttributes(run, reg);
+  RunIndexChecks(run, indexes);
+  RunKeyChecks(run, keys);
+  RunRegTypeCheck(run, reg);
+  RunWraparoundCheck(run);
+  RunSecurityChecks(run);
+}
+
+const char *RelationName(Oid relid) {
+  HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tuple)) return psprintf("%u", relid);  // dropped meanwhile
+  auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+  const char *name = QualifiedName(form->relnamespace, NameStr(form->relname));
+  ReleaseSysCache(tuple);
+  return name;
+}
+
+const char *QualifiedName(Oid nsp, const char *name) {
+  const char *nspname = get_namespace_name(nsp);
+  return quote_qualified_identifier(nspname != nullptr ? nspname : "?", name);
+}
+
+const char *ColumnList(Oid relid, const int16 *attnums, int n) {
+  StringInfoData buf;
+  initStringInfo(&buf);
+  for (int k = 0; k < n; k++) {
+    if (k > 0) appendStringInfoString(&buf, ", ");
+    const char *name = attnums[k] > 0 ? get_attname(relid, attnums[k], true) : nullptr;
+    appendStringInfoString(&buf, name != nullptr ? quote_identifier(name) : "?");
+  }
+  return buf.data;
+}
+
+}  // namespace schema_guard::audit
