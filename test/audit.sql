@@ -165,7 +165,7 @@ SELECT ok((SELECT indisvalid FROM pg_index WHERE indexrelid = 'tap_audit.inv_fai
   'the rebuilt index is valid');
 
 -- not while it is being built: a CREATE INDEX CONCURRENTLY waiting for a writer
-CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA public;
 DO $$
 BEGIN
   PERFORM dblink_connect(c, format('dbname=%s host=%s port=%s', current_database(),
@@ -513,7 +513,7 @@ SELECT lives_ok($$SELECT * FROM schema_guard.audit()$$, 'audit() of every schema
 SELECT * FROM finish();
 SET client_min_messages = warning;
 DROP SCHEMA tap_audit, tap_audit_w, tap_audit_x CASCADE;
-DROP EXTENSION dblink;
+DROP EXTENSION IF EXISTS dblink;
 DROP OWNED BY tap_audit_stranger, tap_audit_owner, tap_audit_member;
 DROP ROLE tap_audit_stranger;
 DROP ROLE tap_audit_member;

@@ -19,7 +19,7 @@ SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extna
 
 SELECT set_eq(
   $$SELECT name FROM pg_settings WHERE name LIKE 'schema_guard.%'$$,
-  ARRAY['schema_guard.allow', 'schema_guard.exempt_schemas', 'schema_guard.exempt_setup', 'schema_guard.lock_timeout',
+  ARRAY['schema_guard.allow', 'schema_guard.audit_skip', 'schema_guard.exempt_schemas', 'schema_guard.exempt_setup', 'schema_guard.lock_timeout',
         'schema_guard.min_table_size', 'schema_guard.mode', 'schema_guard.rules', 'schema_guard.table_sizes',
         'schema_guard.tenant_columns'],
   'the documented GUCs exist');

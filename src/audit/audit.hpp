@@ -279,5 +279,9 @@ void RunSecurityChecks(AuditRun *run);                 // security_checks.cpp
 const char *RelationName(Oid relid);                    // schema-qualified, quoted as needed
 const char *QualifiedName(Oid nsp, const char *name);   // schema.name, quoted as needed
 const char *ColumnList(Oid relid, const int16 *attnums, int n);  // a, b (quoted as needed)
+const char *TypeName(Oid typid, int32 typmod = -1);     // "???" for a type dropped meanwhile
+// The base type of a domain (the type itself otherwise), with its typmod;
+// InvalidOid for a type dropped meanwhile.
+Oid BaseType(Oid typid, int32 *typmod = nullptr);
 
 }  // namespace schema_guard::audit

@@ -221,4 +221,27 @@ const char *ColumnList(Oid relid, const int16 *attnums, int n) {
   return buf.data;
 }
 
+const char *TypeName(Oid typid, int32 typmod) {
+  return format_type_extended(typid, typmod,
+                              FORMAT_TYPE_ALLOW_INVALID | (typmod >= 0 ? FORMAT_TYPE_TYPEMOD_GIVEN : 0));
+}
+
+Oid BaseType(Oid typid, int32 *typmod) {
+  int32 mod = typmod != nullptr ? *typmod : -1;
+  for (int depth = 0; depth < 64; depth++) {  // domains over domains
+    HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+    if (!HeapTupleIsValid(tuple)) return InvalidOid;
+    auto *form = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple));
+    const bool domain = form->typtype == TYPTYPE_DOMAIN;
+    const Oid base = form->typbasetype;
+    const int32 base_mod = form->typtypmod;
+    ReleaseSysCache(tuple);
+    if (!domain) break;
+    typid = base;
+    mod = base_mod;
+  }
+  if (typmod != nullptr) *typmod = mod;
+  return typid;
+}
+
 }  // namespace schema_guard::audit

@@ -303,7 +303,11 @@ const char *MissingPartitions(const IndexFacts &ix) {
   foreach (cell, find_inheritance_children(ix.indexrelid, NoLock)) {
     const Oid child_index = lfirst_oid(cell);
     const Oid child_table = IndexGetRelation(child_index, true);
-    if (OidIsValid(child_table) && get_index_isvalid(child_index)) attached_tables = lappend_oid(attached_tables, child_table);
+    HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(child_index));
+    if (!HeapTupleIsValid(tuple)) continue;
+    const bool valid = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indisvalid;
+    ReleaseSysCache(tuple);
+    if (valid && OidIsValid(child_table)) attached_tables = lappend_oid(attached_tables, child_table);
   }
   StringInfoData buf;
   initStringInfo(&buf);

@@ -56,7 +56,7 @@ void CheckNotValid(AuditRun *run) {
            psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s;", table, quote_identifier(c.conname)));
     } else if (OidIsValid(c.contypid)) {
       if (!NamespaceInScope(*run, c.nsp)) continue;
-      const char *domain = format_type_be_qualified(c.contypid);
+      const char *domain = format_type_extended(c.contypid, -1, FORMAT_TYPE_ALLOW_INVALID | FORMAT_TYPE_FORCE_QUALIFY);
       Emit(run, CheckId::NotValidConstraint, "low", InvalidOid, quote_identifier(c.conname),
            psprintf("Check constraint %s on domain %s was added NOT VALID and never validated: values stored before "
                     "it may violate it. ALTER DOMAIN ... VALIDATE CONSTRAINT scans every column of the domain "
@@ -96,8 +96,8 @@ void CheckForeignKeyTypes(AuditRun *run) {
       const AttributeFacts *pk = FindAttribute(*run, c.confrelid, c.confkey[k]);
       if (fk == nullptr || pk == nullptr) continue;
       int32 fk_typmod = fk->typmod, pk_typmod = pk->typmod;
-      const Oid fk_base = getBaseTypeAndTypmod(fk->typid, &fk_typmod);
-      const Oid pk_base = getBaseTypeAndTypmod(pk->typid, &pk_typmod);
+      const Oid fk_base = BaseType(fk->typid, &fk_typmod);
+      const Oid pk_base = BaseType(pk->typid, &pk_typmod);
       if (fk_base == pk_base && fk_typmod == pk_typmod) continue;
       // varchar and text and the like: the same values, nothing converted
       const bool fits = fk_typmod == -1 || (pk_typmod != -1 && fk_typmod >= pk_typmod);
@@ -111,20 +111,20 @@ void CheckForeignKeyTypes(AuditRun *run) {
         column_severity = "high";
         consequence = psprintf("the RI check of every DELETE or key UPDATE on %s compares %s::%s, so no index on "
                                "%s can serve it",
-                               RelationName(c.confrelid), fk_col, format_type_be(probe_type), fk_col);
+                               RelationName(c.confrelid), fk_col, TypeName(probe_type), fk_col);
       } else if (IntegerRank(fk_base) > 0 && IntegerRank(fk_base) < IntegerRank(pk_base)) {
         column_severity = "medium";
-        consequence = psprintf("keys above the largest %s cannot be referenced", format_type_be(fk_base));
+        consequence = psprintf("keys above the largest %s cannot be referenced", TypeName(fk_base));
       } else {
         column_severity = "low";
         consequence = fits ? "every check converts the value"
                            : psprintf("a key value %s cannot hold cannot be referenced",
-                                      format_type_with_typemod(fk->typid, fk->typmod));
+                                      TypeName(fk->typid, fk->typmod));
       }
       if (severity == nullptr || SeverityRank(column_severity) > SeverityRank(severity)) severity = column_severity;
       appendStringInfo(&buf, " Column %s is %s, referenced column %s.%s is %s: %s.", fk_col,
-                       format_type_with_typemod(fk->typid, fk->typmod), RelationName(c.confrelid), pk_col,
-                       format_type_with_typemod(pk->typid, pk->typmod), consequence);
+                       TypeName(fk->typid, fk->typmod), RelationName(c.confrelid), pk_col,
+                       TypeName(pk->typid, pk->typmod), consequence);
     }
     if (severity == nullptr) continue;
     Emit(run, CheckId::ForeignKeyTypeMismatch, severity, c.conrelid, quote_identifier(c.conname),
@@ -221,7 +221,7 @@ struct Limit {
 };
 
 int64 TypeMax(Oid type) {
-  switch (getBaseType(type)) {
+  switch (BaseType(type)) {
     case INT2OID: return PG_INT16_MAX;
     case INT4OID: return PG_INT32_MAX;
     case INT8OID: return PG_INT64_MAX;
@@ -230,7 +230,7 @@ int64 TypeMax(Oid type) {
 }
 
 int64 TypeMin(Oid type) {
-  switch (getBaseType(type)) {
+  switch (BaseType(type)) {
     case INT2OID: return PG_INT16_MIN;
     case INT4OID: return PG_INT32_MIN;
     case INT8OID: return PG_INT64_MIN;
@@ -249,7 +249,9 @@ int64 TypeMin(Oid type) {
 // queue the audit behind ALTER SEQUENCE and then hold that DDL up.
 bool LastValue(Oid seqid, int64 *value) {
   constexpr uint32 kSequenceMagic = 0x1717;  // SEQ_MAGIC, commands/sequence.c
-  if (pg_class_aclcheck(seqid, GetUserId(), ACL_SELECT | ACL_USAGE) != ACLCHECK_OK) return false;
+  bool missing = false;
+  if (pg_class_aclcheck_ext(seqid, GetUserId(), ACL_SELECT | ACL_USAGE, &missing) != ACLCHECK_OK || missing)
+    return false;
   if (!ConditionalLockRelationOid(seqid, AccessShareLock)) return false;
   bool ok = false;
   Relation rel = try_relation_open(seqid, NoLock);
@@ -294,15 +296,15 @@ void CheckSequence(AuditRun *run, const SequenceFacts &s) {
     const auto *col = static_cast<const FedColumn *>(lfirst(cell));
     const AttributeFacts *a = FindAttribute(*run, col->relid, col->attnum);
     if (a == nullptr) continue;
-    all_bigint &= getBaseType(a->typid) == INT8OID || IntegerRank(getBaseType(a->typid)) == 0;
+    all_bigint &= BaseType(a->typid) == INT8OID || IntegerRank(BaseType(a->typid)) == 0;
     const int64 bound = up ? TypeMax(a->typid) : TypeMin(a->typid);
     // a narrow column that only matches the sequence's bound binds too:
     // widening the sequence would not help it
-    const bool narrow = IntegerRank(getBaseType(a->typid)) == 1 || IntegerRank(getBaseType(a->typid)) == 2;
+    const bool narrow = IntegerRank(BaseType(a->typid)) == 1 || IntegerRank(BaseType(a->typid)) == 2;
     if (up ? (bound < limit.value || (narrow && bound == limit.value))
            : (bound > limit.value || (narrow && bound == limit.value))) {
       const char *column = psprintf("%s.%s (%s)", RelationName(col->relid), ColumnList(col->relid, &col->attnum, 1),
-                                    format_type_be(a->typid));
+                                    TypeName(a->typid));
       limit = {bound, OidIsValid(col->constraint)
                           ? psprintf("foreign key column %s, which references a column the sequence feeds", column)
                           : psprintf("column %s", column)};

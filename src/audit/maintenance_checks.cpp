@@ -52,7 +52,7 @@ bool Tainted(const RegTypePass *pass, Oid oid) {
 const char *TaintPath(const RegTypePass *pass, Oid oid) {
   StringInfoData buf;
   initStringInfo(&buf);
-  appendStringInfoString(&buf, format_type_be(oid));
+  appendStringInfoString(&buf, TypeName(oid));
   const char *sep = ": ";
   for (int depth = 0; depth < 8; depth++) {
     const TypeFacts *t = FindType(pass, oid);
@@ -61,7 +61,7 @@ const char *TaintPath(const RegTypePass *pass, Oid oid) {
                        : t->typtype == TYPTYPE_RANGE     ? "a range of"
                        : t->typtype == TYPTYPE_COMPOSITE ? "a composite type with a field of type"
                                                          : "an array of";
-    appendStringInfo(&buf, "%s%s %s", sep, kind, format_type_be(t->via));
+    appendStringInfo(&buf, "%s%s %s", sep, kind, TypeName(t->via));
     sep = ", ";
     oid = t->via;
   }

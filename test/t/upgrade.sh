@@ -188,8 +188,8 @@ for from in $sources; do
       "updated from $from: every extension member and the extension record are identical to a fresh install"
     sed 's/^/#   /' "$DIR/members_$from.diff" | head -400
   fi
-  ok "$(grep -c ' | proconfig: .*stats_fetch_consistency=none' "$DIR/from_$from.txt")" "1" \
-    "updated from $from: fk_index_audit() keeps SET stats_fetch_consistency = none"
+  ok "$(grep -c '^function schema_guard\.\(fk_index_audit\|audit\)(name\[\]) | proconfig: .*stats_fetch_consistency=none' "$DIR/from_$from.txt")" "2" \
+    "updated from $from: fk_index_audit() and audit() keep SET stats_fetch_consistency = none"
 done
 
 # ---------------------------------------------------------------------------
