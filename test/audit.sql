@@ -152,17 +152,20 @@ SELECT is((SELECT fix FROM pg_temp.rows('invalid_index') WHERE object = 'tap_aud
   'REINDEX INDEX CONCURRENTLY tap_audit.inv_failed;', 'a failed build is rebuilt');
 SELECT matches((SELECT detail FROM pg_temp.rows('invalid_index') WHERE object = 'tap_audit.inv_part_v'),
   'partition tap_audit.inv_part_2 has no valid index attached', 'the partition without the index is named');
+SELECT is((SELECT fix FROM pg_temp.rows('invalid_index') WHERE object = 'tap_audit.inv_part_v'),
+  E'CREATE INDEX CONCURRENTLY inv_part_2_idx ON tap_audit.inv_part_2 USING btree (v);\nALTER INDEX tap_audit.inv_part_v ATTACH PARTITION tap_audit.inv_part_2_idx;',
+  'its fix builds the index on that partition concurrently and attaches it');
 
 -- the fixes (the failed build's data first)
 DELETE FROM inv WHERE v = 50;
 SET schema_guard.mode = block;
-SELECT fix FROM pg_temp.rows('invalid_index') WHERE fix IS NOT NULL \gexec
-CREATE INDEX CONCURRENTLY inv_part_2_v ON inv_part_2 (v);
-ALTER INDEX inv_part_v ATTACH PARTITION inv_part_2_v;
+SELECT regexp_split_to_table(fix, E'\n') FROM pg_temp.rows('invalid_index') WHERE fix IS NOT NULL \gexec
 SET schema_guard.mode = off;
 SELECT is(pg_temp.objects('invalid_index'), '{}', 'invalid_index: nothing left after the fixes');
 SELECT ok((SELECT indisvalid FROM pg_index WHERE indexrelid = 'tap_audit.inv_failed'::regclass),
   'the rebuilt index is valid');
+SELECT ok((SELECT indisvalid FROM pg_index WHERE indexrelid = 'tap_audit.inv_part_v'::regclass),
+  'the partitioned index is valid');
 
 -- not while it is being built: a CREATE INDEX CONCURRENTLY waiting for a writer
 CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA public;

@@ -296,8 +296,26 @@ bool NameEndsWithReindexSuffix(const char *name) {
   return stem >= 6 && (strncmp(p - 6, "_ccnew", 6) == 0 || strncmp(p - 6, "_ccold", 6) == 0);
 }
 
-const char *MissingPartitions(const IndexFacts &ix) {
-  // partitions of the table without an index attached to this one
+// The statement that builds an invalid partitioned index's definition on one
+// leaf partition, CONCURRENTLY: pg_get_indexdef() of the partitioned index
+// (which opens nothing) with the partition in place of "ONLY parent"; nullptr
+// when the text does not have the expected shape.
+const char *LeafIndexStatement(const IndexFacts &ix, Oid part, const char *index_name) {
+  const char *def = TextDatumGetCString(DirectFunctionCall1(pg_get_indexdef, ObjectIdGetDatum(ix.indexrelid)));
+  const char *relname = get_rel_name(ix.indexrelid);
+  const char *parent = RelationName(ix.relid);
+  if (relname == nullptr) return nullptr;
+  const char *head = psprintf("CREATE %sINDEX %s ON ONLY %s USING ", ix.unique ? "UNIQUE " : "",
+                              quote_identifier(relname), parent);
+  if (strncmp(def, head, strlen(head)) != 0) return nullptr;
+  return psprintf("CREATE %sINDEX CONCURRENTLY %s ON %s USING %s;", ix.unique ? "UNIQUE " : "",
+                  quote_identifier(index_name), RelationName(part), def + strlen(head));
+}
+
+// The partitions of the table without a valid index attached to this one
+// ("a, b"), and in *fix the statements that give each leaf one and attach it
+// (nullptr when a partition is itself partitioned: that takes ON ONLY again).
+const char *MissingPartitions(const IndexFacts &ix, const char **fix) {
   List *attached_tables = NIL;
   ListCell *cell;
   foreach (cell, find_inheritance_children(ix.indexrelid, NoLock)) {
@@ -309,15 +327,29 @@ const char *MissingPartitions(const IndexFacts &ix) {
     ReleaseSysCache(tuple);
     if (valid && OidIsValid(child_table)) attached_tables = lappend_oid(attached_tables, child_table);
   }
-  StringInfoData buf;
+  StringInfoData buf, statements;
   initStringInfo(&buf);
+  initStringInfo(&statements);
+  bool fixable = true;
   foreach (cell, find_inheritance_children(ix.relid, NoLock)) {
     const Oid part = lfirst_oid(cell);
     const char kind = get_rel_relkind(part);
     if ((kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) || list_member_oid(attached_tables, part))
       continue;
     appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", RelationName(part));
+    const char *relname = get_rel_name(part);
+    const char *create = nullptr;
+    if (kind == RELKIND_RELATION && relname != nullptr) {
+      const char *name = FreeRelationName(get_rel_namespace(part), relname, "idx", 0);
+      create = LeafIndexStatement(ix, part, name);
+      if (create != nullptr)
+        appendStringInfo(&statements, "%s%s\nALTER INDEX %s ATTACH PARTITION %s;", statements.len > 0 ? "\n" : "",
+                         create, RelationName(ix.indexrelid),
+                         quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)), name));
+    }
+    fixable &= create != nullptr;
   }
+  *fix = fixable && statements.len > 0 ? statements.data : nullptr;
   return buf.len > 0 ? buf.data : nullptr;
 }
 
@@ -329,16 +361,18 @@ void CheckInvalid(AuditRun *run, TableEntry *table, const Oid *locked, int n_loc
       continue;  // being built, reindexed or dropped right now
     const char *name = RelationName(ix->indexrelid);
     if (ix->relkind == RELKIND_PARTITIONED_INDEX) {
-      const char *missing = MissingPartitions(*ix);
+      const char *fix = nullptr;
+      const char *missing = MissingPartitions(*ix, &fix);
       Emit(run, CheckId::InvalidIndex, "medium", ix->relid, name,
            psprintf("Partitioned index %s %s is invalid: %s. Queries on the partitioned table cannot rely on it, "
                     "and a unique one does not enforce uniqueness across partitions.",
                     name, IndexColumns(ix),
                     missing != nullptr
-                        ? psprintf("partition %s has no valid index attached to it (CREATE INDEX CONCURRENTLY a "
-                                   "matching index on each, then ALTER INDEX %s ATTACH PARTITION)", missing, name)
+                        ? psprintf("partition %s has no valid index attached to it (the fix builds a matching "
+                                   "index on each CONCURRENTLY, then attaches it; the last one attached validates "
+                                   "%s)", missing, name)
                         : "every partition has one attached now; attaching the last one validates it"),
-           nullptr);
+           fix);
       continue;
     }
     IndexFacts *twin = nullptr;
