@@ -240,6 +240,8 @@ struct AuditRun {
   HTAB *relations;               // Oid -> RelationFacts, every relation
   ConstraintFacts *constraints;  // every constraint, in pg_constraint order
   int n_constraints;
+  HTAB *fks_by_table;            // conrelid -> the foreign keys of that table (ForeignKeyList)
+  HTAB *fks_by_referenced;       // confrelid -> the foreign keys referencing that table
   HTAB *attributes;              // AttributeKey -> AttributeFacts, the requested ones
   List *findings;                // of Finding *
 };
@@ -249,6 +251,10 @@ void Emit(AuditRun *run, CheckId check, const char *severity, Oid relid, const c
           const char *fix);
 
 const RelationFacts *FindRelation(const AuditRun &run, Oid relid);
+// The foreign keys (indexes into run.constraints, an integer List) of a table,
+// or referencing it; NIL when none.
+List *ForeignKeysOf(const AuditRun &run, Oid relid);
+List *ForeignKeysReferencing(const AuditRun &run, Oid relid);
 bool NamespaceInScope(const AuditRun &run, Oid nsp);
 bool ExtensionMember(const AuditRun &run, Oid oid);
 // Ask for an attribute's facts (before ReadAttributes()).

@@ -45,7 +45,34 @@ void ReadRelations(AuditRun *run) {
   table_close(pg_class, AccessShareLock);
 }
 
+struct ForeignKeyList {
+  Oid relid;  // hash key
+  List *constraints;
+};
+
+HTAB *NewForeignKeyMap(const char *name) {
+  HASHCTL ctl = {};
+  ctl.keysize = sizeof(Oid);
+  ctl.entrysize = sizeof(ForeignKeyList);
+  ctl.hcxt = CurrentMemoryContext;
+  return hash_create(name, 4096, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void AddForeignKey(HTAB *map, Oid relid, int index) {
+  bool found;
+  auto *entry = static_cast<ForeignKeyList *>(hash_search(map, &relid, HASH_ENTER, &found));
+  if (!found) entry->constraints = NIL;
+  entry->constraints = lappend_int(entry->constraints, index);
+}
+
+List *ForeignKeys(HTAB *map, Oid relid) {
+  auto *entry = static_cast<ForeignKeyList *>(hash_search(map, &relid, HASH_FIND, nullptr));
+  return entry != nullptr ? entry->constraints : NIL;
+}
+
 void ReadConstraints(AuditRun *run) {
+  run->fks_by_table = NewForeignKeyMap("schema_guard audit foreign keys");
+  run->fks_by_referenced = NewForeignKeyMap("schema_guard audit referencing foreign keys");
   int capacity = 1024;
   run->constraints = static_cast<ConstraintFacts *>(palloc(sizeof(ConstraintFacts) * capacity));
   run->n_constraints = 0;
@@ -98,6 +125,8 @@ void ReadConstraints(AuditRun *run) {
     }
     c.confkey = static_cast<int16 *>(memcpy(palloc(sizeof(int16) * n), fkeys, sizeof(int16) * n));
     c.pfeqop = static_cast<Oid *>(memcpy(palloc(sizeof(Oid) * n), ops, sizeof(Oid) * n));
+    AddForeignKey(run->fks_by_table, c.conrelid, run->n_constraints - 1);
+    AddForeignKey(run->fks_by_referenced, c.confrelid, run->n_constraints - 1);
   }
   systable_endscan(scan);
   table_close(pg_constraint, AccessShareLock);
@@ -115,6 +144,9 @@ void Emit(AuditRun *run, CheckId check, const char *severity, Oid relid, const c
 const RelationFacts *FindRelation(const AuditRun &run, Oid relid) {
   return static_cast<const RelationFacts *>(hash_search(run.relations, &relid, HASH_FIND, nullptr));
 }
+
+List *ForeignKeysOf(const AuditRun &run, Oid relid) { return ForeignKeys(run.fks_by_table, relid); }
+List *ForeignKeysReferencing(const AuditRun &run, Oid relid) { return ForeignKeys(run.fks_by_referenced, relid); }
 
 bool NamespaceInScope(const AuditRun &run, Oid nsp) { return OidInSorted(run.namespaces, run.n_namespaces, nsp); }
 

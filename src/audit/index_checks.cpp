@@ -172,9 +172,10 @@ const char *IndexColumns(IndexFacts *ix) {
 const char *ServedForeignKeys(const AuditRun &run, const IndexFacts &ix) {
   StringInfoData buf;
   initStringInfo(&buf);
-  for (int i = 0; i < run.n_constraints; i++) {
-    const ConstraintFacts &c = run.constraints[i];
-    if (c.contype != CONSTRAINT_FOREIGN || c.conrelid != ix.relid || c.n == 0 || c.n > ix.nkeyatts) continue;
+  ListCell *cell;
+  foreach (cell, ForeignKeysOf(run, ix.relid)) {
+    const ConstraintFacts &c = run.constraints[lfirst_int(cell)];
+    if (c.n == 0 || c.n > ix.nkeyatts) continue;
     bool all = true;
     for (int k = 0; k < c.n && all; k++) {
       bool present = false;

@@ -406,9 +406,10 @@ List *ReadSequences(AuditRun *run) {
     for (int f = 0; f < fed; f++) {
       const FedColumn feeds = *static_cast<FedColumn *>(list_nth(s->columns, f));
       RequestAttribute(run, feeds.relid, feeds.attnum);
-      for (int i = 0; i < run->n_constraints; i++) {
-        const ConstraintFacts &c = run->constraints[i];
-        if (c.contype != CONSTRAINT_FOREIGN || c.confrelid != feeds.relid || OidIsValid(c.conparentid)) continue;
+      ListCell *fk;
+      foreach (fk, ForeignKeysReferencing(*run, feeds.relid)) {
+        const ConstraintFacts &c = run->constraints[lfirst_int(fk)];
+        if (OidIsValid(c.conparentid)) continue;  // partition clones repeat their parent's columns
         for (int k = 0; k < c.n; k++) {
           if (c.confkey[k] != feeds.attnum) continue;
           auto *col = static_cast<FedColumn *>(palloc(sizeof(FedColumn)));
