@@ -302,7 +302,14 @@ bool NameEndsWithReindexSuffix(const char *name) {
 // (which opens nothing) with the partition in place of "ONLY parent"; nullptr
 // when the text does not have the expected shape.
 const char *LeafIndexStatement(const IndexFacts &ix, Oid part, const char *index_name) {
-  const char *def = TextDatumGetCString(DirectFunctionCall1(pg_get_indexdef, ObjectIdGetDatum(ix.indexrelid)));
+  // pg_get_indexdef() returns NULL for an index dropped meanwhile
+  LOCAL_FCINFO(fcinfo, 1);
+  InitFunctionCallInfoData(*fcinfo, nullptr, 1, InvalidOid, nullptr, nullptr);
+  fcinfo->args[0].value = ObjectIdGetDatum(ix.indexrelid);
+  fcinfo->args[0].isnull = false;
+  const Datum definition = pg_get_indexdef(fcinfo);
+  if (fcinfo->isnull) return nullptr;
+  const char *def = TextDatumGetCString(definition);
   const char *relname = get_rel_name(ix.indexrelid);
   const char *parent = RelationName(ix.relid);
   if (relname == nullptr) return nullptr;
@@ -455,8 +462,9 @@ bool PromotableToPrimaryKey(const AuditRun &run, const IndexFacts &ix) {
     return false;
   for (int i = 0; i < ix.nkeyatts; i++) {
     const AttributeFacts *a = FindAttribute(run, ix.relid, ix.keys[i]);
-    if (ix.keys[i] <= 0 || a == nullptr || !a->notnull || ix.options[i] != 0 ||
-        ix.classes[i] != GetDefaultOpClass(a->typid, BTREE_AM_OID) || ix.collations[i] != a->collation)
+    if (ix.keys[i] <= 0 || a == nullptr || !a->notnull || ix.options[i] != 0 || ix.collations[i] != a->collation ||
+        !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(a->typid)) ||
+        ix.classes[i] != GetDefaultOpClass(a->typid, BTREE_AM_OID))
       return false;
   }
   return true;

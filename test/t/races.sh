@@ -202,6 +202,7 @@ audit_script() {
   for i in $(seq 1 $((JUDGED / 6))); do
     echo "SELECT count(*) FROM schema_guard.fk_index_audit();"
     echo "SELECT count(*) FROM schema_guard.rls_audit();"
+    echo "SELECT count(*) FROM schema_guard.audit();"
   done
 }
 churn >"$DIR/churn.sql"
