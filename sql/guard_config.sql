@@ -95,6 +95,17 @@ SELECT unnest(setconfig) AS role_setting FROM pg_db_role_setting WHERE setrole =
 SHOW schema_guard.mode;
 \c - postgres
 ALTER ROLE sg_app RESET schema_guard.mode;
+-- an allow list in the role's settings that got there anyway (written while the library
+-- was not loaded) is refused when the role connects, and not in force
+SET allow_system_table_mods = on;
+INSERT INTO pg_db_role_setting VALUES (0, 'sg_app'::regrole, '{schema_guard.allow=rename_column}');
+RESET allow_system_table_mods;
+\c - sg_app
+SHOW schema_guard.allow;
+\c - postgres
+SET allow_system_table_mods = on;
+DELETE FROM pg_db_role_setting WHERE setrole = 'sg_app'::regrole;
+RESET allow_system_table_mods;
 ALTER DATABASE contrib_regression SET schema_guard.rules = 'truncate:block';
 \c
 SET client_min_messages = warning;

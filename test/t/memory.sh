@@ -27,7 +27,7 @@ bench() {
   "$PG_BIN/pgbench" -n -M "$mode" -c 1 "$@" -f "$DIR/script.sql" 2>&1
 }
 
-echo "1..13"
+echo "1..14"
 start_cluster "$DIR/c" "$PORT" "shared_preload_libraries = 'schema_guard'"
 q -q -c "CREATE EXTENSION schema_guard" -c "SET schema_guard.mode = off" \
   -c "CREATE TABLE t (id int PRIMARY KEY, a int, v text)" \
@@ -55,6 +55,9 @@ COMMIT;
 SELECT set_config('sg.next_allow', '', false);" -t 2)
 ok_match "$out" "aborted in command 2 .*ERROR:  schema_guard: rename_column: renaming column a" "a prepared RENAME allowed in the first run is blocked at its second execution"
 ok "$(printf '%s' "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\/[0-9]*\).*/\1/p')|$(q -c "SELECT attname FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum = 2")" "1/2|a" "one transaction ran, the second stopped at the guard; column a keeps its name"
+# an allow list for the whole connection (PGOPTIONS) would outlive every transaction: refused
+out=$(PGOPTIONS="-c schema_guard.allow=rename_column" q -c "SELECT 'connected'")
+ok_match "$out" "FATAL:  schema_guard.allow cannot be set in the connection options \(PGOPTIONS\)" "PGOPTIONS=-c schema_guard.allow=... is refused at connection"
 # parameters are refused in utility statements by the server, not mangled by the guard
 out=$(bench prepared "\\set name 7
 ALTER TABLE t ADD COLUMN IF NOT EXISTS c2 int DEFAULT :name;" -t 1)
