@@ -485,12 +485,15 @@ bool IsJudgedStatement(const Node *parsetree) {
   }
 }
 
+// The local lock table, asked without the relcache (CheckRelationLockedByMe() needs a
+// Relation, and opening one that was dropped meanwhile raises "deleted while still in
+// use" outside the analysis' subtransaction).
 bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock) {
-  Relation rel = RelationIdGetRelation(relid);
-  if (rel == nullptr) return false;
-  const bool held = CheckRelationLockedByMe(rel, lock, true);
-  RelationClose(rel);
-  return held;
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+  for (LOCKMODE m = lock; m <= MaxLockMode; m++)
+    if (LockHeldByMe(&tag, m)) return true;
+  return false;
 }
 
 LOCKMODE StrongestLockHeld(Oid relid) {
