@@ -497,16 +497,11 @@ bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock) {
 }
 
 LOCKMODE StrongestLockHeld(Oid relid) {
-  Relation rel = RelationIdGetRelation(relid);
-  if (rel == nullptr) return ShareLock;
-  LOCKMODE held = ShareLock;  // known to a script only as "SHARE or stronger"
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
   for (LOCKMODE m = AccessExclusiveLock; m > ShareLock; m--)
-    if (CheckRelationLockedByMe(rel, m, false)) {
-      held = m;
-      break;
-    }
-  RelationClose(rel);
-  return held;
+    if (LockHeldByMe(&tag, m)) return m;
+  return ShareLock;  // known to a script only as "SHARE or stronger"
 }
 
 bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
