@@ -120,8 +120,11 @@ checks AS MATERIALIZED (
   SELECT c."check", c.source, c.enabled FROM schema_guard.audit_checks() c
 ),
 findings AS (
-  SELECT a."check", a.severity, a.relation, a.object, a.detail, a.fix
-  FROM schema_guard._audit_catalog(schema_filter) a
+  -- ord: each source's own order (the C++ checks sort theirs by relation and
+  -- object names; fk_index_audit() and rls_audit() by schema and table), so the
+  -- final sort needs no per-row name lookup
+  SELECT a."check", a.severity, a.relation, a.object, a.detail, a.fix, 1 AS src, a.ord
+  FROM schema_guard._audit_catalog(schema_filter) WITH ORDINALITY a("check", severity, relation, object, detail, fix, ord)
   UNION ALL
   -- a condition on the checks only: when the check is skipped, the function is not called at all
   SELECT 'unindexed_foreign_key', f.severity, f.relation, f.constraint_name::text,
@@ -132,20 +135,18 @@ findings AS (
                 CASE WHEN f.candidate_index IS NOT NULL THEN format(' (best index: %s)', f.candidate_index) END,
                 CASE WHEN f.partitions IS NOT NULL THEN format('; partitions without one: %s', array_to_string(f.partitions, ', ')) END,
                 f.referenced, f.on_delete, f.relation),
-         f.fix
-  FROM schema_guard.fk_index_audit(VARIADIC schema_filter) f
+         f.fix, 2, f.ordinality
+  FROM schema_guard.fk_index_audit(VARIADIC schema_filter) WITH ORDINALITY f
   WHERE (SELECT c.enabled FROM checks c WHERE c."check" = 'unindexed_foreign_key')
   UNION ALL
-  SELECT r."check", r.severity, r.relation, r.policy::text, r.detail, r.fix
-  FROM schema_guard.rls_audit(VARIADIC schema_filter) r
+  SELECT r."check", r.severity, r.relation, r.policy::text, r.detail, r.fix, 3, r.ordinality
+  FROM schema_guard.rls_audit(VARIADIC schema_filter) WITH ORDINALITY r
   WHERE (SELECT bool_or(c.enabled) FROM checks c WHERE c.source = 'rls_audit')
     AND r."check" IN (SELECT c."check" FROM checks c WHERE c.enabled)
 )
 SELECT f."check", f.severity, f.relation, f.object, f.detail, f.fix
 FROM findings f
-ORDER BY CASE f.severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-         f."check" COLLATE "C", f.relation::text COLLATE "C" NULLS FIRST, f.object COLLATE "C" NULLS FIRST,
-         f.detail COLLATE "C"
+ORDER BY CASE f.severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, f."check" COLLATE "C", f.src, f.ord
 $fn$;
 
 COMMENT ON FUNCTION schema_guard.audit(name[]) IS

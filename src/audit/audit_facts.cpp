@@ -214,6 +214,47 @@ void ReadAttributes(AuditRun *run, RegTypePass *reg) {
   table_close(pg_attribute, AccessShareLock);
 }
 
+namespace {
+
+struct SortableFinding {
+  Finding *finding;
+  int severity;
+  const char *relation;
+};
+
+int SeverityOrder(const char *severity) {
+  return strcmp(severity, "high") == 0 ? 1 : (strcmp(severity, "medium") == 0 ? 2 : 3);
+}
+
+int CompareFindings(const void *x, const void *y) {
+  const auto *a = static_cast<const SortableFinding *>(x), *b = static_cast<const SortableFinding *>(y);
+  if (a->severity != b->severity) return a->severity < b->severity ? -1 : 1;
+  int c = strcmp(Check(a->finding->check).name, Check(b->finding->check).name);
+  if (c == 0) c = strcmp(a->relation, b->relation);
+  if (c == 0) c = strcmp(a->finding->object ? a->finding->object : "", b->finding->object ? b->finding->object : "");
+  if (c == 0) c = strcmp(a->finding->detail ? a->finding->detail : "", b->finding->detail ? b->finding->detail : "");
+  return c;
+}
+
+// Report order: severity, check, relation name, object (audit() keeps it).
+void SortFindings(AuditRun *run) {
+  const int n = list_length(run->findings);
+  if (n < 2) return;
+  auto *rows = static_cast<SortableFinding *>(palloc(sizeof(SortableFinding) * n));
+  int i = 0;
+  ListCell *cell;
+  foreach (cell, run->findings) {
+    auto *f = static_cast<Finding *>(lfirst(cell));
+    rows[i++] = {f, SeverityOrder(f->severity), OidIsValid(f->relid) ? RelationName(f->relid) : ""};
+  }
+  qsort(rows, n, sizeof(SortableFinding), CompareFindings);
+  List *sorted = NIL;
+  for (i = 0; i < n; i++) sorted = lappend(sorted, rows[i].finding);
+  run->findings = sorted;
+}
+
+}  // namespace
+
 void RunAudit(AuditRun *run) {
   ReadRelations(run);
   ReadConstraints(run);
@@ -226,6 +267,7 @@ void RunAudit(AuditRun *run) {
   RunRegTypeCheck(run, reg);
   RunWraparoundCheck(run);
   RunSecurityChecks(run);
+  SortFindings(run);
 }
 
 const char *RelationName(Oid relid) {
