@@ -487,6 +487,24 @@ SELECT set_eq(
   'the rows of rls_audit() under their own check names');
 SELECT ok((SELECT count(*) FROM schema_guard.audit('tap_audit') WHERE "check" = 'rls_without_policy') = 1,
   'rls_without_policy is among them');
+-- views whose owner bypasses RLS (rls_audit()'s definer_view): judged on the owner, not on the text of reloptions
+CREATE TABLE rls_rows (id int, tenant int);
+ALTER TABLE rls_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON rls_rows USING (tenant = 1);
+CREATE TABLE plain_rows (id int PRIMARY KEY);
+CREATE VIEW v_definer AS SELECT id FROM rls_rows;                                   -- owned by a superuser
+CREATE VIEW v_invoker WITH (security_invoker = t) AS SELECT id FROM rls_rows;      -- stored as 't' (splinter 0010's FP)
+CREATE VIEW v_plain AS SELECT id FROM plain_rows;                                   -- no RLS behind it
+SELECT set_eq($$SELECT relation::text, severity, fix FROM schema_guard.audit('tap_audit') WHERE "check" = 'definer_view'$$,
+  $$VALUES ('v_definer', 'high', 'ALTER VIEW tap_audit.v_definer SET (security_invoker = true);')$$,
+  'definer_view: the view whose owner bypasses RLS; not an invoker view stored as t, not a view over plain tables');
+SET schema_guard.mode = block;
+SELECT fix FROM schema_guard.audit('tap_audit') WHERE "check" = 'definer_view' \gexec
+SET schema_guard.mode = off;
+SELECT is_empty($$SELECT * FROM schema_guard.audit('tap_audit') WHERE "check" = 'definer_view'$$,
+  'definer_view: gone after the fix');
+SELECT is_empty($$SELECT * FROM schema_guard.audit('public') WHERE "check" = 'public_create_schema'$$,
+  'public_create_schema: not PostgreSQL 15''s default public schema');
 SELECT is_empty($$SELECT a."check" FROM schema_guard.audit('tap_audit') a
                    LEFT JOIN schema_guard.audit_checks() c ON c."check" = a."check"
                    WHERE c."check" IS NULL

@@ -301,8 +301,8 @@ void CheckSequence(AuditRun *run, const SequenceFacts &s) {
     // a narrow column that only matches the sequence's bound binds too:
     // widening the sequence would not help it
     const bool narrow = IntegerRank(BaseType(a->typid)) == 1 || IntegerRank(BaseType(a->typid)) == 2;
-    if (up ? (bound < limit.value || (narrow && bound == limit.value))
-           : (bound > limit.value || (narrow && bound == limit.value))) {
+    if (up ? (bound < limit.value || (narrow && bound == limit.value && !columns_bind))
+           : (bound > limit.value || (narrow && bound == limit.value && !columns_bind))) {
       const char *column = psprintf("%s.%s (%s)", RelationName(col->relid), ColumnList(col->relid, &col->attnum, 1),
                                     TypeName(a->typid));
       limit = {bound, OidIsValid(col->constraint)
