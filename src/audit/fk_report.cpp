@@ -32,17 +32,20 @@ int64 PagesOf(Oid relid) {
   return Max(pages, int64{0});
 }
 
+// Updates and deletes from one statistics entry (what pg_stat_get_tuples_updated()
+// and pg_stat_get_tuples_deleted() read, fetched once for both).
 int64 WritesOf(Oid relid) {
-  return DatumGetInt64(DirectFunctionCall1(pg_stat_get_tuples_updated, ObjectIdGetDatum(relid))) +
-         DatumGetInt64(DirectFunctionCall1(pg_stat_get_tuples_deleted, ObjectIdGetDatum(relid)));
+  const PgStat_StatTabEntry *entry = pgstat_fetch_stat_tabentry(relid);
+  return entry != nullptr ? static_cast<int64>(entry->tuples_updated) + static_cast<int64>(entry->tuples_deleted) : 0;
 }
 
 // Heap bytes from relpages (no relation opened): the leaves of a partitioned table.
-int64 TableBytes(Oid relid, bool partitioned) {
+// relkind and own_pages: the table's, read by the caller's lookup of it.
+int64 TableBytes(Oid relid, bool partitioned, char relkind, int64 own_pages) {
   // a Citus table's data is in its shards, on other nodes
-  if (get_rel_relkind(relid) == RELKIND_RELATION || partitioned)
+  if (relkind == RELKIND_RELATION || partitioned)
     if (const citus::TableFacts *facts = citus::Facts(relid)) return facts->size_known ? facts->bytes : 0;
-  if (!partitioned) return PagesOf(relid) * BLCKSZ;
+  if (!partitioned) return own_pages * BLCKSZ;
   int64 pages = 0;
   ListCell *cell;
   foreach (cell, find_all_inheritors(relid, NoLock, nullptr))
@@ -173,6 +176,8 @@ FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *
     auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
     r.nspid = rel->relnamespace;
     r.relname = pstrdup(NameStr(rel->relname));
+    const char relkind = rel->relkind;
+    const int64 own_pages = Max(static_cast<int64>(rel->relpages), int64{0});
     ReleaseSysCache(tuple);
     if (r.nspid != last_nspid) {
       last_nspid = r.nspid;
@@ -198,7 +203,7 @@ FkReportRow **BuildFkReport(const Oid *namespaces, int n_namespaces, const Oid *
     r.on_delete = ActionName(f.confdeltype);
     r.on_update = ActionName(f.confupdtype);
     MemoryContextSwitchTo(per_row);
-    r.table_bytes = TableBytes(f.relid, f.partitioned);
+    r.table_bytes = TableBytes(f.relid, f.partitioned, relkind, own_pages);
     r.parent_writes = ParentWrites(f.confrelid);
     MemoryContextSwitchTo(outer);
     MemoryContextReset(per_row);
