@@ -94,7 +94,7 @@ void CheckForeignKeyTypes(AuditRun *run) {
     for (int k = 0; k < c.n; k++) {
       const AttributeFacts *fk = FindAttribute(*run, c.conrelid, c.conkey[k]);
       const AttributeFacts *pk = FindAttribute(*run, c.confrelid, c.confkey[k]);
-      if (fk == nullptr || pk == nullptr) continue;
+      if (fk == nullptr || pk == nullptr || (fk->typid == pk->typid && fk->typmod == pk->typmod)) continue;
       int32 fk_typmod = fk->typmod, pk_typmod = pk->typmod;
       const Oid fk_base = BaseType(fk->typid, &fk_typmod);
       const Oid pk_base = BaseType(pk->typid, &pk_typmod);
