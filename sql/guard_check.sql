@@ -89,6 +89,86 @@ SELECT message, hint FROM schema_guard.check('ALTER TABLE items ADD CONSTRAINT f
 SELECT count(*) AS findings, count(DISTINCT statement) AS statements, max(line) AS last_line
   FROM schema_guard.check((SELECT string_agg(format('ALTER TABLE items ALTER COLUMN qty TYPE bigint; -- %s', g), E'\n') FROM generate_series(1, 10000) g));
 
+-- psql scripts are read as psql runs them: meta-commands, variables, \if, COPY data
+SET lock_timeout = 0;
+SELECT statement, line, rule, action, relation FROM schema_guard.check($$\set ON_ERROR_STOP 1
+\echo 'migration 0042'
+BEGIN;
+\set tbl items
+\set col code
+SET LOCAL lock_timeout = '1s';
+CREATE INDEX ON :"tbl" (:col);
+\if :{?undefined_variable}
+  DROP TABLE items;
+\elif yes
+  ALTER TABLE :tbl ADD COLUMN n int;
+\else
+  DROP TABLE items;
+\endif
+COMMIT;
+COPY items (id) FROM stdin;
+1
+DROP TABLE items;
+\.
+SELECT :'col' AS quoted \gexec
+\! echo shell
+\i other_file.sql
+\unknowncommand
+$$);
+-- a syntax error does not hide the rest: psql goes on without ON_ERROR_STOP ...
+SELECT statement, line, rule, action, message FROM schema_guard.check($$SET lock_timeout = '1s';
+ALTER TABLE items ADD COLUMN oops int DEFALT 5;
+CREATE INDEX ON items (code);
+BEGIN;
+SELEC 1;
+DROP TABLE items;   -- fails: the transaction is aborted
+COMMIT;
+TRUNCATE items;
+$$);
+-- ... and stops with it
+SELECT statement, line, rule, message FROM schema_guard.check($$\set ON_ERROR_STOP on
+SET lock_timeout = '1s';
+ALTER TABLE items ADD COLUMN oops int DEFALT 5;
+DROP TABLE items;
+$$);
+-- positions count characters, whatever the encoding; BEGIN ATOMIC bodies and dollar
+-- quotes hold semicolons without ending the statement
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+COMMENT ON TABLE items IS 'è·ü·ñ·é — ünïcödé; ☃';
+CREATE FUNCTION atomic_f() RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT 1;
+  SELECT CASE WHEN true THEN 2 END;
+END;
+DO $body$ BEGIN PERFORM 1; /* ; */ END $body$;
+SELECT 'ñ' FRM items;
+DROP TABLE items;
+$$);
+-- locks the script's transaction already holds wait for nobody: no lock_timeout_missing
+-- for z1; COMMIT AND CHAIN releases the locks but opens the next transaction at once
+SELECT statement, line, rule FROM schema_guard.check($$BEGIN;
+LOCK TABLE items IN ACCESS EXCLUSIVE MODE;
+ALTER TABLE items ADD COLUMN z1 int;
+COMMIT AND CHAIN;
+ALTER TABLE items ADD COLUMN z2 int;
+CREATE INDEX CONCURRENTLY ON items (code);
+COMMIT;
+ALTER TABLE items ADD COLUMN z3 int;
+$$);
+-- AUTOCOMMIT off: psql opens a transaction, so CONCURRENTLY fails there
+SELECT statement, line, rule FROM schema_guard.check($$\set AUTOCOMMIT off
+SET lock_timeout = '1s';
+CREATE INDEX CONCURRENTLY ON items (code);
+$$);
+RESET lock_timeout;
+
+-- check() memory is bounded by the input: 100,000 statements in one call, and the
+-- documented size limit
+SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));
+\set VERBOSITY terse
+SELECT count(*) FROM schema_guard.check(repeat('-', 256 * 1024 * 1024 + 1));
+\set VERBOSITY default
+
 -- explain(): one statement, in words
 SET lock_timeout = '2s';
 SELECT * FROM schema_guard.explain('ALTER TABLE items ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parent_tbl');

@@ -60,6 +60,7 @@ extern "C" {
 #include "catalog/pg_extension.h"
 #include "commands/progress.h"
 #include "commands/sequence.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"

@@ -144,8 +144,8 @@ constexpr RuleInfo kRules[] = {
      "COMMIT after adding the constraint NOT VALID, then run VALIDATE CONSTRAINT in its own transaction: it takes only SHARE UPDATE EXCLUSIVE."},
     {RuleId::SyntaxError, "syntax_error", "script", Action::Block,
      "{what}",
-     "check(): the script does not parse; nothing after the error was judged",
-     "Fix the statement; schema_guard.check() judges the statements before the error."},
+     "check(): a statement does not parse; it fails at deploy, and psql stops there under ON_ERROR_STOP (inside a transaction block the statements up to its end fail too), so those were not judged",
+     "Fix the statement; schema_guard.check() judges the statements psql would still run."},
     {RuleId::RelationMissing, "relation_missing", "script", Action::Block,
      "{what} refers to {rel}, which does not exist",
      "check(): a statement names a relation that neither exists nor is created earlier in the script; it will fail at deploy",
@@ -154,6 +154,10 @@ constexpr RuleInfo kRules[] = {
      "{what} cannot run inside a transaction block",
      "check(): CONCURRENTLY forms and VACUUM inside BEGIN ... COMMIT fail at deploy",
      "Run the statement on its own, outside BEGIN ... COMMIT (most migration tools have a per-migration switch for this)."},
+    {RuleId::NotSimulated, "not_simulated", "script", Action::Warn,
+     "{what}",
+     "check(): something the script runs cannot be simulated (a psql meta-command such as \\gexec or \\!, a shell command in backticks, an include check() cannot read, dynamic SQL in a function body): what it runs was not judged",
+     "Judge what it runs separately (for example the statements \\gexec generates), or write them as plain SQL in the migration; schema_guard_lint reads \\i includes from the file system."},
 };
 
 static_assert(sizeof(kRules) / sizeof(kRules[0]) == kRuleCount, "every RuleId needs a catalog entry");

@@ -55,6 +55,7 @@ enum class RuleId : uint8_t {
   SyntaxError,
   RelationMissing,
   TransactionBlockError,
+  NotSimulated,
   Count_
 };
 
