@@ -11,13 +11,17 @@ DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 # Released versions' install scripts and the upgrade scripts are committed as they are.
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql)) \
               $(wildcard $(EXTENSION)--*.control)
-SCRIPTS     = scripts/schema_guard_lint
+# The lint is a client program beside the extension (C++ on libpq), installed next to
+# the server binaries; it shares the psql reader with the extension.
+LINT         = lint/schema_guard_lint
+LINT_SRCS    = lint/schema_guard_lint.cpp lint/throwaway_server.cpp src/script/psql_reader.cpp
+SCRIPTS_built = $(LINT)
 
 # pg_regress tests come from the schedule, never from a wildcard over sql/
 # (which also holds the install scripts).
 REGRESS      = $(shell sed -n 's/^test: *//p' test/schedule)
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
-EXTRA_CLEAN  = results regression.diffs regression.out $(DATA_built)
+EXTRA_CLEAN  = results regression.diffs regression.out $(DATA_built) $(LINT)
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -Isrc -DSG_VERSION='"$(EXTVERSION)"'
@@ -38,6 +42,10 @@ include $(PGXS)
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN += $(OBJS:.o=.d)
+
+$(LINT): $(LINT_SRCS) src/script/psql_reader.hpp
+	$(CXX) -std=c++17 -O2 -Wall -Wextra $(if $(ERROR_ON_WARNING),-Werror) -Isrc -I$(shell $(PG_CONFIG) --includedir) \
+	  $(LINT_SRCS) -o $@ -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 $(DATA_built): $(sort $(wildcard src/sql/*.sql))
 	cat $^ > $@

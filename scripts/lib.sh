@@ -62,7 +62,7 @@ sandbox_pg() {
 # installation in another layout brings its own server, headers and pgTAP.
 install_deps() {
   # (python3-django, python3-psycopg2: test/t/django.sh runs Django's migrations on Debian's python)
-  local pkgs="libtap-parser-sourcehandler-pgtap-perl g++ make python3-django python3-psycopg2"
+  local pkgs="libtap-parser-sourcehandler-pgtap-perl g++ make python3-django python3-psycopg2 libpq-dev"
   [ -z "${PG_ROOT:-}" ] && pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap $pkgs"
   local missing=""
   for p in $pkgs; do

@@ -160,3 +160,55 @@ BEGIN
   END IF;
 END
 $$;
+
+-- schema_guard._check_sequence(text[]): new in 0.3.0, the protocol of the C++
+-- schema_guard_lint (check() over statements the client read as psql runs them).
+CREATE FUNCTION schema_guard._check_sequence(
+    steps text[],
+    OUT step int,
+    OUT error_offset int,
+    OUT rule text,
+    OUT action text,
+    OUT relation regclass,
+    OUT lock_mode text,
+    OUT rewrites boolean,
+    OUT scans boolean,
+    OUT message text,
+    OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_check_sequence'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION schema_guard._check_sequence(text[]) IS
+  'schema_guard_lint''s protocol: check() over a sequence of steps read by the client';
+
+-- schema_guard.table_sizes(): new in 0.3.0, exports heap sizes for schema_guard_lint
+-- --schema --table-sizes.
+CREATE FUNCTION schema_guard.table_sizes(OUT relation text, OUT bytes bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.pg_relation_size(c.oid, 'main')
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'm')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     AND n.nspname !~ '^pg_(toast|temp_)'
+     AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+   ORDER BY 1
+$$;
+
+COMMENT ON FUNCTION schema_guard.table_sizes() IS
+  'Heap size of each table, for schema_guard_lint --schema --table-sizes (size-dependent verdicts as in production)';
+
+-- schema_guard._simulate_table_sizes(text[], bigint[]): new in 0.3.0, loads those sizes
+-- into a throwaway server's session (superuser only).
+CREATE FUNCTION schema_guard._simulate_table_sizes(relations text[], bytes bigint[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'schema_guard_simulate_table_sizes'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION schema_guard._simulate_table_sizes(text[], bigint[]) FROM PUBLIC;
+
+COMMENT ON FUNCTION schema_guard._simulate_table_sizes(text[], bigint[]) IS
+  'schema_guard_lint --schema: production heap sizes for this session of a throwaway server (superuser only)';

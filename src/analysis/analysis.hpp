@@ -138,6 +138,10 @@ char RelationPersistence(Oid relid);
 // Typed tables (CREATE TABLE ... OF type) of a composite type's relation.
 List *TypedTables(Oid typrelid);
 
+// From now on in this backend, RelationSizeBytes() counts `bytes` for relid's heap
+// (production sizes in schema_guard_lint's throwaway server).
+void SimulateHeapBytes(Oid relid, int64 bytes);
+
 // RangeVar to OID without locking; InvalidOid when it does not exist.
 Oid LookupRelation(const RangeVar *rv);
 

@@ -51,11 +51,13 @@ void ReaderFree(void *p) { pfree(p); }
 const script::Allocator kReaderAllocator = {ReaderAlloc, ReaderRealloc, ReaderFree};
 int ServerCharLength(const unsigned char *s) { return pg_mblen(reinterpret_cast<const char *>(s)); }
 
+// line < 0: NULL (the lint's error offset when there is no error position).
 void EmitRow(ReturnSetInfo *rsinfo, int statement, int line, const Finding &f, verdict::Outcome outcome) {
   Datum values[10];
   bool nulls[10] = {false};
   values[0] = Int32GetDatum(statement);
   values[1] = Int32GetDatum(line);
+  nulls[1] = line < 0;
   values[2] = CStringGetTextDatum(policy::Rule(f.rule).name);
   values[3] = CStringGetTextDatum(outcome == verdict::Outcome::Block ? "block" : "warn");
   values[4] = ObjectIdGetDatum(f.relid);
@@ -128,6 +130,93 @@ SG_SQL_FUNCTION(schema_guard_check) {
   MemoryContextDelete(call_context);
   setup::ResumeAfterScript();
   return (Datum)0;
+}
+
+namespace {
+
+// _check_sequence(): the step (1-based array index) and the character offset of a
+// syntax error in it; the lint maps both to file, line and column.
+void EmitSequenceRow(void *context, const script::Verdict &v) {
+  auto *rsinfo = static_cast<ReturnSetInfo *>(context);
+  EmitRow(rsinfo, v.step->ordinal, v.error_chars, *v.finding, v.outcome);
+}
+
+script::StepKind StepKindOf(char letter, bool *ok) {
+  *ok = true;
+  switch (letter) {
+    case 'S': return script::StepKind::Sql;
+    case 'N': return script::StepKind::Note;
+    case 'C': return script::StepKind::Connect;
+    case 'B': return script::StepKind::BeginImplicit;
+    case 'E': return script::StepKind::EndImplicit;
+    default: *ok = false; return script::StepKind::Sql;
+  }
+}
+
+}  // namespace
+
+SG_SQL_FUNCTION(schema_guard_check_sequence) {
+  ArrayType *steps = PG_GETARG_ARRAYTYPE_P(0);
+  if (ARR_NDIM(steps) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("schema_guard: steps must be a one-dimensional array")));
+  Datum *elements;
+  bool *nulls;
+  int count;
+  deconstruct_array(steps, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+  int64 total = 0;
+  for (int i = 0; i < count; i++)
+    if (!nulls[i]) total += VARSIZE_ANY_EXHDR(DatumGetPointer(elements[i]));
+  CheckScriptSize(total);
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  script::Simulation *sim = script::NewSimulation(EmitSequenceRow, rsinfo);
+  for (int i = 0; i < count; i++) {
+    if (nulls[i]) continue;
+    text *t = DatumGetTextPP(elements[i]);
+    const char *data = VARDATA_ANY(t);
+    const int length = VARSIZE_ANY_EXHDR(t);
+    bool known = false;
+    const script::StepKind kind = length >= 2 ? StepKindOf(data[0], &known) : script::StepKind::Sql;
+    if (!known || data[1] < '0' || data[1] > '3')
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("schema_guard: step %d is not a schema_guard_lint step", i + 1),
+                      errhint("Use schema_guard.check() for a script.")));
+    const int flags = data[1] - '0';
+    if (!script::AddStep(sim, kind, data + 2, static_cast<size_t>(length - 2), (flags & 1) != 0, (flags & 2) != 0,
+                         i + 1))
+      break;
+    CHECK_FOR_INTERRUPTS();
+  }
+  script::FinishSimulation(sim);
+  return (Datum)0;
+}
+
+// schema_guard._simulate_table_sizes(relations text[], bytes bigint[]): production
+// sizes for the relations of a throwaway server (schema_guard_lint --schema), for this
+// session.  Superuser only: on a real server it would let size rules be dodged.
+SG_SQL_FUNCTION(schema_guard_simulate_table_sizes) {
+  if (!superuser())
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("permission denied to simulate table sizes"),
+                    errdetail("Only a superuser may, for the throwaway server of schema_guard_lint --schema.")));
+  Datum *names, *sizes;
+  bool *name_nulls, *size_nulls;
+  int n_names, n_sizes;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &n_names);
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &sizes, &size_nulls,
+                    &n_sizes);
+  if (n_names != n_sizes)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("relations and bytes differ in length")));
+  int applied = 0;
+  for (int i = 0; i < n_names; i++) {
+    if (name_nulls[i] || size_nulls[i]) continue;
+    List *qualified = stringToQualifiedNameList(TextDatumGetCString(names[i]));
+    const Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(qualified), NoLock, true);
+    if (!OidIsValid(relid)) continue;  // in production, not in this schema
+    analysis::SimulateHeapBytes(relid, DatumGetInt64(sizes[i]));
+    applied++;
+  }
+  PG_RETURN_INT32(applied);
 }
 
 namespace {

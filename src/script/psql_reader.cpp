@@ -683,7 +683,8 @@ bool IsHarmless(const char *cmd, size_t n) {
   static const char *const kHarmless[] = {
       "echo", "qecho", "warn", "pset", "timing", "x", "a", "t", "T", "f", "H", "C", "o", "out", "encoding",
       "conninfo", "errverbose", "p", "print", "w", "write", "z", "l", "list", "l+", "list+", "s", "?", "copyright",
-      "q", "quit", "lo_list", "lo_export", "setenv", "sf", "sv", "h", "help", "bind", "dp", "crosstabview"};
+      "q", "quit", "lo_list", "lo_export", "setenv", "sf", "sv", "h", "help", "bind", "dp", "crosstabview",
+      "restrict", "unrestrict"};  // pg_dump's \restrict KEY guards its own output
   for (const char *h : kHarmless)
     if (CommandIs(cmd, n, h)) return true;
   return n >= 1 && cmd[0] == 'd';  // \d and its family only describe

@@ -18,6 +18,14 @@ struct HeldLock {
   LOCKMODE mode;
 };
 
+// A setting the script changes that the analysis or the verdicts read: search_path
+// (which relation a name means), TimeZone (timestamp to timestamptz), schema_guard.*.
+struct ScriptSetting {
+  const char *name;
+  const char *value;  // nullptr: RESET / SET ... TO DEFAULT
+  bool local;
+};
+
 }  // namespace
 
 struct Simulation {
@@ -41,6 +49,8 @@ struct Simulation {
   int nheld;
   int held_cap;
   HTAB *created;              // names of relations the script creates
+  List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
+  List *local_sets;           // ... SET LOCAL in the open transaction
   int EffectiveTimeout() const { return in_transaction && local_timeout_ms >= 0 ? local_timeout_ms : session_timeout_ms; }
 };
 
@@ -127,7 +137,68 @@ int ParseTimeout(const char *value, int fallback) {
   return (value != nullptr && parse_int(value, &ms, GUC_UNIT_MS, nullptr)) ? ms : fallback;
 }
 
+bool IsSimulatedSetting(const char *name) {
+  return pg_strcasecmp(name, "search_path") == 0 || pg_strcasecmp(name, "timezone") == 0 ||
+         pg_strncasecmp(name, "schema_guard.", 13) == 0;
+}
+
+// Apply one setting as the script's SET would, with the caller's privileges (the
+// server's own check: superuser, or GRANT SET ON PARAMETER for PGC_SUSET settings).
+// Failures (permission denied, invalid value) are reported at DEBUG1 and return false.
+bool ApplySetting(const ScriptSetting *setting) {
+  return set_config_option(setting->name, setting->value, superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION,
+                           setting->local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, DEBUG1, false) > 0;
+}
+
+// The script's settings in effect, in a GUC nest level the caller must close with
+// RestoreSettings(); -1 when the script changed none.
+int ApplyScriptSettings(const Simulation *sim) {
+  if (sim->session_sets == NIL && (sim->local_sets == NIL || !sim->in_transaction)) return -1;
+  const int nest = NewGUCNestLevel();
+  ListCell *lc;
+  foreach (lc, sim->session_sets) ApplySetting(static_cast<ScriptSetting *>(lfirst(lc)));
+  if (sim->in_transaction)
+    foreach (lc, sim->local_sets) ApplySetting(static_cast<ScriptSetting *>(lfirst(lc)));
+  return nest;
+}
+
+void RestoreSettings(int nest) {
+  if (nest >= 0) AtEOXact_GUC(false, nest);
+}
+
+void TrackSimulatedSetting(VariableSetStmt *set, Simulation *sim) {
+  if (set->kind == VAR_RESET_ALL) {
+    sim->session_sets = sim->local_sets = NIL;
+    return;
+  }
+  if (set->is_local && !sim->in_transaction) return;  // SET LOCAL outside a block: no effect
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  auto *setting = static_cast<ScriptSetting *>(palloc0(sizeof(ScriptSetting)));
+  setting->name = pstrdup(set->name);
+  setting->local = set->is_local;
+  if (set->kind == VAR_SET_VALUE) setting->value = ExtractSetVariableArgs(set);
+  else if (set->kind != VAR_SET_DEFAULT && set->kind != VAR_RESET) {
+    MemoryContextSwitchTo(old);
+    return;
+  }
+  // Would the server accept it from this role?  Try it in a nest level, then undo.
+  const int nest = ApplyScriptSettings(sim);
+  const int probe = NewGUCNestLevel();
+  const bool accepted = ApplySetting(setting);
+  AtEOXact_GUC(false, probe);
+  RestoreSettings(nest);
+  if (accepted) {
+    if (setting->local) sim->local_sets = lappend(sim->local_sets, setting);
+    else sim->session_sets = lappend(sim->session_sets, setting);
+  }
+  MemoryContextSwitchTo(old);
+}
+
 void TrackSet(VariableSetStmt *set, Simulation *sim) {
+  if (set->kind == VAR_RESET_ALL || (set->name != nullptr && IsSimulatedSetting(set->name))) {
+    TrackSimulatedSetting(set, sim);
+    return;
+  }
   if (set->name == nullptr || strcmp(set->name, "lock_timeout") != 0) return;
   int value;
   if (set->kind == VAR_SET_VALUE && set->args != NIL) {
@@ -155,6 +226,7 @@ void EndTransaction(Simulation *sim) {
   sim->local_timeout_ms = -1;
   sim->held_strong = NIL;
   sim->nheld = 0;
+  sim->local_sets = NIL;
 }
 
 void TrackTransaction(TransactionStmt *tx, Simulation *sim) {
@@ -368,14 +440,18 @@ bool IsTransactionEnd(Node *stmt) {
 void ResetSession(Simulation *sim) {
   EndTransaction(sim);
   sim->session_timeout_ms = LockTimeout;
+  sim->session_sets = NIL;
 }
 
 void RunStep(Simulation *sim, Step *st) {
   if (sim->stopped) return;
   switch (st->kind) {
-    case StepKind::Note:
+    case StepKind::Note: {
+      const int nest = ApplyScriptSettings(sim);
       Emit(sim, st, -1, ScriptFinding(RuleId::NotSimulated, st->text, nullptr), sim->EffectiveTimeout());
+      RestoreSettings(nest);
       return;
+    }
     case StepKind::Connect: {
       const char *here = get_database_name(MyDatabaseId);
       if (strcmp(st->text, "-") != 0 && here != nullptr && strcmp(st->text, here) != 0)
@@ -403,7 +479,9 @@ void RunStep(Simulation *sim, Step *st) {
     Finding *f = ScriptFinding(RuleId::SyntaxError, st->error->message, nullptr);
     if (st->on_error_stop) f->reason = "psql stops here: ON_ERROR_STOP is on";
     else if (sim->in_transaction) f->reason = "the rest of the transaction block fails";
+    const int nest = ApplyScriptSettings(sim);
     Emit(sim, st, chars, f, sim->EffectiveTimeout());
+    RestoreSettings(nest);
     if (st->on_error_stop) sim->stopped = true;  // psql exits with status 3
     else if (sim->in_transaction) sim->aborted = true;
     return;
@@ -415,7 +493,9 @@ void RunStep(Simulation *sim, Step *st) {
     // AUTOCOMMIT off: psql opens a transaction before a statement outside one
     if (!st->autocommit && !sim->in_transaction && !IsA(stmt, TransactionStmt) && NeedsOwnTransaction(stmt) == nullptr)
       sim->in_transaction = true;
+    const int nest = ApplyScriptSettings(sim);
     JudgeStatement(sim, st, stmt);
+    RestoreSettings(nest);
     MemoryContextReset(sim->statement_context);
   }
 }

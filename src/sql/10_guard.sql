@@ -108,3 +108,58 @@ LANGUAGE C VOLATILE STRICT;
 
 COMMENT ON FUNCTION schema_guard.explain(text) IS
   'What PostgreSQL will do for one statement: relations, locks, rewrite/scan/index build, size, duration class, conflicting sessions now';
+
+-- The statement sequence schema_guard_lint sends: the files of one change, already read
+-- as psql runs them on the client (which has the file system for \i), one element per
+-- step: a kind letter (S statement, N note, C \connect, B/E the transaction a migration
+-- tool opens and commits around a file), a flag digit (1 ON_ERROR_STOP, 2 AUTOCOMMIT),
+-- then the text.  Rows name the step and, for a syntax error, the character offset in it.
+CREATE FUNCTION schema_guard._check_sequence(
+    steps text[],
+    OUT step int,
+    OUT error_offset int,
+    OUT rule text,
+    OUT action text,
+    OUT relation regclass,
+    OUT lock_mode text,
+    OUT rewrites boolean,
+    OUT scans boolean,
+    OUT message text,
+    OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'schema_guard_check_sequence'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION schema_guard._check_sequence(text[]) IS
+  'schema_guard_lint''s protocol: check() over a sequence of steps read by the client';
+
+-- Table sizes, exported from production for schema_guard_lint --schema:
+--   psql -XAt -c "COPY (SELECT * FROM schema_guard.table_sizes()) TO STDOUT CSV" > sizes.csv
+-- The heap size of every table and materialized view the caller can see (the size the
+-- guard's rules and messages use).
+CREATE FUNCTION schema_guard.table_sizes(OUT relation text, OUT bytes bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.pg_relation_size(c.oid, 'main')
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'm')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     AND n.nspname !~ '^pg_(toast|temp_)'
+     AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+   ORDER BY 1
+$$;
+
+COMMENT ON FUNCTION schema_guard.table_sizes() IS
+  'Heap size of each table, for schema_guard_lint --schema --table-sizes (size-dependent verdicts as in production)';
+
+CREATE FUNCTION schema_guard._simulate_table_sizes(relations text[], bytes bigint[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'schema_guard_simulate_table_sizes'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION schema_guard._simulate_table_sizes(text[], bigint[]) FROM PUBLIC;
+
+COMMENT ON FUNCTION schema_guard._simulate_table_sizes(text[], bigint[]) IS
+  'schema_guard_lint --schema: production heap sizes for this session of a throwaway server (superuser only)';

@@ -1,47 +1,165 @@
 #!/usr/bin/env bash
-# TAP: schema_guard_lint end to end: formats, line numbers, exit codes.
+# TAP: schema_guard_lint end to end, as CI runs it: real-world-style migrations (psql
+# scripts with meta-commands, includes and variables; a multi-file change; Django
+# sqlmigrate output; COPY data), every output format, the exit codes, and hostile input
+# (relation names that are shell code, NUL bytes, directories, stdin, bad options).
 source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
-echo "1..12"
+FIX=$REPO_ROOT/test/fixtures/lint
+echo "1..46"
 W=$(mktemp -d)
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
-psql -X -q -c "CREATE EXTENSION schema_guard; CREATE TABLE accounts (id int PRIMARY KEY, email text);
-               INSERT INTO accounts SELECT g, 'u' || g FROM generate_series(1, 100) g;" 2>/dev/null
-LINT=$(dirname "$PG_BIN")/bin/schema_guard_lint
-[ -x "$LINT" ] || LINT="$REPO_ROOT/scripts/schema_guard_lint"
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
+CREATE EXTENSION schema_guard;
+SET schema_guard.mode = off;
+CREATE TABLE accounts (id int PRIMARY KEY, email text);
+INSERT INTO accounts SELECT g, 'u' || g FROM generate_series(1, 100) g;
+CREATE SCHEMA musicbrainz;
+CREATE TABLE musicbrainz.artist_credit (id int PRIMARY KEY, name text, edits_pending int);
+INSERT INTO musicbrainz.artist_credit SELECT g, 'n' || g, 0 FROM generate_series(1, 100) g;
+CREATE TABLE shop_order (id int PRIMARY KEY, total numeric(12,2));
+INSERT INTO shop_order SELECT g, g FROM generate_series(1, 100) g;
+CREATE TABLE plans (id int PRIMARY KEY, name text);
+CREATE TABLE "evil
+SG_LINT_BLOCKS -2 $(touch /tmp/sg_lint_pwned)" (a int);
+SQL
+LINT=$PG_BIN/schema_guard_lint
+rm -f /tmp/sg_lint_pwned
+cd "$W"
 
-printf -- "-- safe migration\nSET lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN plan text;\nCREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n" > "$W/0001_safe.sql"
-printf -- "SET lock_timeout = '2s';\n\nCREATE INDEX accounts_email_idx ON accounts (email);\nDROP TABLE accounts;\n" > "$W/0002_unsafe.sql"
-printf -- "ALTER TABLE accounts ADD COLUMN x int;\n" > "$W/0003_warn_only.sql"
-
-out=$("$LINT" "$W/0001_safe.sql"); rc=$?
+# --- basics ----------------------------------------------------------------------------
+printf -- "-- safe migration\nSET lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN plan text;\n" > 0001_safe.sql
+printf -- "SET lock_timeout = '2s';\n\n  CREATE INDEX accounts_email_idx ON accounts (email);\nDROP TABLE accounts;\n" > 0002_unsafe.sql
+printf -- "ALTER TABLE accounts ADD COLUMN x int;\n" > 0003_warn_only.sql
+out=$("$LINT" 0001_safe.sql); rc=$?
 ok "$rc|$out" "0|" "a safe migration: exit 0, no output"
-out=$("$LINT" "$W/0002_unsafe.sql"); rc=$?
+out=$("$LINT" 0002_unsafe.sql); rc=$?
 ok "$rc" "1" "a blocking finding: exit 1"
-ok "$(echo "$out" | head -1 | cut -d: -f1-3)" "$W/0002_unsafe.sql:3: block[create_index_blocking]" "compiler-like file:line: action[rule]"
+ok "$(echo "$out" | head -1 | cut -d: -f1-4)" "0002_unsafe.sql:3:3: block[create_index_blocking]" "compiler-like file:line:column: action[rule]"
 ok "$(echo "$out" | grep -c '^    hint: Use CREATE INDEX CONCURRENTLY')" "1" "the hint follows the finding"
 ok "$(echo "$out" | grep -c 'warn\[drop_table\]')" "1" "warnings are listed too"
-out=$("$LINT" "$W/0003_warn_only.sql"); rc=$?
+out=$("$LINT" 0003_warn_only.sql); rc=$?
 ok "$rc|$(echo "$out" | grep -c 'warn\[lock_timeout_missing\]')" "0|1" "only warnings: exit 0"
-out=$("$LINT" --format json "$W/0001_safe.sql" "$W/0002_unsafe.sql" "$W/0003_warn_only.sql"); rc=$?
-ok "$rc|$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), sorted({x["rule"] for x in d}))')" \
+
+# --- real-world-style migrations -----------------------------------------------------------
+out=$("$LINT" "$FIX/musicbrainz/20240515-mbs-13547.sql" 2>&1); rc=$?
+ok "$rc|$(echo "$out" | grep -c '')" "0|2" "psql script with \\ir, variables and \\if: judged, exit 0"
+ok "$(echo "$out" | head -1 | sed 's|.*/||' | cut -d: -f1-4)" "20240515-mbs-13547.sql:21:84: warn[not_simulated]" "\\gexec is a note on its line and column"
+sed 's/\\set reindex off/\\set reindex on/' "$FIX/musicbrainz/admin/session.sql" > session_reindex.sql
+sed "s|\\\\ir admin/session.sql|\\\\i $W/session_reindex.sql|" "$FIX/musicbrainz/20240515-mbs-13547.sql" > mbs_reindex.sql
+out=$("$LINT" mbs_reindex.sql 2>&1); rc=$?
+ok "$rc|$(echo "$out" | grep -o '^mbs_reindex.sql:[0-9]*:[0-9]*: block\[create_index_blocking\].*musicbrainz.artist_credit' | cut -d: -f1-4)" \
+   "1|mbs_reindex.sql:12:3: block[create_index_blocking]" "the \\if branch taken follows the included variable; :schema interpolated"
+ok "$(echo "$out" | grep -c lock_timeout_missing)" "0" "lock_timeout set in the included file counts"
+
+out=$("$LINT" "$FIX/change" 2>&1); rc=$?
+ok "$rc" "1" "a multi-file change (directory, sorted): exit 1"
+ok "$(echo "$out" | grep -c relation_missing)" "0" "the second file alters the table the first creates: no relation_missing"
+ok "$(echo "$out" | grep -o '0002_invoices_index.sql:[0-9]*:[0-9]*: block\[[a-z_]*\]' | tr '\n' ' ')" \
+   "0002_invoices_index.sql:7:1: block[set_not_null_scan] " "only the existing table's scan blocks"
+ok "$(echo "$out" | grep -c transaction_block_error)" "0" "a file marked no-transaction runs CONCURRENTLY outside a transaction"
+out=$("$LINT" --transaction single "$FIX/change" 2>&1)
+ok "$(echo "$out" | grep -c 'block\[transaction_block_error\]')" "1" "--transaction single: CONCURRENTLY inside the one transaction fails"
+out=$("$LINT" "$FIX/change/0002_invoices_index.sql" 2>&1)
+ok "$(echo "$out" | grep -c 'block\[relation_missing\]')" "2" "the second file alone: its table is missing"
+
+out=$("$LINT" "$FIX/django/0007_order_status.sql" 2>&1); rc=$?
+ok "$rc|$(echo "$out" | grep -o 'sql:[0-9]*:[0-9]*: [a-z]*\[[a-z_]*\]' | tr '\n' ' ')" \
+   "1|sql:5:1: warn[lock_timeout_missing] sql:11:1: block[create_index_blocking] " \
+   "Django sqlmigrate output: one lock wait (later statements hold the lock already), the blocking index"
+out=$("$LINT" "$FIX/seed/0010_seed_plans.sql" 2>&1); rc=$?
+ok "$rc|$(echo "$out" | grep -c drop_table)|$(echo "$out" | grep -c 'warn\[truncate\]')" "0|0|1" "COPY ... FROM stdin data lines are data, not statements"
+
+# --- formats --------------------------------------------------------------------------------
+out=$("$LINT" --format json 0001_safe.sql 0002_unsafe.sql 0003_warn_only.sql); rc=$?
+ok "$rc|$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), sorted({x["rule"] for x in d}))')" \
    "1|3 ['create_index_blocking', 'drop_table', 'lock_timeout_missing']" "JSON over several files"
-ok "$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); x=d[0]; print(x["file"].endswith("0002_unsafe.sql"), x["line"], x["relation"], x["lock_mode"])')" \
-   "True 3 accounts ShareLock" "JSON rows carry file, line, relation and lock"
-# an empty table: judged as if large by default, by its real size with --real-sizes
-psql -X -q -c "CREATE TABLE audit_log (id int, at timestamptz)" 2>/dev/null
-printf -- "SET lock_timeout = '2s';\nCREATE INDEX audit_log_at_idx ON audit_log (at);\n" > "$W/0004_empty_table.sql"
-out=$("$LINT" "$W/0004_empty_table.sql"); rc=$?
-ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "an empty table is judged as if it were large"
-out=$("$LINT" --real-sizes "$W/0004_empty_table.sql"); rc=$?
-ok "$rc|$out" "0|" "--real-sizes: the index build on the empty table is no finding"
-"$LINT" -p 1 "$W/0001_safe.sql" >/dev/null 2>&1; rc=$?
-ok "$rc" "2" "no server: exit 2"
-"$LINT" --format xml "$W/0001_safe.sql" >/dev/null 2>&1; rc=$?
-ok "$rc" "2" "bad usage: exit 2"
+ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); x=d[0]; print(x["file"], x["line"], x["column"], x["relation"], x["lock_mode"])')" \
+   "0002_unsafe.sql 3 3 accounts ShareLock" "JSON rows carry file, line, column, relation and lock"
+out=$("$LINT" --format=github 0002_unsafe.sql)
+ok "$(echo "$out" | head -1 | cut -d: -f1-4)" "::error file=0002_unsafe.sql,line=3,col=3,title=schema_guard create_index_blocking" "GitHub Actions annotations"
+ok "$(echo "$out" | grep -c '^::warning ')" "1" "warnings are ::warning"
+out=$("$LINT" -f gitlab 0002_unsafe.sql)
+ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["severity"], d[0]["location"]["path"], d[0]["location"]["lines"]["begin"], len({x["fingerprint"] for x in d}))')" \
+   "2 critical 0002_unsafe.sql 3 2" "GitLab code quality report"
+out=$("$LINT" --format sarif 0002_unsafe.sql)
+ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["runs"][0]; print(d["version"], len(r["results"]), r["results"][0]["level"], r["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"], sorted(x["id"] for x in r["tool"]["driver"]["rules"]))')" \
+   "2.1.0 2 error 3 ['create_index_blocking', 'drop_table']" "SARIF 2.1.0"
+
+# --- config file --------------------------------------------------------------------------------
+printf '# team policy\nrules = create_index_blocking:warn, drop_table:off\nexclude = legacy/*\n' > lint.conf
+mkdir -p legacy && cp 0002_unsafe.sql legacy/
+out=$("$LINT" --config lint.conf 0002_unsafe.sql legacy/0002_unsafe.sql); rc=$?
+ok "$rc|$(echo "$out" | grep -c '')|$(echo "$out" | grep -c 'warn\[create_index_blocking\]')" "0|2|1" "config: rule actions applied, path excluded"
+cp lint.conf .schema_guard_lint.conf
+out=$("$LINT" 0002_unsafe.sql); rc=$?
+ok "$rc" "0" ".schema_guard_lint.conf in the working directory is read"
+rm .schema_guard_lint.conf
+printf 'rules = create_index_blocking:maybe\n' > bad.conf
+"$LINT" --config bad.conf 0001_safe.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'bad.conf:1' err)" "2|1" "an invalid config file: exit 2, naming the line"
+
+# --- connections ----------------------------------------------------------------------------------
+( unset PGHOST PGPORT PGDATABASE
+  "$LINT" -d "host=$DIR/sock port=$PORT dbname=postgres" 0002_unsafe.sql >/dev/null; echo "conninfo:$?"
+  "$LINT" -d "postgresql://postgres@/postgres?host=$DIR/sock&port=$PORT" 0002_unsafe.sql >/dev/null; echo "uri:$?"
+  "$LINT" -h "$DIR/sock" -p "$PORT" -d postgres 0001_safe.sql >/dev/null; echo "flags:$?" ) > conn.out 2>&1
+ok "$(tr '\n' ' ' < conn.out)" "conninfo:1 uri:1 flags:0 " "-d takes a conninfo string or a URI"
+"$LINT" -p 1 0001_safe.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'cannot connect' err)" "2|1" "no server: exit 2 with the reason"
+psql -X -q -c "CREATE DATABASE no_extension" 2>/dev/null
+"$LINT" -d no_extension 0001_safe.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'not installed in database "no_extension"' err)" "2|1" "no extension: exit 2, saying so (not a raw psql error)"
+
+# --- hostile input ----------------------------------------------------------------------------------
+printf 'CREATE INDEX ON "evil\nSG_LINT_BLOCKS -2 $(touch /tmp/sg_lint_pwned)" (a);\n' > evil.sql
+out=$("$LINT" evil.sql); rc=$?
+ok "$rc|$([ -e /tmp/sg_lint_pwned ] && echo pwned || echo safe)" "1|safe" "a relation name with a newline and \$(...) runs nothing, hides nothing"
+out=$("$LINT" --format json evil.sql)
+ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["rule"], "SG_LINT_BLOCKS -2" in d[0]["relation"])')" "create_index_blocking True" "... and stays valid JSON"
+printf 'SET lock_timeout = 0;\n\0DROP TABLE accounts;\n' > nul.sql
+out=$("$LINT" nul.sql 0002_unsafe.sql 2>err); rc=$?
+ok "$rc|$(grep -c 'nul.sql: binary file (NUL byte at offset 22)' err)|$(echo "$out" | grep -c 0002_unsafe.sql)" "2|1|2" "a NUL byte: exit 2 naming the file; the other files are still judged"
+printf 'SELECT 1;\n\xff\xfe;\n' > latin.sql
+"$LINT" latin.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'latin.sql: not UTF-8' err)" "2|1" "invalid UTF-8: exit 2 naming the file"
+"$LINT" missing.sql 0001_safe.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'missing.sql: No such file' err)" "2|1" "an unreadable file: exit 2 naming it, not an abort of the run"
+mkdir -p empty_dir
+out=$("$LINT" empty_dir 2>err); rc=$?
+ok "$rc|$out|$(cat err)" "0||schema_guard_lint: no migration files to check" "an empty directory: exit 0 with a note"
+out=$("$LINT" 2>err); rc=$?
+ok "$rc|$(cat err)" "0|schema_guard_lint: no migration files to check" "no file at all (git diff found none): exit 0 with a note"
+out=$("$LINT" --format json 2>/dev/null); rc=$?
+ok "$rc|$out" "0|[]" "... and valid JSON when JSON is asked for"
+out=$("$LINT" --stdin-filename db/0042.sql - < 0002_unsafe.sql); rc=$?
+ok "$rc|$(echo "$out" | head -1 | cut -d: -f1-3)" "1|db/0042.sql:3:3" "- reads standard input, named by --stdin-filename"
+out=$("$LINT" /dev/stdin < 0002_unsafe.sql); rc=$?
+ok "$rc|$(echo "$out" | head -1 | cut -d: -f1-3)" "1|/dev/stdin:3:3" "/dev/stdin is read like a file"
+timeout 10 "$LINT" 0001_safe.sql --format >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'needs a value' err)" "2|1" "--format as the last argument: exit 2 at once"
+"$LINT" 0001_safe.sql -d >/dev/null 2>&1; rc=$?
+ok "$rc" "2" "-d without a value: exit 2"
+"$LINT" --format xml 0001_safe.sql >/dev/null 2>&1; rc=$?
+ok "$rc" "2" "an unknown format: exit 2"
+"$LINT" --no-such-option 0001_safe.sql >/dev/null 2>&1; rc=$?
+ok "$rc" "2" "an unknown option: exit 2"
+
+# --- what the server accepts ------------------------------------------------------------------------
+printf "BEGIN;\nSET LOCAL lock_timeout = '2s';\nSET LOCAL schema_guard.allow = 'create_index_blocking';\nCREATE INDEX ON accounts (email);\nCOMMIT;\n" > allowed.sql
+out=$("$LINT" allowed.sql); rc=$?
+ok "$rc|$out" "0|" "SET LOCAL schema_guard.allow in the file is honoured for a role that may set it"
+psql -X -q -c "CREATE ROLE ci LOGIN; GRANT USAGE ON SCHEMA schema_guard TO ci" 2>/dev/null
+out=$(PGUSER=ci "$LINT" allowed.sql); rc=$?
+ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "... and not for a role that may not (the server refuses the SET)"
+
+# check() and the lint agree (one engine)
+n_check=$(psql -X -At -c "SELECT count(*) FROM schema_guard.check(pg_read_file('$W/0002_unsafe.sql'))")
+n_lint=$("$LINT" --format json 0002_unsafe.sql | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+ok "$n_check" "$n_lint" "check() and the lint report the same findings"
 exit $failed
