@@ -34,7 +34,8 @@ bool Run(const std::vector<std::string> &argv, const struct passwd *as, const st
   const pid_t pid = fork();
   if (pid < 0) return false;
   if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (as != nullptr && (setgid(as->pw_gid) != 0 || setuid(as->pw_uid) != 0)) _exit(126);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);  // as the server's user
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
@@ -42,7 +43,6 @@ bool Run(const std::vector<std::string> &argv, const struct passwd *as, const st
     }
     const int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, 0);
-    if (as != nullptr && (setgid(as->pw_gid) != 0 || setuid(as->pw_uid) != 0)) _exit(126);
     std::vector<char *> args;
     for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
     args.push_back(nullptr);
@@ -135,43 +135,54 @@ bool LoadSchema(PGconn *conn, const std::string &path, std::string *error) {
   return true;
 }
 
-// Sizes as schema_guard.table_sizes() exports them: "relation,bytes" lines (CSV).
+// CSV records (RFC 4180: quoted fields may hold commas, quotes and newlines).
+std::vector<std::vector<std::string>> ParseCsv(const std::string &text) {
+  std::vector<std::vector<std::string>> records(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); i++) {
+    const char c = text[i];
+    std::string &field = records.back().back();
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += text[++i];
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      records.back().emplace_back();
+    } else if (c == '\n') {
+      records.emplace_back(1);
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  if (records.back().size() == 1 && records.back()[0].empty()) records.pop_back();
+  return records;
+}
+
+void AppendArrayElement(std::string *array, const std::string &value) {
+  if (array->size() > 1) *array += ',';
+  *array += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') *array += '\\';
+    *array += c;
+  }
+  *array += '"';
+}
+
+// Sizes as schema_guard.table_sizes() exports them with COPY ... CSV: relation,bytes.
 bool LoadSizes(PGconn *conn, const std::string &path, std::string *error) {
   std::string text;
   if (!ReadText(path, &text, error)) return false;
   std::string names = "{", bytes = "{";
-  size_t start = 0;
-  int count = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(start, nl - start);
-    start = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line == "relation,bytes") continue;
-    const size_t comma = line.rfind(',');
-    if (comma == std::string::npos) {
-      *error = path + ": expected relation,bytes lines (from schema_guard.table_sizes())";
+  for (const auto &record : ParseCsv(text)) {
+    if (record.size() == 2 && record[0] == "relation" && record[1] == "bytes") continue;  // a header
+    if (record.size() != 2 || record[1].empty() || record[1].find_first_not_of("0123456789") != std::string::npos) {
+      *error = path + ": expected relation,bytes records (COPY (SELECT * FROM schema_guard.table_sizes()) TO STDOUT CSV)";
       return false;
     }
-    std::string name = line.substr(0, comma);
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {  // CSV quoting
-      std::string unq;
-      for (size_t i = 1; i + 1 < name.size(); i++) {
-        if (name[i] == '"' && name[i + 1] == '"') i++;
-        unq += name[i];
-      }
-      name = unq;
-    }
-    names += count ? "," : "";
-    names += '"';
-    for (char c : name) {
-      if (c == '"' || c == '\\') names += '\\';
-      names += c;
-    }
-    names += '"';
-    bytes += (count ? "," : "") + line.substr(comma + 1);
-    count++;
+    AppendArrayElement(&names, record[0]);
+    AppendArrayElement(&bytes, record[1]);
   }
   names += "}";
   bytes += "}";
@@ -216,7 +227,8 @@ PGconn *StartThrowaway(const std::string &schema_file, const std::string &sizes_
     *error = *dir + ": " + strerror(errno);
     return nullptr;
   }
-  const std::string log = *dir + "/server.log";
+  const std::string log = *dir + "/setup.log";
+  const std::string server_log = *dir + "/server.log";
   if (!Run({bindir + "/initdb", "-D", *dir + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8",
             "--locale=C"},
            as, log)) {
@@ -226,8 +238,9 @@ PGconn *StartThrowaway(const std::string &schema_file, const std::string &sizes_
   const std::string options = "-c listen_addresses='' -c unix_socket_directories='" + *dir +
                               "' -c port=5432 -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
                               " -c shared_preload_libraries=schema_guard";
-  if (!Run({bindir + "/pg_ctl", "-D", *dir + "/data", "-l", log, "-o", options, "-w", "-t", "60", "start"}, as, log)) {
-    *error = "the throwaway server did not start:\n" + Tail(log);
+  if (!Run({bindir + "/pg_ctl", "-D", *dir + "/data", "-l", server_log, "-o", options, "-w", "-t", "60", "start"}, as,
+           log)) {
+    *error = "the throwaway server did not start:\n" + Tail(server_log);
     return nullptr;
   }
   PGconn *conn = ConnectTo(*dir);
@@ -236,11 +249,18 @@ PGconn *StartThrowaway(const std::string &schema_file, const std::string &sizes_
     PQfinish(conn);
     return nullptr;
   }
-  PGresult *r = PQexec(conn, "CREATE EXTENSION schema_guard; SET schema_guard.mode = off");
+  // The schema first, with the guard off (a dump of a database with the extension
+  // creates it before the tables); then the extension, if the schema did not create it.
+  PQclear(PQexec(conn, "SET schema_guard.mode = off"));
+  if (!LoadSchema(conn, schema_file, error)) {
+    PQfinish(conn);
+    return nullptr;
+  }
+  PGresult *r = PQexec(conn, "CREATE EXTENSION IF NOT EXISTS schema_guard; ALTER EXTENSION schema_guard UPDATE");
   const bool created = PQresultStatus(r) == PGRES_COMMAND_OK;
   if (!created) *error = std::string("CREATE EXTENSION schema_guard failed: ") + PQresultErrorMessage(r);
   PQclear(r);
-  if (!created || !LoadSchema(conn, schema_file, error)) {
+  if (!created) {
     PQfinish(conn);
     return nullptr;
   }

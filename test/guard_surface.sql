@@ -36,7 +36,7 @@ SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE coalesce(recipe
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE category NOT IN ('rewrite', 'scan', 'index_build', 'breaking', 'lock_wait', 'backstop', 'script')$$, 'categories are known');
 SELECT results_eq(
   $$SELECT rule_id FROM schema_guard.rules() WHERE default_action = 'warn' ORDER BY 1$$,
-  ARRAY['detach_partition_blocking', 'drop_index_blocking', 'drop_table', 'lock_timeout_missing', 'truncate'],
+  ARRAY['detach_partition_blocking', 'drop_index_blocking', 'drop_table', 'lock_timeout_missing', 'not_simulated', 'truncate'],
   'default warn rules');
 
 SET LOCAL lock_timeout = '5s';
