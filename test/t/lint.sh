@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..49"
+echo "1..50"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
