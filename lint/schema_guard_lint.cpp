@@ -90,7 +90,7 @@ void PrintHelp() {
       "  -U, --username=USER         database user name\n"
       "      --schema=FILE           no database: start a throwaway PostgreSQL with the\n"
       "                              extension, load FILE (pg_dump -s or earlier migrations)\n"
-      "      --table-sizes=FILE      with --schema: sizes exported by schema_guard.table_sizes()\n"
+      "      --table-sizes=FILE      with --schema: sizes exported by schema_guard.export_table_sizes()\n"
       "  -f, --format=FORMAT         text (default), json, github, gitlab, sarif\n"
       "      --transaction=MODE      file (default: each file in its own transaction unless it\n"
       "                              manages transactions itself), none (psql -f), single\n"

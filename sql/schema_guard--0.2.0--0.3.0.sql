@@ -182,9 +182,9 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION schema_guard._check_sequence(text[]) IS
   'schema_guard_lint''s protocol: check() over a sequence of steps read by the client';
 
--- schema_guard.table_sizes(): new in 0.3.0, exports heap sizes for schema_guard_lint
+-- schema_guard.export_table_sizes(): new in 0.3.0, exports heap sizes for schema_guard_lint
 -- --schema --table-sizes.
-CREATE FUNCTION schema_guard.table_sizes(OUT relation text, OUT bytes bigint)
+CREATE FUNCTION schema_guard.export_table_sizes(OUT relation text, OUT bytes bigint)
 RETURNS SETOF record
 LANGUAGE sql STABLE
 AS $$
@@ -198,7 +198,7 @@ AS $$
    ORDER BY 1
 $$;
 
-COMMENT ON FUNCTION schema_guard.table_sizes() IS
+COMMENT ON FUNCTION schema_guard.export_table_sizes() IS
   'Heap size of each table, for schema_guard_lint --schema --table-sizes (size-dependent verdicts as in production)';
 
 -- schema_guard._simulate_table_sizes(text[], bigint[]): new in 0.3.0, loads those sizes

@@ -134,10 +134,10 @@ COMMENT ON FUNCTION schema_guard._check_sequence(text[]) IS
   'schema_guard_lint''s protocol: check() over a sequence of steps read by the client';
 
 -- Table sizes, exported from production for schema_guard_lint --schema:
---   psql -XAt -c "COPY (SELECT * FROM schema_guard.table_sizes()) TO STDOUT CSV" > sizes.csv
+--   psql -XAt -c "COPY (SELECT * FROM schema_guard.export_table_sizes()) TO STDOUT CSV" > sizes.csv
 -- The heap size of every table and materialized view the caller can see (the size the
 -- guard's rules and messages use).
-CREATE FUNCTION schema_guard.table_sizes(OUT relation text, OUT bytes bigint)
+CREATE FUNCTION schema_guard.export_table_sizes(OUT relation text, OUT bytes bigint)
 RETURNS SETOF record
 LANGUAGE sql STABLE
 AS $$
@@ -151,7 +151,7 @@ AS $$
    ORDER BY 1
 $$;
 
-COMMENT ON FUNCTION schema_guard.table_sizes() IS
+COMMENT ON FUNCTION schema_guard.export_table_sizes() IS
   'Heap size of each table, for schema_guard_lint --schema --table-sizes (size-dependent verdicts as in production)';
 
 CREATE FUNCTION schema_guard._simulate_table_sizes(relations text[], bytes bigint[])

@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..50"
+echo "1..51"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
@@ -162,15 +162,18 @@ ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "... an
 
 # --- no database: --schema starts a throwaway server from the installed binaries -------------------
 "$PG_BIN/pg_dump" -s -O -x postgres > schema.sql
-psql -X -At -c "COPY (SELECT * FROM schema_guard.table_sizes()) TO STDOUT CSV" > sizes.csv
+psql -X -At -c "COPY (SELECT * FROM schema_guard.export_table_sizes()) TO STDOUT CSV" > sizes.csv
 sed 's/^public\.accounts,.*/public.accounts,10737418240/' sizes.csv > sizes_10g.csv
 printf "SET schema_guard.min_table_size = '1MB';\nSET lock_timeout = '1s';\nCREATE INDEX ON accounts (email);\nALTER TABLE missing_table ADD COLUMN x int;\n" > sized.sql
 out=$(unset PGHOST PGPORT; "$LINT" --schema schema.sql sized.sql 2>err); rc=$?; cat err >&2
-ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')|$(grep -c . err)" "1|block[relation_missing] |0" \
-   "--schema: judged against the dumped schema, no database needed (its empty tables are below min_table_size)"
+ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')|$(grep -c . err)" "1|block[create_index_blocking] block[relation_missing] |0" \
+   "--schema: judged against the dumped schema, no database needed (tables judged as if large)"
+out=$(unset PGHOST PGPORT; "$LINT" --schema schema.sql --table-sizes sizes.csv sized.sql 2>err); rc=$?; cat err >&2
+ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')" "1|block[relation_missing] " \
+   "--table-sizes: production's 8 kB accounts is below the script's min_table_size"
 out=$(unset PGHOST PGPORT; "$LINT" --schema schema.sql --table-sizes sizes_10g.csv sized.sql 2>err); rc=$?; cat err >&2
 ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')" "1|block[create_index_blocking] block[relation_missing] " \
-   "--table-sizes: production sizes decide the verdict (a 10 GB accounts is judged)"
+   "--table-sizes: a 10 GB accounts is judged"
 ok "$(ls -d "${TMPDIR:-/tmp}"/schema_guard_lint.* 2>/dev/null | wc -l)" "0" "the throwaway server is removed"
 
 # check() and the lint agree (one engine)
