@@ -167,6 +167,7 @@ SG_SQL_FUNCTION(schema_guard_check_sequence) {
   for (int i = 0; i < count; i++)
     if (!nulls[i]) total += VARSIZE_ANY_EXHDR(DatumGetPointer(elements[i]));
   CheckScriptSize(total);
+  setup::SuspendForScript();  // the deploy runs in another session
   InitMaterializedSRF(fcinfo, 0);
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
   script::Simulation *sim = script::NewSimulation(EmitSequenceRow, rsinfo);
@@ -188,6 +189,7 @@ SG_SQL_FUNCTION(schema_guard_check_sequence) {
     CHECK_FOR_INTERRUPTS();
   }
   script::FinishSimulation(sim);
+  setup::ResumeAfterScript();
   return (Datum)0;
 }
 
