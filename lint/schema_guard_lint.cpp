@@ -57,6 +57,7 @@ struct Options {
   Format format = Format::Text;
   TransactionMode transaction = TransactionMode::PerFile;
   bool transaction_set = false;
+  bool real_sizes = false;  // judge by the tables' real sizes (default: as if large)
   std::string dbname, host, port, user;
   std::string stdin_filename;
   std::string config_path;
@@ -94,6 +95,9 @@ void PrintHelp() {
       "  -f, --format=FORMAT         text (default), json, github, gitlab, sarif\n"
       "      --transaction=MODE      file (default: each file in its own transaction unless it\n"
       "                              manages transactions itself), none (psql -f), single\n"
+      "      --real-sizes            judge by the tables' real sizes, as the guard does live\n"
+      "                              (default: every table as if it were large; CI databases\n"
+      "                              are usually empty)\n"
       "      --stdin-filename=NAME   the name shown for standard input\n"
       "  -v, --set=NAME=VALUE        a psql variable, as psql -v\n"
       "  -c, --config=FILE           rule actions and path exclusions (default:\n"
@@ -154,6 +158,10 @@ Options ParseOptions(int argc, char **argv) {
     if (arg == "--help" || arg == "-?") {
       PrintHelp();
       exit(0);
+    }
+    if (arg == "--real-sizes") {
+      o.real_sizes = true;
+      continue;
     }
     if (arg == "--version" || arg == "-V") {
       printf("%s %s\n", kProgram, kVersion);
@@ -891,6 +899,13 @@ int main(int argc, char **argv) {
       schema_guard::lint::StopThrowaway(throwaway);
       Fail(nullptr, error);
     }
+  }
+  if (o.real_sizes) {
+    PGresult *r = PQexec(conn, "SET schema_guard.table_sizes = real");
+    const bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
+    const std::string e = set ? "" : Trimmed(PQresultErrorMessage(r));
+    PQclear(r);
+    if (!set) Fail(conn, "--real-sizes: " + e);
   }
   linter.psql_variables = {{"DBNAME", PQdb(conn)}, {"USER", PQuser(conn)}, {"PORT", PQport(conn)}};
   if (PQhost(conn)) linter.psql_variables.emplace_back("HOST", PQhost(conn));

@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..51"
+echo "1..53"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
@@ -92,6 +92,14 @@ ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)
 out=$("$LINT" --format sarif 0002_unsafe.sql)
 ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["runs"][0]; print(d["version"], len(r["results"]), r["results"][0]["level"], r["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"], sorted(x["id"] for x in r["tool"]["driver"]["rules"]))')" \
    "2.1.0 2 error 3 ['create_index_blocking', 'drop_table']" "SARIF 2.1.0"
+
+# an empty table: judged as if large by default, by its real size with --real-sizes
+psql -X -q -c "CREATE TABLE audit_log (id int, at timestamptz)" 2>/dev/null
+printf -- "SET lock_timeout = '2s';\nCREATE INDEX audit_log_at_idx ON audit_log (at);\n" > 0004_empty_table.sql
+out=$("$LINT" 0004_empty_table.sql); rc=$?
+ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "an empty table is judged as if it were large"
+out=$("$LINT" --real-sizes 0004_empty_table.sql); rc=$?
+ok "$rc|$out" "0|" "--real-sizes: the index build on the empty table is no finding"
 
 # --- config file --------------------------------------------------------------------------------
 printf '# team policy\nrules = create_index_blocking:warn, drop_table:off\nexclude = legacy/*\n' > lint.conf
