@@ -228,6 +228,13 @@ static PgBackendStatus *BackendStatusOf(int pid) {
   return nullptr;
 }
 
+// Is the backend one of the Citus connections of the same coordinator backend as this
+// one (their locks are the same distributed transaction's)?
+static bool SameCitusOrigin(int pid) {
+  const PgBackendStatus *be = BackendStatusOf(pid);
+  return be != nullptr && citus::SameOrigin(be->st_appname);
+}
+
 // Transaction start and state of a backend, from the activity snapshot.
 static void DescribeBackend(int pid, StringInfo buf) {
   const PgBackendStatus *be = BackendStatusOf(pid);
@@ -307,6 +314,7 @@ const char *DescribeConflictingLockers(Oid relid, LOCKMODE lock) {
       waiting = true;
     }
     if (conflicting == NoLock) continue;
+    if (citus::IsInternalBackend() && SameCitusOrigin(inst->pid)) continue;
     if (found++ > 0) appendStringInfoString(&buf, "; ");
     appendStringInfo(&buf, "pid %d %s %s", inst->pid, waiting ? "waits for" : "holds",
                      GetLockmodeName(DEFAULT_LOCKMETHOD, conflicting));

@@ -276,27 +276,42 @@ const char *DescribeSize(const TableFacts &f, int64 bytes) {
 }
 
 namespace {
-// Citus's PostprocessVariableSetStmt() sends the text; the node is what its own
-// SET LOCAL handling passes along.
-void SendSetLocal(const char *value) {
+// Citus's PostprocessVariableSetStmt() sends the text to the nodes already in the
+// transaction and records it for the remote transactions started later; the node is
+// what its own SET LOCAL handling passes along.
+void SendSetLocal(const char *name, const char *value) {
   VariableSetStmt *stmt = makeNode(VariableSetStmt);
   stmt->kind = value ? VAR_SET_VALUE : VAR_SET_DEFAULT;
-  stmt->name = pstrdup("lock_timeout");
+  stmt->name = pstrdup(name);
   stmt->is_local = true;
-  api.postprocess_variable_set_stmt(
-      stmt, value ? psprintf("SET LOCAL lock_timeout TO %s", quote_literal_cstr(value)) : "SET LOCAL lock_timeout TO DEFAULT");
+  api.postprocess_variable_set_stmt(stmt, value ? psprintf("SET LOCAL %s TO %s", name, quote_literal_cstr(value))
+                                                : psprintf("SET LOCAL %s TO DEFAULT", name));
 }
 }  // namespace
 
-bool ForwardLockTimeout(int ms) {
-  if (!Active() || api.postprocess_variable_set_stmt == nullptr || ms <= 0) return false;
-  SendSetLocal(psprintf("%dms", ms));
-  return true;
+Forwarded Forward(int lock_timeout_ms, bool block_lock_conflicts) {
+  Forwarded done = {false, false};
+  if (!Active() || api.postprocess_variable_set_stmt == nullptr) return done;
+  if (lock_timeout_ms > 0) {
+    SendSetLocal("lock_timeout", psprintf("%dms", lock_timeout_ms));
+    done.lock_timeout = true;
+  }
+  if (block_lock_conflicts) {
+    SendSetLocal("schema_guard.citus_lock_conflict", "block");
+    done.lock_conflict = true;
+  }
+  return done;
 }
 
-void ResetForwardedLockTimeout() {
+void ResetForwarded(const Forwarded &done, bool lock_timeout) {
   if (!Active() || api.postprocess_variable_set_stmt == nullptr) return;
-  SendSetLocal(nullptr);
+  if (done.lock_timeout && lock_timeout) SendSetLocal("lock_timeout", nullptr);
+  if (done.lock_conflict) SendSetLocal("schema_guard.citus_lock_conflict", nullptr);
+}
+
+bool SameOrigin(const char *other_application_name) {
+  return other_application_name != nullptr && application_name != nullptr && IsInternalBackend() &&
+         strcmp(other_application_name, application_name) == 0;
 }
 
 }  // namespace schema_guard::citus

@@ -62,12 +62,24 @@ const TableFacts *Facts(Oid relid);
 // partitions included), -1 when unknown.
 const char *DescribeSize(const TableFacts &facts, int64 bytes);
 
-// Make the remote transactions of the running statement start with SET LOCAL
-// lock_timeout = ms (Citus sends its recorded SET LOCAL commands to the nodes already
-// in the transaction and at the start of every later one).  False when Citus cannot.
-bool ForwardLockTimeout(int ms);
-// Undo ForwardLockTimeout for the rest of the transaction (SET LOCAL lock_timeout TO
-// DEFAULT on the same path).
-void ResetForwardedLockTimeout();
+// What the nodes need to know of the statement about to run, sent as SET LOCAL at the
+// start of Citus's remote transactions (Citus sends its recorded SET LOCAL commands to
+// the nodes already in the transaction and at the start of every later one):
+//   * lock_timeout, the statement's (the session's or the guard's);
+//   * schema_guard.citus_lock_conflict = block when the coordinator's verdict for lock
+//     conflicts is block: a worker's guard then stops the statement when another
+//     session holds a shard in a conflicting mode (which the coordinator cannot see).
+struct Forwarded {
+  bool lock_timeout;
+  bool lock_conflict;
+};
+Forwarded Forward(int lock_timeout_ms, bool block_lock_conflicts);
+// After the statement: the settings back to the nodes' defaults for the rest of the
+// transaction (lock_timeout only when asked: the session's own value stays).
+void ResetForwarded(const Forwarded &done, bool lock_timeout);
+
+// Another backend on this node works for the same coordinator backend as this one
+// (both Citus connections with the same global pid): not a conflicting session.
+bool SameOrigin(const char *other_application_name);
 
 }  // namespace schema_guard::citus

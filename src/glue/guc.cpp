@@ -19,6 +19,7 @@ int table_sizes_value = static_cast<int>(TableSizes::Auto);
 char *tenant_columns_value = nullptr;
 char *exempt_schemas_value = nullptr;
 char *audit_skip_value = nullptr;
+int citus_lock_conflict_value = static_cast<int>(Action::Off);
 
 const policy::RuleOverrides *rule_overrides = nullptr;
 const policy::AllowList *allow_list = nullptr;
@@ -325,6 +326,15 @@ void Define() {
       "assume_large: both judge every table, empty ones too (migrations run against an empty CI database).",
       &table_sizes_value, static_cast<int>(TableSizes::Auto), kTableSizesOptions, PGC_USERSET, 0, nullptr,
       nullptr, nullptr);
+  // Set by the guard itself, on a Citus coordinator, for the nodes: Citus starts its
+  // remote transactions with it (SET LOCAL).  It only ever adds a check, and only in
+  // Citus's own connections, so anyone may set it.
+  DefineCustomEnumVariable("schema_guard.citus_lock_conflict",
+                           "Internal (Citus): what the coordinator decided for lock conflicts on shards.",
+                           "block: Citus's connections on a worker stop a statement whose shard another "
+                           "session holds in a conflicting mode; off: no check.",
+                           &citus_lock_conflict_value, static_cast<int>(Action::Off), kModeOptions, PGC_USERSET,
+                           GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "schema_guard.tenant_columns",
       "Column names that mark a table as holding per-tenant rows (used by rls_audit).", nullptr,
@@ -340,6 +350,8 @@ policy::Settings CurrentSettings() {
 
 Action Mode() { return static_cast<Action>(mode_value); }
 long MinTableSizeBytes() { return static_cast<long>(min_table_size_kb) * 1024L; }
+Action CitusLockConflict() { return static_cast<Action>(citus_lock_conflict_value); }
+
 int GuardLockTimeoutMs() { return lock_timeout_ms; }
 bool ExemptSetup() { return exempt_setup; }
 TableSizes TableSizeSetting() { return static_cast<TableSizes>(table_sizes_value); }

@@ -32,5 +32,8 @@ bool ExemptSetup();           // schema_guard.exempt_setup
 enum class TableSizes { Auto, Real, AssumeLarge };
 TableSizes TableSizeSetting();
 const audit::CheckSet &AuditSkipped();  // schema_guard.audit_skip
+// schema_guard.citus_lock_conflict: on a Citus worker, what the coordinator decided for
+// lock conflicts on the shards of the statement it sent (off unless it said block).
+policy::Action CitusLockConflict();
 
 }  // namespace schema_guard::guc

@@ -71,9 +71,10 @@ bool ShouldJudge(Node *parsetree, ProcessUtilityContext context) {
 
 // What the judged statement needs while it runs.
 struct RunPlan {
-  int guard_timeout_ms;  // lock_timeout the guard applies, or 0
-  int citus_timeout_ms;  // lock_timeout to forward to Citus's remote transactions, or 0
-  bool citus;            // the statement acts on a Citus table
+  int guard_timeout_ms;       // lock_timeout the guard applies, or 0
+  int citus_timeout_ms;       // lock_timeout to forward to Citus's remote transactions, or 0
+  bool citus;                 // the statement acts on a Citus table
+  bool citus_block_conflicts; // the verdict for lock conflicts (on shards too) is block
 };
 
 bool TouchesCitusTable(const analysis::StatementAnalysis &result) {
@@ -132,11 +133,43 @@ RunPlan Judge(PlannedStmt *pstmt, const char *query) {
     report::Emit(*blocking, Action::Block, ctx);  // does not return
   }
 
-  RunPlan plan = {guard_timeout, 0, TouchesCitusTable(result)};
-  if (plan.citus) plan.citus_timeout_ms = effective_timeout;
+  RunPlan plan = {guard_timeout, 0, TouchesCitusTable(result), false};
+  if (plan.citus) {
+    plan.citus_timeout_ms = effective_timeout;
+    plan.citus_block_conflicts =
+        policy::ConfiguredAction(settings, policy::RuleId::LockConflict, effective_timeout > 0) == Action::Block &&
+        !policy::IsAllowed(settings, policy::RuleId::LockConflict);
+  }
   MemoryContextSwitchTo(caller_context);
   MemoryContextDelete(judge_context);
   return plan;
+}
+
+// On a Citus worker, in one of Citus's connections: the coordinator judged the
+// statement, but could not see the sessions that hold its shards here.  When its
+// verdict for lock conflicts is block, a conflicting session stops the statement
+// (the coordinator reports the error with the node's address).
+void CheckShardLockConflicts(PlannedStmt *pstmt, const char *query) {
+  MemoryContext check_context =
+      AllocSetContextCreate(CurrentMemoryContext, "schema_guard shard locks", ALLOCSET_SMALL_SIZES);
+  MemoryContext caller_context = MemoryContextSwitchTo(check_context);
+  analysis::StatementAnalysis result;
+  analysis::AnalyzeStatementSafely(pstmt->utilityStmt, &result);
+  ListCell *lc;
+  foreach (lc, result.lock_targets) {
+    auto *t = static_cast<analysis::LockTarget *>(lfirst(lc));
+    if (t->lock < ShareLock || analysis::LockHeldByThisTransaction(t->relid, t->lock)) continue;
+    const char *lockers = analysis::DescribeConflictingLockers(t->relid, t->lock);
+    if (lockers == nullptr) continue;
+    Finding *f = analysis::NewFinding(RuleId::LockConflict, t->relid, t->lock, 0, result.command,
+                                      psprintf("%s. This node's part of a distributed statement: the coordinator "
+                                               "cannot see these sessions.",
+                                               lockers));
+    report::Context ctx = {StatementText(pstmt, query), result.command, nullptr, nullptr};
+    report::Emit(*f, Action::Block, ctx);  // does not return
+  }
+  MemoryContextSwitchTo(caller_context);
+  MemoryContextDelete(check_context);
 }
 
 void CallNext(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -162,9 +195,12 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
   if (IsA(pstmt->utilityStmt, VariableSetStmt) || IsA(pstmt->utilityStmt, AlterRoleSetStmt) ||
       IsA(pstmt->utilityStmt, AlterDatabaseSetStmt) || IsA(pstmt->utilityStmt, AlterSystemStmt))
     guc::RejectLastingAllow(pstmt->utilityStmt);
-  RunPlan plan = {0, 0, false};
+  RunPlan plan = {0, 0, false, false};
   if (ShouldJudge(pstmt->utilityStmt, context))
     RunGuarded("the ProcessUtility hook", [&] { plan = Judge(pstmt, queryString); });
+  else if (guc::CitusLockConflict() == Action::Block && context != PROCESS_UTILITY_SUBCOMMAND &&
+           analysis::IsJudgedStatement(pstmt->utilityStmt) && citus::IsInternalBackend() && IsTransactionState())
+    RunGuarded("the ProcessUtility hook", [&] { CheckShardLockConflicts(pstmt, queryString); });
 
   if (plan.guard_timeout_ms <= 0 && !plan.citus && npredicted == outer_predicted && predicted_overflow == outer_overflow) {
     CallNext(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
@@ -172,9 +208,10 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
   }
   // On Citus, the statement's lock_timeout (the session's, or the guard's) reaches the
   // shards: Citus starts its remote transactions with it.
-  bool forwarded = false;
-  if (plan.citus_timeout_ms > 0)
-    RunGuarded("the ProcessUtility hook", [&] { forwarded = citus::ForwardLockTimeout(plan.citus_timeout_ms); });
+  citus::Forwarded forwarded = {false, false};
+  if (plan.citus && (plan.citus_timeout_ms > 0 || plan.citus_block_conflicts))
+    RunGuarded("the ProcessUtility hook",
+               [&] { forwarded = citus::Forward(plan.citus_timeout_ms, plan.citus_block_conflicts); });
   // schema_guard.lock_timeout: in force only while this statement runs; its
   // predictions too.
   const int saved_timeout = LockTimeout;
@@ -192,9 +229,9 @@ extern "C" void GuardProcessUtility(PlannedStmt *pstmt, const char *queryString,
     if (plan.citus) citus_statement_depth--;
   }
   PG_END_TRY();
-  // The guard's own timeout ends with the statement on the nodes too.
-  if (forwarded && plan.guard_timeout_ms > 0)
-    RunGuarded("the ProcessUtility hook", [] { citus::ResetForwardedLockTimeout(); });
+  // The guard's own timeout and the conflict check end with the statement on the nodes too.
+  if (forwarded.lock_conflict || (forwarded.lock_timeout && plan.guard_timeout_ms > 0))
+    RunGuarded("the ProcessUtility hook", [&] { citus::ResetForwarded(forwarded, plan.guard_timeout_ms > 0); });
 }
 
 }  // namespace
