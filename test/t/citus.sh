@@ -72,7 +72,7 @@ marks() { echo "$(log_size coord) $(log_size w1) $(log_size w2)"; }
 # no guard message on the workers since the marks
 workers_quiet() { set -- $1; echo "$(( $(guard_lines w1 $2) + $(guard_lines w2 $3) ))"; }
 
-echo "1..35"
+echo "1..36"
 
 # --- topology -------------------------------------------------------------------------
 ok "$(for p in $CPORT $W1PORT $W2PORT; do val $p -c "SELECT active FROM schema_guard.status()"; done | tr '\n' ' ')" \
@@ -171,6 +171,8 @@ ok_match "$out" "ALTER TABLE 0$" "without a reader it runs; the guard's timeout 
 m=$(marks)
 out=$(qc -c "TRUNCATE t")
 ok "$(grep -c '^WARNING:  schema_guard: truncate' <<<"$out")" "1" "TRUNCATE of a distributed table: one warning, for the table (none for Citus's own LOCK or its shards)"
+out=$(qc -c "SET lock_timeout = '2s'" -c "ALTER TABLE t ADD COLUMN e float DEFAULT random()")
+ok "$(echo $out)" "SET ALTER TABLE" "a distributed table whose shards are all empty is empty (its rewrite is not judged); the shell alone never is"
 qc -q -c "INSERT INTO t SELECT g, 'v' || g, repeat('x', 40) FROM generate_series(1, 50000) g" >/dev/null
 out=$(qc -c "TRUNCATE r")
 ok "$(grep -c '^WARNING:  schema_guard: truncate' <<<"$out")" "1" "TRUNCATE of a reference table with a copy on the coordinator: one warning"
