@@ -162,6 +162,34 @@ CREATE INDEX CONCURRENTLY ON items (code);
 $$);
 RESET lock_timeout;
 
+-- the relations a script creates, drops and renames, through its search_path; DO blocks
+SET schema_guard.mode = off;
+CREATE SCHEMA other_schema;
+RESET schema_guard.mode;
+SELECT statement, line, rule, relation FROM schema_guard.check($$SET lock_timeout = '1s';
+CREATE TABLE other_schema.items (id int);           -- another schema: public.items is still meant
+CREATE INDEX ON items (code);                       -- existing: blocks
+CREATE TABLE IF NOT EXISTS items (id int);          -- exists: creates nothing
+CREATE INDEX ON items (qty);                        -- still the existing table: blocks
+CREATE TABLE fresh (id int);
+CREATE INDEX fresh_idx ON fresh (id);
+DROP INDEX fresh_idx;                               -- the script's own index
+TRUNCATE fresh, items;                              -- several relations: the existing one is judged
+DROP TABLE fresh;
+ALTER TABLE fresh ADD COLUMN x int;                 -- dropped earlier: fails at deploy
+SELECT 1 AS a INTO selected;
+CREATE INDEX ON selected (a);                       -- SELECT INTO created it
+SET search_path = other_schema, public;
+CREATE INDEX ON items (id);                         -- other_schema.items now: new
+DO $do$ BEGIN EXECUTE 'CREATE INDEX ON public.items (code)'; END $do$;
+DO $do$ BEGIN ALTER TABLE public.items ALTER COLUMN qty TYPE bigint; END $do$;
+DO $do$ BEGIN EXECUTE format('DROP TABLE %I', 'x'); END $do$;
+DO $do$ BEGIN PERFORM 1; END $do$;                  -- no DDL: nothing to say
+$$);
+SET schema_guard.mode = off;
+DROP SCHEMA other_schema;
+RESET schema_guard.mode;
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

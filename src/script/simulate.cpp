@@ -104,32 +104,185 @@ char *RelName(const RangeVar *rv) {
   return rv->schemaname ? psprintf("%s.%s", rv->schemaname, rv->relname) : pstrdup(rv->relname);
 }
 
+// What the script did to a relation (or schema) name: the catalog does not know yet.
+enum class Known : uint8 { Unknown, Created, Dropped, Renamed };
+
 constexpr int kNameKey = 2 * NAMEDATALEN + 2;
 
-void RememberCreated(Simulation *sim, const RangeVar *rv) {
+struct KnownName {
+  char key[kNameKey];  // "schema.relation", or "schema." for a schema
+  Known state;
+  Oid renamed_from;  // Renamed: the existing relation now under this name
+};
+
+void Mark(Simulation *sim, const char *schema, const char *rel, Known state, Oid renamed_from = InvalidOid) {
   if (sim->created == nullptr) {
     HASHCTL ctl;
     ctl.keysize = kNameKey;
-    ctl.entrysize = kNameKey;
+    ctl.entrysize = sizeof(KnownName);
     ctl.hcxt = sim->context;
-    sim->created = hash_create("schema_guard check created", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+    sim->created = hash_create("schema_guard script names", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
   }
   char key[kNameKey] = {0};
-  strlcpy(key, RelName(rv), sizeof key);
-  hash_search(sim->created, key, HASH_ENTER, nullptr);
-  if (rv->schemaname == nullptr) return;
-  char bare[kNameKey] = {0};
-  strlcpy(bare, rv->relname, sizeof bare);
-  hash_search(sim->created, bare, HASH_ENTER, nullptr);
+  snprintf(key, sizeof key, "%s.%s", schema, rel ? rel : "");
+  auto *entry = static_cast<KnownName *>(hash_search(sim->created, key, HASH_ENTER, nullptr));
+  entry->state = state;
+  entry->renamed_from = renamed_from;
 }
 
-bool CreatedByScript(const Simulation &sim, const RangeVar *rv) {
-  if (rv == nullptr || sim.created == nullptr) return false;
+const KnownName *Lookup(const Simulation &sim, const char *schema, const char *rel) {
+  if (sim.created == nullptr) return nullptr;
   char key[kNameKey] = {0};
-  strlcpy(key, RelName(rv), sizeof key);
+  snprintf(key, sizeof key, "%s.%s", schema, rel ? rel : "");
   bool found = false;
-  hash_search(sim.created, key, HASH_FIND, &found);
-  return found;
+  auto *entry = static_cast<KnownName *>(hash_search(sim.created, key, HASH_FIND, &found));
+  return found ? entry : nullptr;
+}
+
+// The effective search_path (the script's SET applied), "$user" resolved.
+List *SearchPathNames() {
+  List *names = NIL;
+  if (!SplitIdentifierString(pstrdup(namespace_search_path), ',', &names)) return NIL;
+  List *out = NIL;
+  ListCell *lc;
+  foreach (lc, names) {
+    const char *name = static_cast<const char *>(lfirst(lc));
+    if (strcmp(name, "$user") == 0) name = GetUserNameFromId(GetUserId(), true);
+    if (name != nullptr) out = lappend(out, const_cast<char *>(name));
+  }
+  return out;
+}
+
+bool SchemaUsable(const Simulation &sim, const char *schema) {
+  const KnownName *k = Lookup(sim, schema, nullptr);
+  if (k != nullptr) return k->state == Known::Created;
+  return OidIsValid(get_namespace_oid(schema, true));
+}
+
+// Where CREATE puts a relation without a schema: the first usable schema of the path.
+const char *CreationSchema(const Simulation &sim, const RangeVar *rv) {
+  if (rv->schemaname != nullptr) return rv->schemaname;
+  ListCell *lc;
+  foreach (lc, SearchPathNames()) {
+    const char *schema = static_cast<const char *>(lfirst(lc));
+    if (SchemaUsable(sim, schema)) return schema;
+  }
+  return "public";
+}
+
+struct Resolved {
+  Known state;        // Unknown: an existing relation (relid) or none
+  Oid relid;
+  const char *schema;  // where the name was found
+};
+
+// Which relation a name means after the script's earlier statements: the path is
+// walked as the server walks it, with the script's own creations, drops and renames.
+Resolved Resolve(const Simulation &sim, const RangeVar *rv) {
+  auto in_schema = [&](const char *schema, Resolved *out) {
+    if (const KnownName *k = Lookup(sim, schema, rv->relname)) {
+      *out = Resolved{k->state, k->renamed_from, schema};
+      return k->state != Known::Dropped;
+    }
+    if (const KnownName *k = Lookup(sim, schema, nullptr); k != nullptr && k->state == Known::Dropped) return false;
+    const Oid nsp = get_namespace_oid(schema, true);
+    const Oid relid = OidIsValid(nsp) ? get_relname_relid(rv->relname, nsp) : InvalidOid;
+    *out = Resolved{Known::Unknown, relid, schema};
+    return OidIsValid(relid);
+  };
+  Resolved r = {Known::Unknown, InvalidOid, nullptr};
+  if (rv->schemaname != nullptr) {
+    in_schema(rv->schemaname, &r);
+    return r;
+  }
+  ListCell *lc;
+  foreach (lc, SearchPathNames()) {
+    Resolved here;
+    if (in_schema(static_cast<const char *>(lfirst(lc)), &here)) return here;
+    if (here.state == Known::Dropped && r.state == Known::Unknown) r = here;
+  }
+  if (r.state == Known::Unknown) r.relid = analysis::LookupRelation(rv);  // pg_catalog, pg_temp
+  return r;
+}
+
+void RememberCreated(Simulation *sim, const RangeVar *rv) {
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  Mark(sim, CreationSchema(*sim, rv), rv->relname, Known::Created);
+  MemoryContextSwitchTo(old);
+}
+
+// After a statement ran: what it created, dropped or renamed.
+void TrackNames(Simulation *sim, Node *stmt) {
+  switch (nodeTag(stmt)) {
+    case T_CreateStmt: {
+      auto *c = reinterpret_cast<CreateStmt *>(stmt);
+      // IF NOT EXISTS of an existing table creates nothing: later statements judge it
+      if (c->if_not_exists && OidIsValid(Resolve(*sim, c->relation).relid)) break;
+      RememberCreated(sim, c->relation);
+      break;
+    }
+    case T_CreateTableAsStmt: {
+      auto *c = reinterpret_cast<CreateTableAsStmt *>(stmt);
+      if (c->if_not_exists && OidIsValid(Resolve(*sim, c->into->rel).relid)) break;
+      RememberCreated(sim, c->into->rel);
+      break;
+    }
+    case T_SelectStmt:  // SELECT ... INTO creates a table
+      if (auto *into = reinterpret_cast<SelectStmt *>(stmt)->intoClause) RememberCreated(sim, into->rel);
+      break;
+    case T_CreateSchemaStmt: {
+      auto *c = reinterpret_cast<CreateSchemaStmt *>(stmt);
+      const char *name = c->schemaname ? c->schemaname : (c->authrole ? get_rolespec_name(c->authrole) : nullptr);
+      if (name != nullptr && !(c->if_not_exists && OidIsValid(get_namespace_oid(name, true))))
+        Mark(sim, name, nullptr, Known::Created);
+      break;
+    }
+    case T_IndexStmt: {
+      auto *ix = reinterpret_cast<IndexStmt *>(stmt);
+      if (ix->idxname == nullptr) break;
+      const Resolved table = Resolve(*sim, ix->relation);
+      const char *schema = table.state == Known::Created ? table.schema
+                           : OidIsValid(table.relid)      ? get_namespace_name(get_rel_namespace(table.relid))
+                                                          : nullptr;
+      if (schema != nullptr) Mark(sim, schema, ix->idxname, Known::Created);
+      break;
+    }
+    case T_DropStmt: {
+      auto *d = reinterpret_cast<DropStmt *>(stmt);
+      if (d->removeType == OBJECT_SCHEMA) {
+        ListCell *lc;
+        foreach (lc, d->objects) Mark(sim, strVal(lfirst(lc)), nullptr, Known::Dropped);
+        break;
+      }
+      if (d->removeType != OBJECT_TABLE && d->removeType != OBJECT_INDEX && d->removeType != OBJECT_VIEW &&
+          d->removeType != OBJECT_MATVIEW && d->removeType != OBJECT_SEQUENCE && d->removeType != OBJECT_FOREIGN_TABLE)
+        break;
+      ListCell *lc;
+      foreach (lc, d->objects) {
+        RangeVar *rv = makeRangeVarFromNameList(static_cast<List *>(lfirst(lc)));
+        const Resolved r = Resolve(*sim, rv);
+        if (r.state == Known::Created || r.state == Known::Renamed || OidIsValid(r.relid))
+          Mark(sim, r.schema ? r.schema : CreationSchema(*sim, rv), rv->relname, Known::Dropped);
+      }
+      break;
+    }
+    case T_RenameStmt: {
+      auto *rn = reinterpret_cast<RenameStmt *>(stmt);
+      if (rn->relation == nullptr || rn->subname != nullptr || rn->newname == nullptr) break;  // columns etc.
+      if (rn->renameType != OBJECT_TABLE && rn->renameType != OBJECT_INDEX && rn->renameType != OBJECT_VIEW &&
+          rn->renameType != OBJECT_MATVIEW && rn->renameType != OBJECT_SEQUENCE)
+        break;
+      const Resolved r = Resolve(*sim, rn->relation);
+      if (r.state != Known::Created && !OidIsValid(r.relid)) break;
+      const char *schema = r.schema ? r.schema : CreationSchema(*sim, rn->relation);
+      Mark(sim, schema, rn->relation->relname, Known::Dropped);
+      if (r.state == Known::Created) Mark(sim, schema, rn->newname, Known::Created);
+      else Mark(sim, schema, rn->newname, Known::Renamed, r.relid);
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 int ParseTimeout(const char *value, int fallback) {
@@ -376,13 +529,188 @@ void Emit(Simulation *sim, const Step *st, int error_chars, const Finding *f, in
     sim->emit(sim->emit_context, Verdict{st, error_chars, f, outcome});
 }
 
+void JudgeStatement(Simulation *sim, const Step *st, Node *stmt);
+
+// ---------------------------------------------------------------- DO blocks
+
+// Does the text name a statement kind the guard judges?  (A DO block that never
+// says ALTER, CREATE, DROP ... cannot run DDL but through dynamic SQL built from
+// pieces, which is reported anyway: EXECUTE of a non-constant.)
+bool MentionsDdl(const char *text) {
+  static const char *const kWords[] = {"alter", "create", "drop", "truncate", "reindex", "cluster",
+                                       "vacuum", "lock", "refresh", "comment", "grant", "revoke"};
+  for (const char *p = text; *p;) {
+    if (!isalpha(static_cast<unsigned char>(*p))) {
+      p++;
+      continue;
+    }
+    const char *b = p;
+    while (isalnum(static_cast<unsigned char>(*p)) || *p == '_') p++;
+    if (b > text && (isalnum(static_cast<unsigned char>(b[-1])) || b[-1] == '_')) continue;
+    for (const char *w : kWords)
+      if (static_cast<size_t>(p - b) == strlen(w) && pg_strncasecmp(b, w, p - b) == 0) return true;
+  }
+  return false;
+}
+
+struct BodyParse {
+  const char *sql;
+  List *stmts;
+};
+
+void ParseBody(void *arg) {
+  auto *p = static_cast<BodyParse *>(arg);
+  p->stmts = raw_parser(p->sql, RAW_PARSE_DEFAULT);
+}
+
+// The statements of a PL/pgSQL body, split at top-level semicolons (quotes, dollar
+// quotes and comments respected), with the block keywords around them stripped.
+List *SplitBody(const char *body) {
+  List *pieces = NIL;
+  StringInfoData cur;
+  initStringInfo(&cur);
+  const char *p = body;
+  auto flush = [&]() {
+    pieces = lappend(pieces, pstrdup(cur.data));
+    resetStringInfo(&cur);
+  };
+  while (*p) {
+    if (*p == '\'') {
+      const char *b = p++;
+      while (*p && !(*p == '\'' && p[1] != '\'')) p += (*p == '\'' && p[1] == '\'') ? 2 : 1;
+      if (*p) p++;
+      appendBinaryStringInfo(&cur, b, p - b);
+    } else if (*p == '-' && p[1] == '-') {
+      while (*p && *p != '\n') p++;
+    } else if (*p == '/' && p[1] == '*') {
+      const char *e = strstr(p + 2, "*/");
+      p = e ? e + 2 : p + strlen(p);
+    } else if (*p == '$') {
+      const char *e = p + 1;
+      while (*e && (isalnum(static_cast<unsigned char>(*e)) || *e == '_')) e++;
+      if (*e == '$') {
+        const size_t n = e - p + 1;
+        const char *tag = pnstrdup(p, n);
+        const char *close = strstr(e + 1, tag);
+        const char *end = close ? close + n : p + strlen(p);
+        appendBinaryStringInfo(&cur, p, end - p);
+        p = end;
+      } else {
+        appendStringInfoChar(&cur, *p++);
+      }
+    } else if (*p == ';') {
+      flush();
+      p++;
+    } else {
+      appendStringInfoChar(&cur, *p++);
+    }
+  }
+  flush();
+  return pieces;
+}
+
+// Strip leading PL/pgSQL block words (DECLARE ... is not DDL; BEGIN, THEN, ELSE, LOOP
+// open a nested list) so that the piece starts with its statement.
+const char *StripBlockWords(const char *s) {
+  static const char *const kWords[] = {"begin", "then", "else", "loop", "exception", "end", "declare"};
+  for (bool again = true; again;) {
+    again = false;
+    while (scanner_isspace(*s)) s++;
+    for (const char *w : kWords) {
+      const size_t n = strlen(w);
+      if (pg_strncasecmp(s, w, n) == 0 && !isalnum(static_cast<unsigned char>(s[n])) && s[n] != '_') {
+        s += n;
+        again = true;
+      }
+    }
+  }
+  return s;
+}
+
+// The constant of EXECUTE '<constant>' (one string literal, nothing else), or nullptr.
+const char *ExecuteConstant(const char *s) {
+  if (pg_strncasecmp(s, "execute", 7) != 0 || !scanner_isspace(s[7])) return nullptr;
+  s += 7;
+  while (scanner_isspace(*s)) s++;
+  if (*s != '\'') return nullptr;
+  StringInfoData out;
+  initStringInfo(&out);
+  for (s++; *s; s++) {
+    if (*s == '\'') {
+      if (s[1] == '\'') {
+        appendStringInfoChar(&out, '\'');
+        s++;
+        continue;
+      }
+      s++;
+      while (scanner_isspace(*s)) s++;
+      return *s == '\0' ? out.data : nullptr;  // anything after the literal: not a constant
+    }
+    appendStringInfoChar(&out, *s);
+  }
+  return nullptr;
+}
+
+// DO: static DDL and EXECUTE of a constant string are judged like script statements;
+// anything else that could run DDL is a note that the body was not judged.
+void JudgeDoBlock(Simulation *sim, const Step *st, DoStmt *stmt) {
+  const char *body = nullptr, *language = "plpgsql";
+  ListCell *lc;
+  foreach (lc, stmt->args) {
+    auto *def = static_cast<DefElem *>(lfirst(lc));
+    if (strcmp(def->defname, "as") == 0) body = strVal(def->arg);
+    else if (strcmp(def->defname, "language") == 0) language = strVal(def->arg);
+  }
+  if (body == nullptr || !MentionsDdl(body)) return;
+  bool unjudged = pg_strcasecmp(language, "plpgsql") != 0;
+  if (!unjudged) {
+    foreach (lc, SplitBody(body)) {
+      const char *piece = StripBlockWords(static_cast<const char *>(lfirst(lc)));
+      if (*piece == '\0' || !MentionsDdl(piece)) continue;
+      const char *constant = ExecuteConstant(piece);
+      if (constant == nullptr && pg_strncasecmp(piece, "execute", 7) == 0) {
+        unjudged = true;  // dynamic SQL built at run time (EXECUTE is also SQL's own: do not parse it)
+        continue;
+      }
+      BodyParse parse = {constant ? constant : piece, NIL};
+      ErrorData *error = nullptr;
+      if (!TryInSubtransaction(ParseBody, &parse, &error) || parse.stmts == NIL) {
+        unjudged = true;  // control structure, dynamic SQL, or not SQL at all
+        continue;
+      }
+      ListCell *sc;
+      foreach (sc, parse.stmts) {
+        Node *inner = static_cast<RawStmt *>(lfirst(sc))->stmt;
+        if (IsA(inner, TransactionStmt) || IsA(inner, DoStmt)) continue;
+        JudgeStatement(sim, st, inner);
+      }
+    }
+  }
+  if (unjudged)
+    Emit(sim, st, -1,
+         ScriptFinding(RuleId::NotSimulated,
+                       pg_strcasecmp(language, "plpgsql") != 0
+                           ? psprintf("DO block in language %s: its body was not judged", language)
+                           : "DO block: DDL in it that is not a plain statement or EXECUTE of a constant string was not judged",
+                       nullptr),
+         sim->EffectiveTimeout());
+}
+
 // Judge one parsed statement of the script and update the script's state.
 void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   switch (nodeTag(stmt)) {
     case T_TransactionStmt: TrackTransaction(reinterpret_cast<TransactionStmt *>(stmt), sim); return;
     case T_VariableSetStmt: TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), sim); return;
-    case T_CreateStmt: RememberCreated(sim, reinterpret_cast<CreateStmt *>(stmt)->relation); break;
-    case T_CreateTableAsStmt: RememberCreated(sim, reinterpret_cast<CreateTableAsStmt *>(stmt)->into->rel); return;
+    case T_CreateTableAsStmt:
+    case T_CreateSchemaStmt:
+      TrackNames(sim, stmt);
+      return;
+    case T_SelectStmt:
+      TrackNames(sim, stmt);
+      return;
+    case T_DoStmt:
+      JudgeDoBlock(sim, st, reinterpret_cast<DoStmt *>(stmt));
+      return;
     default: break;
   }
   if (sim->in_transaction) {
@@ -392,19 +720,35 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       return;
     }
   }
-  if (!analysis::IsJudgedStatement(stmt)) return;
+  if (!analysis::IsJudgedStatement(stmt)) {
+    TrackNames(sim, stmt);
+    return;
+  }
 
+  // The relations it names, as the script left them: new ones are nobody else's; one
+  // the script dropped (or that never existed) makes the statement fail at deploy.
   List *names;
   bool missing_ok;
   NamedRelations(stmt, &names, &missing_ok);
+  bool any_existing = false, any_gone = false;
   ListCell *lc;
   foreach (lc, names) {
     auto *rv = static_cast<RangeVar *>(lfirst(lc));
-    if (CreatedByScript(*sim, rv)) return;  // new in this script: nobody else sees it
-    if (!missing_ok && !OidIsValid(analysis::LookupRelation(rv)))
+    const Resolved r = Resolve(*sim, rv);
+    if (r.state == Known::Created) continue;
+    if (r.state == Known::Renamed || (r.state == Known::Unknown && OidIsValid(r.relid))) {
+      any_existing = true;
+      continue;
+    }
+    any_gone = true;
+    if (!missing_ok)
       Emit(sim, st, -1,
            ScriptFinding(RuleId::RelationMissing, CreateCommandName(stmt), quote_identifier(RelName(rv))),
            sim->EffectiveTimeout());
+  }
+  if (names != NIL && (!any_existing || (any_gone && !missing_ok))) {
+    TrackNames(sim, stmt);  // only new relations, or the statement fails: nothing to judge
+    return;
   }
 
   analysis::StatementAnalysis result;
@@ -419,6 +763,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   result.lock_targets = waiting;
   verdict::AddLockWaitFindings(&result, sim->EffectiveTimeout(), guc::CurrentSettings());
   foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), sim->EffectiveTimeout());
+  TrackNames(sim, stmt);
   if (sim->in_transaction) {
     MemoryContext statement_context = MemoryContextSwitchTo(sim->context);
     foreach (lc, all_targets) {
