@@ -77,10 +77,11 @@ out=$("$LINT" "$FIX/seed/0010_seed_plans.sql" 2>&1); rc=$?
 ok "$rc|$(echo "$out" | grep -c drop_table)|$(echo "$out" | grep -c 'warn\[truncate\]')" "0|0|1" "COPY ... FROM stdin data lines are data, not statements"
 
 # --- formats --------------------------------------------------------------------------------
-# one change, one session: the first file's SET lock_timeout still holds in the third
+# one change, one session: the first file's SET lock_timeout still holds in the third,
+# and the table the second file drops is gone for the third
 out=$("$LINT" --format json 0001_safe.sql 0002_unsafe.sql 0003_warn_only.sql); rc=$?
 ok "$rc|$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), sorted({x["rule"] for x in d}))')" \
-   "1|2 ['create_index_blocking', 'drop_table']" "JSON over several files (one session: the SET of the first file counts in the third)"
+   "1|3 ['create_index_blocking', 'drop_table', 'relation_missing']" "JSON over several files (one session: the first file's SET counts in the third, the second's DROP too)"
 ok "$(echo "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); x=d[0]; print(x["file"], x["line"], x["column"], x["relation"], x["lock_mode"])')" \
    "0002_unsafe.sql 3 3 accounts ShareLock" "JSON rows carry file, line, column, relation and lock"
 out=$("$LINT" --format=github 0002_unsafe.sql)
