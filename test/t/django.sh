@@ -232,5 +232,7 @@ ok "$rc|$(grep -c '^OK$' <<<"$out")|$(guard_error "$out")" "0|1|" \
 
 ok "$(grep -c 'terminated by signal\|TRAP:' "$DIR/server.log")" "0" "no crash"
 echo "1..$n"
-[ "$failed" = 0 ] && rm -rf "$BASE"
+# stop the server before its directory goes (the EXIT trap would find no data
+# directory, and the postmaster would be left running)
+[ "$failed" = 0 ] && { stop_cluster "$DIR"; rm -rf "$BASE"; }
 exit $failed

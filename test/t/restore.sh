@@ -203,5 +203,7 @@ ok "$rc|$(grep -m1 -o 'schema_guard: [a-z_]*' "$W/err")" "1|schema_guard: add_co
 
 ok "$(grep -c 'terminated by signal\|TRAP:' "$DIR/server.log" "$DIR2/server.log" | awk -F: '{s+=$2} END {print s}')" "0" "no crash"
 echo "1..$n"
-[ "$failed" = 0 ] && rm -rf "$BASE"
+# stop the servers before their directories go (the EXIT trap would find no data
+# directory, and the postmasters would be left running)
+[ "$failed" = 0 ] && { stop_cluster "$DIR"; stop_cluster "$DIR2"; rm -rf "$BASE"; }
 exit $failed
