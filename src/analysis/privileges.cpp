@@ -63,14 +63,58 @@ bool MayAlterTable(const AlterTableStmt *stmt) {
   return true;
 }
 
-bool MayDrop(const DropStmt *stmt) {
-  if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_INDEX &&
-      stmt->removeType != OBJECT_TRIGGER && stmt->removeType != OBJECT_POLICY)
-    return true;  // not judged
+bool OwnsType(Oid typid) {
+  HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+  if (tup == nullptr) return true;
+  const Oid owner = reinterpret_cast<Form_pg_type>(GETSTRUCT(tup))->typowner;
+  ReleaseSysCache(tup);
+  return has_privs_of_role(GetUserId(), owner);
+}
+
+// DROP OWNED / REASSIGN OWNED: the caller must have the privileges of every role named.
+bool MemberOfAll(List *roles) {
   ListCell *lc;
+  foreach (lc, roles) {
+    const Oid role = get_rolespec_oid(static_cast<RoleSpec *>(lfirst(lc)), true);
+    if (OidIsValid(role) && !has_privs_of_role(GetUserId(), role)) return false;
+  }
+  return true;
+}
+
+bool MayDrop(const DropStmt *stmt) {
+  ListCell *lc;
+  switch (stmt->removeType) {
+    case OBJECT_TABLE:
+    case OBJECT_INDEX:
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_SEQUENCE:
+    case OBJECT_FOREIGN_TABLE:
+    case OBJECT_TRIGGER:
+    case OBJECT_POLICY:
+    case OBJECT_RULE:
+      break;
+    case OBJECT_TYPE:
+    case OBJECT_DOMAIN:
+      foreach (lc, stmt->objects) {
+        const Oid typid = LookupTypeNameOid(nullptr, static_cast<TypeName *>(lfirst(lc)), true);
+        if (OidIsValid(typid) && !OwnsType(typid)) return false;
+      }
+      return true;
+    case OBJECT_SCHEMA:
+      foreach (lc, stmt->objects) {
+        const Oid nsp = get_namespace_oid(strVal(lfirst(lc)), true);
+        if (OidIsValid(nsp) && !OwnsNamespace(nsp)) return false;
+      }
+      return true;
+    default:
+      // Other objects (functions, operators, ...): PostgreSQL's ownership check
+      // comes after the guard's verdict.
+      return true;
+  }
   foreach (lc, stmt->objects) {
     List *names = static_cast<List *>(lfirst(lc));
-    if (stmt->removeType == OBJECT_TRIGGER || stmt->removeType == OBJECT_POLICY) {
+    if (stmt->removeType == OBJECT_TRIGGER || stmt->removeType == OBJECT_POLICY || stmt->removeType == OBJECT_RULE) {
       if (list_length(names) < 2) continue;
       if (!Owns(makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1)))) return false;
       continue;
@@ -142,6 +186,16 @@ bool CallerMayRun(Node *parsetree) {
       return HasTablePrivilege(LookupRelation(reinterpret_cast<CreateTrigStmt *>(parsetree)->relation), ACL_TRIGGER);
     case T_CreatePolicyStmt: return Owns(reinterpret_cast<CreatePolicyStmt *>(parsetree)->table);
     case T_AlterPolicyStmt: return Owns(reinterpret_cast<AlterPolicyStmt *>(parsetree)->table);
+    case T_DropOwnedStmt: return MemberOfAll(reinterpret_cast<DropOwnedStmt *>(parsetree)->roles);
+    case T_ReassignOwnedStmt: {
+      auto *stmt = reinterpret_cast<ReassignOwnedStmt *>(parsetree);
+      if (!MemberOfAll(stmt->roles)) return false;
+      const Oid newrole = get_rolespec_oid(stmt->newrole, true);
+      return !OidIsValid(newrole) || has_privs_of_role(GetUserId(), newrole);
+    }
+    case T_ViewStmt: return Owns(reinterpret_cast<ViewStmt *>(parsetree)->view);  // OR REPLACE of an existing view
+    case T_RuleStmt: return Owns(reinterpret_cast<RuleStmt *>(parsetree)->relation);
+    case T_AlterSeqStmt: return Owns(reinterpret_cast<AlterSeqStmt *>(parsetree)->sequence);
     case T_LockStmt: {
       auto *stmt = reinterpret_cast<LockStmt *>(parsetree);
       foreach (lc, stmt->relations)
