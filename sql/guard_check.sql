@@ -190,6 +190,24 @@ SET schema_guard.mode = off;
 DROP SCHEMA other_schema;
 RESET schema_guard.mode;
 
+-- procedures the script CALLs (its own or existing ones) and columns it adds
+SET schema_guard.mode = off;
+CREATE PROCEDURE index_items() LANGUAGE plpgsql AS $p$ BEGIN CREATE INDEX ON items (qty); END $p$;
+CREATE PROCEDURE drop_dynamic() LANGUAGE plpgsql AS $p$ BEGIN EXECUTE 'DROP ' || 'TABLE nothing'; END $p$;
+RESET schema_guard.mode;
+SELECT statement, line, rule, relation FROM schema_guard.check($$SET lock_timeout = '1s';
+CALL index_items();
+CALL drop_dynamic();
+CREATE PROCEDURE retype() LANGUAGE sql AS 'ALTER TABLE items ALTER COLUMN qty TYPE numeric';
+CALL retype();
+ALTER TABLE items ADD COLUMN added int DEFAULT 0;
+ALTER TABLE items ALTER COLUMN added SET NOT NULL;   -- scans: observed with pg_stat_get_xact_numscans()
+$$);
+SET schema_guard.mode = off;
+DROP PROCEDURE index_items();
+DROP PROCEDURE drop_dynamic();
+RESET schema_guard.mode;
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

@@ -18,6 +18,12 @@ struct HeldLock {
   LOCKMODE mode;
 };
 
+struct ScriptProcedure {
+  char name[2 * NAMEDATALEN + 2];
+  const char *body;
+  const char *language;
+};
+
 // A setting the script changes that the analysis or the verdicts read: search_path
 // (which relation a name means), TimeZone (timestamp to timestamptz), schema_guard.*.
 struct ScriptSetting {
@@ -49,6 +55,9 @@ struct Simulation {
   int nheld;
   int held_cap;
   HTAB *created;              // names of relations the script creates
+  HTAB *procedures;           // CREATE PROCEDURE bodies of the script, by name
+  List *added_columns;        // "relid:column" of columns the script added to existing tables
+  int body_depth;             // judging a DO block's or a procedure's statements
   List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
   List *local_sets;           // ... SET LOCAL in the open transaction
   int EffectiveTimeout() const { return in_transaction && local_timeout_ms >= 0 ? local_timeout_ms : session_timeout_ms; }
@@ -211,9 +220,52 @@ void RememberCreated(Simulation *sim, const RangeVar *rv) {
   MemoryContextSwitchTo(old);
 }
 
+const char *ColumnKey(Oid relid, const char *column) { return psprintf("%u:%s", relid, column); }
+
+bool AddedByScript(const Simulation &sim, Oid relid, const char *column) {
+  const char *key = ColumnKey(relid, column);
+  ListCell *lc;
+  foreach (lc, sim.added_columns)
+    if (strcmp(static_cast<const char *>(lfirst(lc)), key) == 0) return true;
+  return false;
+}
+
+// The catalog does not know the columns the script adds to an existing table: SET NOT
+// NULL on one of them scans the table (it is all NULL or its default; no validated
+// CHECK can prove it).
+void AddScriptColumnFindings(const Simulation &sim, Node *stmt, analysis::StatementAnalysis *result) {
+  if (!IsA(stmt, AlterTableStmt) || sim.added_columns == NIL) return;
+  auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
+  const Resolved r = Resolve(sim, alter->relation);
+  if (r.state != Known::Unknown || !OidIsValid(r.relid)) return;
+  ListCell *lc;
+  foreach (lc, alter->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype == AT_SetNotNull && cmd->name != nullptr && AddedByScript(sim, r.relid, cmd->name))
+      analysis::AddFinding(result, RuleId::SetNotNullScan, r.relid, AccessExclusiveLock, analysis::kScan,
+                           psprintf("SET NOT NULL on column %s (added earlier in the script)", quote_identifier(cmd->name)));
+  }
+}
+
 // After a statement ran: what it created, dropped or renamed.
 void TrackNames(Simulation *sim, Node *stmt) {
   switch (nodeTag(stmt)) {
+    case T_AlterTableStmt: {
+      auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
+      const Resolved r = Resolve(*sim, alter->relation);
+      if (r.state != Known::Unknown || !OidIsValid(r.relid)) break;
+      ListCell *lc;
+      foreach (lc, alter->cmds) {
+        auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+        if (cmd->subtype != AT_AddColumn) continue;
+        auto *col = reinterpret_cast<ColumnDef *>(cmd->def);
+        if (col->colname == nullptr || get_attnum(r.relid, col->colname) != InvalidAttrNumber) continue;
+        MemoryContext old = MemoryContextSwitchTo(sim->context);
+        sim->added_columns = lappend(sim->added_columns, const_cast<char *>(ColumnKey(r.relid, col->colname)));
+        MemoryContextSwitchTo(old);
+      }
+      break;
+    }
     case T_CreateStmt: {
       auto *c = reinterpret_cast<CreateStmt *>(stmt);
       // IF NOT EXISTS of an existing table creates nothing: later statements judge it
@@ -651,24 +703,24 @@ const char *ExecuteConstant(const char *s) {
   return nullptr;
 }
 
-// DO: static DDL and EXECUTE of a constant string are judged like script statements;
-// anything else that could run DDL is a note that the body was not judged.
-void JudgeDoBlock(Simulation *sim, const Step *st, DoStmt *stmt) {
-  const char *body = nullptr, *language = "plpgsql";
-  ListCell *lc;
-  foreach (lc, stmt->args) {
-    auto *def = static_cast<DefElem *>(lfirst(lc));
-    if (strcmp(def->defname, "as") == 0) body = strVal(def->arg);
-    else if (strcmp(def->defname, "language") == 0) language = strVal(def->arg);
-  }
+// A procedural body (DO, or a procedure the script CALLs): static DDL and EXECUTE of a
+// constant string are judged like script statements; anything else that could run DDL
+// is a note that the body was not judged.  `what` names the body in the note.
+void JudgeBody(Simulation *sim, const Step *st, const char *body, const char *language, const char *what,
+               int depth) {
   if (body == nullptr || !MentionsDdl(body)) return;
-  bool unjudged = pg_strcasecmp(language, "plpgsql") != 0;
+  const bool sql_language = pg_strcasecmp(language, "sql") == 0;
+  bool unjudged = pg_strcasecmp(language, "plpgsql") != 0 && !sql_language;
+  if (!unjudged && depth > 8) unjudged = true;  // procedures calling procedures: stop somewhere
+  ListCell *lc;
   if (!unjudged) {
     foreach (lc, SplitBody(body)) {
-      const char *piece = StripBlockWords(static_cast<const char *>(lfirst(lc)));
+      const char *piece = sql_language ? static_cast<const char *>(lfirst(lc))
+                                       : StripBlockWords(static_cast<const char *>(lfirst(lc)));
+      while (scanner_isspace(*piece)) piece++;
       if (*piece == '\0' || !MentionsDdl(piece)) continue;
-      const char *constant = ExecuteConstant(piece);
-      if (constant == nullptr && pg_strncasecmp(piece, "execute", 7) == 0) {
+      const char *constant = sql_language ? nullptr : ExecuteConstant(piece);
+      if (!sql_language && constant == nullptr && pg_strncasecmp(piece, "execute", 7) == 0) {
         unjudged = true;  // dynamic SQL built at run time (EXECUTE is also SQL's own: do not parse it)
         continue;
       }
@@ -681,19 +733,109 @@ void JudgeDoBlock(Simulation *sim, const Step *st, DoStmt *stmt) {
       ListCell *sc;
       foreach (sc, parse.stmts) {
         Node *inner = static_cast<RawStmt *>(lfirst(sc))->stmt;
-        if (IsA(inner, TransactionStmt) || IsA(inner, DoStmt)) continue;
+        if (IsA(inner, TransactionStmt)) continue;
+        sim->body_depth = depth + 1;
         JudgeStatement(sim, st, inner);
+        sim->body_depth = depth;
       }
     }
   }
   if (unjudged)
     Emit(sim, st, -1,
          ScriptFinding(RuleId::NotSimulated,
-                       pg_strcasecmp(language, "plpgsql") != 0
-                           ? psprintf("DO block in language %s: its body was not judged", language)
-                           : "DO block: DDL in it that is not a plain statement or EXECUTE of a constant string was not judged",
+                       psprintf("%s: DDL in it that is not a plain statement or EXECUTE of a constant string was not "
+                                "judged",
+                                what),
                        nullptr),
          sim->EffectiveTimeout());
+}
+
+void JudgeDoBlock(Simulation *sim, const Step *st, DoStmt *stmt) {
+  const char *body = nullptr, *language = "plpgsql";
+  ListCell *lc;
+  foreach (lc, stmt->args) {
+    auto *def = static_cast<DefElem *>(lfirst(lc));
+    if (strcmp(def->defname, "as") == 0) body = strVal(def->arg);
+    else if (strcmp(def->defname, "language") == 0) language = strVal(def->arg);
+  }
+  JudgeBody(sim, st, body, language, psprintf("DO block (%s)", language), sim->body_depth);
+}
+
+// The body and language of a CREATE PROCEDURE / FUNCTION (AS '...' or $$...$$; an
+// SQL-standard BEGIN ATOMIC body is kept as its text too).
+void DefinitionBody(CreateFunctionStmt *def, const char **body, const char **language) {
+  *body = nullptr;
+  *language = "sql";
+  ListCell *lc;
+  foreach (lc, def->options) {
+    auto *opt = static_cast<DefElem *>(lfirst(lc));
+    if (strcmp(opt->defname, "as") == 0 && IsA(opt->arg, List) && list_length(reinterpret_cast<List *>(opt->arg)) == 1)
+      *body = strVal(linitial(reinterpret_cast<List *>(opt->arg)));
+    else if (strcmp(opt->defname, "language") == 0)
+      *language = strVal(opt->arg);
+  }
+}
+
+struct ProcLookup {
+  List *name;
+  Oid proc;
+};
+
+void LookupProcedure(void *arg) {
+  auto *p = static_cast<ProcLookup *>(arg);
+  // The one routine of that name (any kind; overloaded names are left to PostgreSQL).
+  FuncCandidateList candidates = FuncnameGetCandidates(p->name, -1, NIL, false, false, false, true);
+  p->proc = candidates != nullptr && candidates->next == nullptr ? candidates->oid : InvalidOid;
+}
+
+// CALL: the procedure's body, from the script's own CREATE PROCEDURE if it has one,
+// else from the catalog.
+void JudgeCall(Simulation *sim, const Step *st, CallStmt *call) {
+  List *name = call->funccall->funcname;
+  const char *shown = NameListToString(name);
+  if (sim->procedures != nullptr) {
+    bool found = false;
+    char key[kNameKey] = {0};
+    strlcpy(key, shown, sizeof key);
+    auto *entry = static_cast<ScriptProcedure *>(hash_search(sim->procedures, key, HASH_FIND, &found));
+    if (found) {
+      JudgeBody(sim, st, entry->body, entry->language, psprintf("CALL %s (defined in the script)", shown),
+                sim->body_depth);
+      return;
+    }
+  }
+  ProcLookup lookup = {name, InvalidOid};
+  if (!TryInSubtransaction(LookupProcedure, &lookup) || !OidIsValid(lookup.proc)) return;  // PostgreSQL will say
+  HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(lookup.proc));
+  if (!HeapTupleIsValid(tup)) return;
+  bool isnull = false;
+  const Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+  const char *body = isnull ? nullptr : TextDatumGetCString(src);
+  const Oid lang = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup))->prolang;
+  ReleaseSysCache(tup);
+  const char *language = get_language_name(lang, true);
+  JudgeBody(sim, st, body, language ? language : "unknown", psprintf("CALL %s", shown), sim->body_depth);
+}
+
+void RememberProcedure(Simulation *sim, CreateFunctionStmt *def) {
+  if (!def->is_procedure) return;
+  const char *body, *language;
+  DefinitionBody(def, &body, &language);
+  if (body == nullptr) return;
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  if (sim->procedures == nullptr) {
+    HASHCTL ctl;
+    ctl.keysize = kNameKey;
+    ctl.entrysize = sizeof(ScriptProcedure);
+    ctl.hcxt = sim->context;
+    sim->procedures = hash_create("schema_guard script procedures", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+  }
+  char key[kNameKey] = {0};
+  strlcpy(key, NameListToString(def->funcname), sizeof key);
+  auto *entry = static_cast<ScriptProcedure *>(hash_search(sim->procedures, key, HASH_ENTER, nullptr));
+  entry->body = pstrdup(body);
+  entry->language = pstrdup(language);
+  MemoryContextSwitchTo(old);
 }
 
 // Judge one parsed statement of the script and update the script's state.
@@ -711,6 +853,12 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
     case T_DoStmt:
       JudgeDoBlock(sim, st, reinterpret_cast<DoStmt *>(stmt));
       return;
+    case T_CallStmt:
+      JudgeCall(sim, st, reinterpret_cast<CallStmt *>(stmt));
+      return;
+    case T_CreateFunctionStmt:
+      RememberProcedure(sim, reinterpret_cast<CreateFunctionStmt *>(stmt));
+      break;
     default: break;
   }
   if (sim->in_transaction) {
@@ -753,6 +901,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
 
   analysis::StatementAnalysis result;
   analysis::AnalyzeStatementSafely(stmt, &result, sim->held_strong);
+  AddScriptColumnFindings(*sim, stmt, &result);
   // Locks the script's own transaction already holds wait for nobody.
   List *all_targets = result.lock_targets;
   List *waiting = NIL;
