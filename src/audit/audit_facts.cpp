@@ -196,7 +196,8 @@ void ReadAttributes(AuditRun *run, RegTypePass *reg) {
   memset(&key, 0, sizeof key);
   while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
     auto *form = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
-    if (form->attisdropped) continue;
+    // system columns: never a foreign key column, never of a reg* type
+    if (form->attisdropped || form->attnum <= 0) continue;
     if (reg != nullptr && RegTypeCandidate(reg, form->atttypid))
       NoteRegTypeAttribute(reg, form->attrelid, form->attnum, form->atttypid);
     if (run->attributes == nullptr) continue;

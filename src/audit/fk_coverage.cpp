@@ -153,6 +153,34 @@ bool OpclassServesProbe(const OpclassFacts &opc, Oid pfeqop) {
   return get_op_opfamily_strategy(commutator, opc.family) == strategy;
 }
 
+// The (operator class, pfeqop) pairs graded so far in this call: a schema has
+// a handful of them, and each costs four catalog cache lookups.  Reset by
+// FindUncoveredForeignKeys(), so a catalog change between calls is seen.
+struct ProbeMemo {
+  Oid opclass;
+  Oid pfeqop;
+  Oid method;
+  bool served;
+};
+constexpr int kProbeMemoSize = 64;
+ProbeMemo probe_memo[kProbeMemoSize];
+int probe_memo_used = 0;
+
+// Can an index column of this operator class serve the probe's pfeqop?
+// *method: the class's access method.
+bool ProbeServed(Oid opclass, Oid pfeqop, Oid *method) {
+  for (int i = 0; i < probe_memo_used; i++)
+    if (probe_memo[i].opclass == opclass && probe_memo[i].pfeqop == pfeqop) {
+      *method = probe_memo[i].method;
+      return probe_memo[i].served;
+    }
+  const OpclassFacts opc = LookupOpclass(opclass);
+  const bool served = OpclassServesProbe(opc, pfeqop);
+  if (probe_memo_used < kProbeMemoSize) probe_memo[probe_memo_used++] = {opclass, pfeqop, opc.method, served};
+  *method = opc.method;
+  return served;
+}
+
 char *IndexTreeText(Oid indexrelid, AttrNumber attribute) {
   HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexrelid));
   if (!HeapTupleIsValid(tuple)) return nullptr;
@@ -206,8 +234,9 @@ FkGrade GradeLeadingIndex(const IndexLite &ix, const ForeignKey &fk, Oid relid, 
                           const int *pos, const Oid *cast_type, const Oid *cast_func) {
   for (int k = 0; k < fk.n; k++) {
     const int p = pos[k];
-    const OpclassFacts opc = LookupOpclass(ix.opclasses[p]);
-    if (!IsEqualityMethod(opc.method)) return kWrongAccessMethod;
+    Oid method;
+    const bool served = ProbeServed(ix.opclasses[p], fk.pfeqop[k], &method);
+    if (!IsEqualityMethod(method)) return kWrongAccessMethod;
     if (cast_type != nullptr && OidIsValid(cast_type[p])) {
       // the expression must be the very cast the probe writes: FK type -> operator input
       const Oid right = OperatorRightType(fk.pfeqop[k]);
@@ -220,7 +249,7 @@ FkGrade GradeLeadingIndex(const IndexLite &ix, const ForeignKey &fk, Oid relid, 
       }
       if (cast_type[p] != right || !OidIsValid(castfunc) || cast_func[p] != castfunc) return kOperatorMismatch;
     }
-    if (!OpclassServesProbe(opc, fk.pfeqop[k])) return kOperatorMismatch;
+    if (!served) return kOperatorMismatch;
   }
   for (int k = 0; k < fk.n; k++) {
     const Oid collation = ix.collations[pos[k]];
@@ -320,6 +349,7 @@ bool ArrayElements(Datum datum, T *out, int *n) {
 }  // namespace
 
 FkFinding *FindUncoveredForeignKeys(const Oid *namespaces, int n_namespaces, int *count) {
+  probe_memo_used = 0;
   HTAB *indexes = ReadAllIndexes();
   int capacity = 256;
   int found = 0;
