@@ -94,6 +94,11 @@ CREATE MATERIALIZED VIEW st_dom_mv AS SELECT id FROM st_dom;
 CREATE TABLE st_dom_part (id int, v st_base) PARTITION BY RANGE (id);
 CREATE TABLE st_dom_part_1 PARTITION OF st_dom_part FOR VALUES FROM (0) TO (3000);
 INSERT INTO st_dom_part SELECT g, g FROM generate_series(1, 2000) g;
+CREATE EXTENSION citext;
+CREATE FUNCTION st_double(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+CREATE TABLE st_generated (a int, b int GENERATED ALWAYS AS (st_double(a)) STORED, email citext);
+INSERT INTO st_generated (a, email) SELECT g, 'x' FROM generate_series(1, 2000) g;
+CREATE INDEX st_generated_a ON st_generated (a);
 SET allow_in_place_tablespaces = on;
 CREATE TABLESPACE st_space LOCATION '';
 -- no autovacuum worker may hold a lock that a probe would report as a conflict
@@ -108,8 +113,9 @@ ANALYZE;
 RESET schema_guard.mode;
 
 -- DROP TABLE locks the tables its foreign keys reference (their RI triggers go)
-SELECT * FROM sg_test.probe('drop table: the referenced table', 'DROP TABLE st_city', 'st_country');
-SELECT * FROM sg_test.probe('drop table: the dropped table', 'DROP TABLE st_city', 'st_city');
+SELECT * FROM sg_test.probe('drop table: the referenced table', 'DROP TABLE st_city CASCADE', 'st_country');
+SELECT * FROM sg_test.probe('drop table cascade: a referencing table''s foreign key goes', 'DROP TABLE st_city CASCADE', 'st_log');
+SELECT * FROM sg_test.probe('drop table: the dropped table', 'DROP TABLE st_city CASCADE', 'st_city');
 SELECT * FROM sg_test.probe('drop table cascade: the referencing table', 'DROP TABLE st_country CASCADE', 'st_city');
 SELECT * FROM sg_test.probe('drop table without foreign keys locks nothing else', 'DROP TABLE st_other CASCADE', 'st_country');
 SELECT * FROM sg_test.probe('drop partition: the parent', 'DROP TABLE st_part_1', 'st_part');
@@ -183,9 +189,16 @@ SELECT * FROM sg_test.probe('alter domain: a column of a derived domain', 'ALTER
 SELECT * FROM sg_test.probe('alter domain: a materialized view', 'ALTER DOMAIN st_base ADD CONSTRAINT st_positive CHECK (VALUE > 0)', 'st_dom_mv');
 SELECT * FROM sg_test.probe('alter domain: a partition', 'ALTER DOMAIN st_base ADD CONSTRAINT st_positive CHECK (VALUE > 0)', 'st_dom_part_1');
 SELECT * FROM sg_test.probe('alter domain set not null: a partitioned table is locked, not read', 'ALTER DOMAIN st_base SET NOT NULL', 'st_dom_part');
+-- an object that is part of another (a generated column's expression, an extension's
+-- type) takes its owner along
+SELECT * FROM sg_test.probe('drop function cascade drops a generated column', 'DROP FUNCTION st_double(int) CASCADE', 'st_generated');
+SELECT * FROM sg_test.probe('drop extension cascade drops a column of its type', 'DROP EXTENSION citext CASCADE', 'st_generated');
+SELECT * FROM sg_test.probe('alter index depends on extension', 'ALTER INDEX st_generated_a DEPENDS ON EXTENSION citext', 'st_generated_a');
 -- the guard names the locks that wait: lock_timeout_missing on a table the statement does not name
 SET lock_timeout = 0;
 SELECT rule, relation, lock_mode FROM schema_guard.check('DROP TRIGGER IF EXISTS st_missing ON st_other');
+SELECT e FROM schema_guard.explain('DROP TABLE st_city CASCADE') e WHERE e ~ '^table';
+-- without CASCADE the referencing st_log makes PostgreSQL refuse after locking st_city only
 SELECT e FROM schema_guard.explain('DROP TABLE st_city') e WHERE e ~ '^table';
 SELECT e FROM schema_guard.explain('DROP TYPE st_mood CASCADE') e WHERE e ~ '^(table|block)';
 -- without CASCADE the dependent column makes PostgreSQL refuse: only the type is judged
@@ -211,4 +224,5 @@ SET schema_guard.mode = off;
 DROP OWNED BY st_owner;
 DROP ROLE st_owner;
 DROP TABLESPACE st_space;
+DROP EXTENSION citext CASCADE;
 RESET schema_guard.mode;

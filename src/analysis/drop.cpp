@@ -21,6 +21,7 @@ enum ReachFlags : uint8 {
   kOriginal = 1 << 0,  // named by the statement
   kNormal = 1 << 1,    // a normal dependency: dropped only with CASCADE
   kAlong = 1 << 2,     // auto, internal, partition or extension member: always dropped
+  kReverse = 1 << 3,   // the owner of an internal part (or extension member) that is dropped
 };
 
 struct Reached {
@@ -94,6 +95,25 @@ void WalkDependents(DropWalk *walk) {
                   Int32GetDatum(object.objectSubId));
       nkeys = 3;
     }
+    // An object reached through a dependency that is an internal part of another
+    // (a generated column's expression, a constraint's index) or a member of an
+    // extension takes its owner along: findDependentObjects() turns the request
+    // into a deletion of the owning object.
+    if (!(walk->objects[i].flags & kOriginal)) {
+      ScanKeyData okey[3];
+      ScanKeyInit(&okey[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(object.classId));
+      ScanKeyInit(&okey[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(object.objectId));
+      ScanKeyInit(&okey[2], Anum_pg_depend_objsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(object.objectSubId));
+      SysScanDesc oscan = systable_beginscan(depRel, DependDependerIndexId, true, nullptr, 3, okey);
+      HeapTuple otup;
+      while (HeapTupleIsValid(otup = systable_getnext(oscan))) {
+        auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(otup));
+        if (dep->deptype != DEPENDENCY_INTERNAL && dep->deptype != DEPENDENCY_EXTENSION) continue;
+        const ObjectAddress owner = {dep->refclassid, dep->refobjid, dep->refobjsubid};
+        if (!InsideDroppedRelation(walk, owner)) Reach(walk, owner, kReverse, i);
+      }
+      systable_endscan(oscan);
+    }
     SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, nkeys, key);
     HeapTuple tup;
     while (HeapTupleIsValid(tup = systable_getnext(scan))) {
@@ -120,11 +140,11 @@ void WalkDependents(DropWalk *walk) {
   table_close(depRel, AccessShareLock);
 }
 
-// RESTRICT fails when an object is reached only through normal dependencies
-// (reportDependentObjects()).
+// RESTRICT fails when an object is reached neither as an original nor through an
+// auto, internal, partition or extension dependency (reportDependentObjects()).
 bool RestrictFails(const DropWalk *walk) {
   for (int i = 0; i < walk->count; i++)
-    if (walk->objects[i].flags == kNormal) return true;
+    if (!(walk->objects[i].flags & (kOriginal | kAlong))) return true;
   return false;
 }
 

@@ -107,6 +107,8 @@ constexpr StatementInfo kStatements[] = {
      "none (NOWAIT fails at once instead of waiting)", SG_NO_RULES},
     {S::SetSchema, "ALTER TABLE / VIEW / MATERIALIZED VIEW / FOREIGN TABLE / SEQUENCE ... SET SCHEMA", kAEL,
      "the relation", "catalog only; code using the old qualified name fails", SG_RULES(RuleId::SetSchema)},
+    {S::AlterObjectDepends, "ALTER INDEX / MATERIALIZED VIEW / TRIGGER ... [NO] DEPENDS ON EXTENSION", kAEL,
+     "the index, the materialized view or the trigger's table", "catalog only", SG_NO_RULES},
 };
 
 static_assert(sizeof(kStatements) / sizeof(kStatements[0]) == kStatementCount, "every Statement needs an entry");

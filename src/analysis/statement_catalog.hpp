@@ -54,6 +54,7 @@ enum class Statement : uint8 {
   AlterDomain,
   LockTable,
   SetSchema,
+  AlterObjectDepends,
   Count_
 };
 

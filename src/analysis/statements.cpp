@@ -430,6 +430,21 @@ void AnalyzeLockOnly(Node *stmt, StatementAnalysis *out) {
       AddLockTarget(out, VisibleRelation(reinterpret_cast<RuleStmt *>(stmt)->relation),
                     StatementLock(Statement::CreateRule));
       break;
+    case T_AlterObjectDependsStmt: {
+      // ExecAlterObjectDependsStmt(): get_object_address_rv(..., AccessExclusiveLock)
+      // locks the index, materialized view or the trigger's table.
+      auto *deps = reinterpret_cast<AlterObjectDependsStmt *>(stmt);
+      if (deps->relation == nullptr) break;
+      if (deps->objectType != OBJECT_INDEX && deps->objectType != OBJECT_MATVIEW &&
+          deps->objectType != OBJECT_TRIGGER)
+        break;
+      const Oid relid = LookupRelation(deps->relation);
+      const Oid owner = OidIsValid(relid) && deps->objectType == OBJECT_INDEX ? IndexGetRelation(relid, true) : relid;
+      if (!OidIsValid(owner) || IsExemptRelation(owner)) break;
+      SetStatement(out, Statement::AlterObjectDepends, "ALTER ... DEPENDS ON EXTENSION");
+      AddLockTarget(out, relid, StatementLock(Statement::AlterObjectDepends));
+      break;
+    }
     case T_AlterSeqStmt:
       SetStatement(out, Statement::AlterSequence, "ALTER SEQUENCE");
       AddLockTarget(out, VisibleRelation(reinterpret_cast<AlterSeqStmt *>(stmt)->sequence),
@@ -479,6 +494,7 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_RuleStmt:
     case T_AlterSeqStmt:
     case T_AlterObjectSchemaStmt:
+    case T_AlterObjectDependsStmt:
       return true;
     default:
       return false;
@@ -536,6 +552,7 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_ViewStmt:
     case T_RuleStmt:
     case T_AlterSeqStmt:
+    case T_AlterObjectDependsStmt:
     case T_CreateTrigStmt:
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:
