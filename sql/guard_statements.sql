@@ -99,6 +99,12 @@ CREATE FUNCTION st_double(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 
 CREATE TABLE st_generated (a int, b int GENERATED ALWAYS AS (st_double(a)) STORED, email citext);
 INSERT INTO st_generated (a, email) SELECT g, 'x' FROM generate_series(1, 2000) g;
 CREATE INDEX st_generated_a ON st_generated (a);
+CREATE TABLE st_ppk (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE st_ppk_1 PARTITION OF st_ppk FOR VALUES FROM (0) TO (1000);
+CREATE TABLE st_ppk_2 PARTITION OF st_ppk FOR VALUES FROM (1000) TO (3000);
+INSERT INTO st_ppk SELECT g FROM generate_series(1, 2000) g;
+CREATE TABLE st_rf (id int, pid int);
+INSERT INTO st_rf SELECT g, g FROM generate_series(1, 2000) g;
 SET allow_in_place_tablespaces = on;
 CREATE TABLESPACE st_space LOCATION '';
 -- no autovacuum worker may hold a lock that a probe would report as a conflict
@@ -194,6 +200,10 @@ SELECT * FROM sg_test.probe('alter domain set not null: a partitioned table is l
 SELECT * FROM sg_test.probe('drop function cascade drops a generated column', 'DROP FUNCTION st_double(int) CASCADE', 'st_generated');
 SELECT * FROM sg_test.probe('drop extension cascade drops a column of its type', 'DROP EXTENSION citext CASCADE', 'st_generated');
 SELECT * FROM sg_test.probe('alter index depends on extension', 'ALTER INDEX st_generated_a DEPENDS ON EXTENSION citext', 'st_generated_a');
+-- a foreign key to a partitioned table locks and reads its partitions
+SELECT * FROM sg_test.probe('add foreign key to a partitioned table: a partition', 'ALTER TABLE st_rf ADD CONSTRAINT st_rf_fk FOREIGN KEY (pid) REFERENCES st_ppk', 'st_ppk_1');
+SELECT * FROM sg_test.probe('add column references a partitioned table: a partition', 'ALTER TABLE st_rf ADD COLUMN p2 int REFERENCES st_ppk', 'st_ppk_2');
+SELECT * FROM sg_test.probe('create table references a partitioned table: a partition', 'CREATE TABLE st_new_ref (pid int REFERENCES st_ppk)', 'st_ppk_2');
 -- the guard names the locks that wait: lock_timeout_missing on a table the statement does not name
 SET lock_timeout = 0;
 SELECT rule, relation, lock_mode FROM schema_guard.check('DROP TRIGGER IF EXISTS st_missing ON st_other');

@@ -138,6 +138,13 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validate
       AddFinding(out, RuleId::AddCheckScan, relid, lock, kScan,
                  psprintf("a CHECK constraint on new %s", what));
   }
+  if (foreign) {
+    ListCell *fc;
+    foreach (fc, def->constraints) {
+      auto *con = static_cast<Constraint *>(lfirst(fc));
+      if (con->contype == CONSTR_FOREIGN) LockReferencedTable(out, LookupRelation(con->pktable));
+    }
+  }
   if (foreign && fk_validated)
     AddFinding(out, RuleId::AddForeignKeyScan, relid, lock, kScan,
                psprintf("a FOREIGN KEY on new %s", what));
@@ -653,7 +660,7 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
     case CONSTR_FOREIGN: {
       const Oid pkrel = LookupRelation(con->pktable);
       // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
-      if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+      LockReferencedTable(out, pkrel);
       if (!con->skip_validation)
         AddForeignKeyValidation(out, relid, lock, pkrel, psprintf("FOREIGN KEY constraint%s", name));
       break;
@@ -1179,7 +1186,7 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
       if (cmd->subtype == AT_AddConstraint && con != nullptr && IsA(con, Constraint) &&
           con->contype == CONSTR_FOREIGN) {
         const Oid pkrel = LookupRelation(con->pktable);
-        if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+        LockReferencedTable(out, pkrel);
       }
     }
     out->command = "ALTER TABLE";

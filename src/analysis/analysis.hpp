@@ -155,6 +155,8 @@ Finding *NewFinding(policy::RuleId rule, Oid relid, LOCKMODE lock, uint8 effects
 void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE lock,
                 uint8 effects, const char *what, const char *reason = nullptr);
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock);
+// The table a new FOREIGN KEY references (and its partitions): SHARE ROW EXCLUSIVE.
+void LockReferencedTable(StatementAnalysis *out, Oid pkrel);
 
 // Is nsp one of schema_guard.exempt_schemas?  Only a schema that belongs to an
 // extension counts (pg_repack's schema repack is created by CREATE EXTENSION

@@ -202,6 +202,17 @@ void AddFinding(StatementAnalysis *out, policy::RuleId rule, Oid relid, LOCKMODE
     out->rewrites = list_concat_unique_oid(out->rewrites, InheritanceTree(relid));
 }
 
+void LockReferencedTable(StatementAnalysis *out, Oid pkrel) {
+  if (!OidIsValid(pkrel) || IsExemptRelation(pkrel)) return;
+  AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+  // addFkRecurseReferenced(): a partitioned referenced table's partitions get the
+  // action triggers, and are read by the validation, under the same lock.
+  if (get_rel_relkind(pkrel) != RELKIND_PARTITIONED_TABLE) return;
+  ListCell *lc;
+  foreach (lc, InheritanceTree(pkrel))
+    if (!IsExemptRelation(lfirst_oid(lc))) AddLockTarget(out, lfirst_oid(lc), ShareRowExclusiveLock);
+}
+
 void AddLockTarget(StatementAnalysis *out, Oid relid, LOCKMODE lock) {
   if (!OidIsValid(relid) || lock == NoLock) return;
   ListCell *lc;

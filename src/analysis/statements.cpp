@@ -390,8 +390,7 @@ void AnalyzeCreateTable(CreateStmt *stmt, StatementAnalysis *out) {
   foreach (lc, constraints) {
     auto *con = static_cast<Constraint *>(lfirst(lc));
     if (IsA(con, Constraint) && con->contype == CONSTR_FOREIGN) {
-      const Oid pk = VisibleRelation(con->pktable);
-      if (OidIsValid(pk)) AddLockTarget(out, pk, ShareRowExclusiveLock);
+      LockReferencedTable(out, LookupRelation(con->pktable));
     }
   }
 }
