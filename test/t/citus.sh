@@ -72,7 +72,7 @@ marks() { echo "$(log_size coord) $(log_size w1) $(log_size w2)"; }
 # no guard message on the workers since the marks
 workers_quiet() { set -- $1; echo "$(( $(guard_lines w1 $2) + $(guard_lines w2 $3) ))"; }
 
-echo "1..36"
+echo "1..37"
 
 # --- topology -------------------------------------------------------------------------
 ok "$(for p in $CPORT $W1PORT $W2PORT; do val $p -c "SELECT active FROM schema_guard.status()"; done | tr '\n' ' ')" \
@@ -204,9 +204,15 @@ out=$(qc -c "SELECT citus_drain_node('127.0.0.1', $W2PORT, shard_transfer_mode :
          -c "SELECT rebalance_table_shards(shard_transfer_mode := 'block_writes')" \
          -c "CALL citus_cleanup_orphaned_resources()" 2>&1 | grep -v '^NOTICE\|^$\|^CALL$')
 ok "$out" "t" "drain, remove and re-add a worker (metadata sync), then rebalance: all succeed"
+# the background rebalancer (a job run by Citus's background workers)
+s3=$(shard_on t "$W2PORT"); s3=${s3##*_}
+out=$(qc -c "SELECT citus_move_shard_placement($s3, '127.0.0.1', $W2PORT, '127.0.0.1', $W1PORT, shard_transfer_mode := 'block_writes')" \
+         -c "SELECT citus_rebalance_start(shard_transfer_mode := 'block_writes') > 0" -c "SELECT citus_rebalance_wait()" \
+         -c "SELECT state FROM citus_rebalance_status()" -c "CALL citus_cleanup_orphaned_resources()" 2>&1 | grep -v '^NOTICE\|^DETAIL\|^HINT\|^$\|^CALL$')
+ok "$(echo $out)" "t finished" "the background rebalancer (citus_rebalance_start) finishes its job"
 ms=$(( $(date +%s) - t0 ))
-ok "$(val "$CPORT" -c "SELECT count(*) FROM t")|$(val "$CPORT" -c "SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 't'::regclass")" \
-   "50000|2" "after the operations ($ms s) the table has all its rows on both workers"
+ok "$(val "$CPORT" -c "SELECT count(*) FROM t")|$(val "$CPORT" -c "SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 't'::regclass")|$(val "$CPORT" -c "SELECT count(*) FROM pg_dist_shard_placement JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'r'::regclass")" \
+   "50000|2|3" "after the operations ($ms s) the table has all its rows on both workers, and the reference table was copied to the re-added worker"
 ok "$(workers_quiet "$m")|$(guard_lines coord "${m%% *}")" "0|0" "no guard message on any node during Citus's operations"
 
 # --- audits -----------------------------------------------------------------------------------
