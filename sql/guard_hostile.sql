@@ -53,8 +53,6 @@ SET schema_guard.rules = 'drop_table:sometimes';
 SET schema_guard.allow = 'no_such_rule';
 SET schema_guard.allow = ' , ';
 SET schema_guard.mode = '';
-SET schema_guard.lock_timeout = -1;
-SET schema_guard.min_table_size = '-1';
 -- a 130 kB allow list (every rule, 200 times over) is accepted and allows
 BEGIN;
 SELECT length(set_config('schema_guard.allow', string_agg(rule_id, ','), true)) > 100000 AS long_allow
@@ -126,9 +124,6 @@ SELECT format('ALTER TABLE h ADD COLUMN deep4 int DEFAULT 1%s', repeat(' + 1', 3
 -- too deep for the server itself: its own clean errors, with the guard on or off
 \set ECHO none
 SELECT format('ALTER TABLE h ADD COLUMN deep5 int DEFAULT 1%s', repeat(' + 1', 100000)) \gexec
-\set ECHO all
-\set ECHO none
-SELECT format('ALTER TABLE h ADD COLUMN deep6 int DEFAULT %s1%s', repeat('(', 100000), repeat(')', 100000)) \gexec
 \set ECHO all
 SET schema_guard.mode = off;
 \set ECHO none

@@ -49,3 +49,38 @@
 #else
 #define SG_LOCAL_BEENTRY(index) pgstat_fetch_stat_local_beentry(index)
 #endif
+
+// 19's DomainHasConstraints() also says whether a CHECK constraint is volatile (NULL:
+// not asked).  The analysis asks only whether there are constraints, as 15 to 18 decide
+// rewrites; 19 may skip the rewrite of ADD COLUMN for non-volatile domain constraints
+// (there is no 19 server or source here to observe it), which makes the guard's verdict
+// on 19 the stricter one.
+#if PG_VERSION_NUM >= 190000
+#define SG_DOMAIN_HAS_CONSTRAINTS(type_id) DomainHasConstraints((type_id), nullptr)
+#else
+#define SG_DOMAIN_HAS_CONSTRAINTS(type_id) DomainHasConstraints(type_id)
+#endif
+
+// 19 parses CLUSTER as one form of REPACK (RepackStmt; its relation is a VacuumRelation).
+// The other forms, REPACK and its CONCURRENTLY option, cannot be observed here (no 19
+// server): they are judged like CLUSTER, a rewrite under ACCESS EXCLUSIVE, the stricter
+// verdict.
+#if PG_VERSION_NUM >= 190000
+using SgClusterStmt = RepackStmt;
+#define SG_T_CLUSTER_STMT T_RepackStmt
+#define SG_CLUSTER_RELATION(stmt) ((stmt)->relation != nullptr ? (stmt)->relation->relation : nullptr)
+#define SG_CLUSTER_COMMAND(stmt) ((stmt)->command == REPACK_COMMAND_CLUSTER ? "CLUSTER" \
+                                  : (stmt)->command == REPACK_COMMAND_VACUUMFULL ? "VACUUM FULL" : "REPACK")
+#else
+using SgClusterStmt = ClusterStmt;
+#define SG_T_CLUSTER_STMT T_ClusterStmt
+#define SG_CLUSTER_RELATION(stmt) ((stmt)->relation)
+#define SG_CLUSTER_COMMAND(stmt) "CLUSTER"
+#endif
+
+// A syscache invalidation callback's cache id: an enum from 19 on.
+#if PG_VERSION_NUM >= 190000
+using SgSysCacheId = SysCacheIdentifier;
+#else
+using SgSysCacheId = int;
+#endif

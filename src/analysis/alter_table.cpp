@@ -56,7 +56,7 @@ void ProbeDefault(void *arg) {
   Oid typid;
   int32 typmod;
   typenameTypeIdAndMod(nullptr, p->def->typeName, &typid, &typmod);
-  p->domain_constraints = DomainHasConstraints(typid);
+  p->domain_constraints = SG_DOMAIN_HAS_CONSTRAINTS(typid);
   Node *expr = nullptr;
   if (p->raw_default != nullptr) {
     ParseState *pstate = make_parsestate(nullptr);
@@ -164,7 +164,7 @@ bool ColumnChangeRequiresRewrite(Node *expr, AttrNumber varattno) {
       expr = reinterpret_cast<Node *>(reinterpret_cast<RelabelType *>(expr)->arg);
     } else if (IsA(expr, CoerceToDomain)) {
       auto *d = reinterpret_cast<CoerceToDomain *>(expr);
-      if (DomainHasConstraints(d->resulttype)) return true;
+      if (SG_DOMAIN_HAS_CONSTRAINTS(d->resulttype)) return true;
       expr = reinterpret_cast<Node *>(d->arg);
     } else if (IsA(expr, FuncExpr)) {
       auto *f = reinterpret_cast<FuncExpr *>(expr);

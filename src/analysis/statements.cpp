@@ -144,17 +144,19 @@ void AnalyzeVacuum(VacuumStmt *stmt, StatementAnalysis *out) {
   }
 }
 
-void AnalyzeCluster(ClusterStmt *stmt, StatementAnalysis *out) {
-  out->command = "CLUSTER";
-  if (stmt->relation == nullptr) {
-    AddFinding(out, RuleId::Cluster, InvalidOid, AccessExclusiveLock, kRewrite, "CLUSTER");
+void AnalyzeCluster(SgClusterStmt *stmt, StatementAnalysis *out) {
+  const char *command = SG_CLUSTER_COMMAND(stmt);
+  out->command = command;
+  RangeVar *relation = SG_CLUSTER_RELATION(stmt);
+  if (relation == nullptr) {
+    AddFinding(out, RuleId::Cluster, InvalidOid, AccessExclusiveLock, kRewrite, command);
     static_cast<Finding *>(llast(out->findings))->rel_text = "every previously clustered table";
     return;
   }
-  const Oid relid = VisibleRelation(stmt->relation);
+  const Oid relid = VisibleRelation(relation);
   if (!OidIsValid(relid)) return;
   AddLockTarget(out, relid, AccessExclusiveLock);
-  AddFinding(out, RuleId::Cluster, relid, AccessExclusiveLock, kRewrite, "CLUSTER");
+  AddFinding(out, RuleId::Cluster, relid, AccessExclusiveLock, kRewrite, command);
 }
 
 void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
@@ -475,7 +477,7 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_ReindexStmt:
     case T_RefreshMatViewStmt:
     case T_VacuumStmt:
-    case T_ClusterStmt:
+    case SG_T_CLUSTER_STMT:
     case T_RenameStmt:
     case T_DropStmt:
     case T_TruncateStmt:
@@ -536,7 +538,7 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks)
     case T_ReindexStmt: AnalyzeReindex(reinterpret_cast<ReindexStmt *>(parsetree), out); break;
     case T_RefreshMatViewStmt: AnalyzeRefresh(reinterpret_cast<RefreshMatViewStmt *>(parsetree), out); break;
     case T_VacuumStmt: AnalyzeVacuum(reinterpret_cast<VacuumStmt *>(parsetree), out); break;
-    case T_ClusterStmt: AnalyzeCluster(reinterpret_cast<ClusterStmt *>(parsetree), out); break;
+    case SG_T_CLUSTER_STMT: AnalyzeCluster(reinterpret_cast<SgClusterStmt *>(parsetree), out); break;
     case T_RenameStmt: AnalyzeRename(reinterpret_cast<RenameStmt *>(parsetree), out); break;
     case T_DropStmt: AnalyzeDrop(reinterpret_cast<DropStmt *>(parsetree), out); break;
     case T_DropOwnedStmt: AnalyzeDropOwned(reinterpret_cast<DropOwnedStmt *>(parsetree), out); break;

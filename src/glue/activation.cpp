@@ -12,7 +12,7 @@ Cached installed = Cached::Unknown;
 
 // CREATE / DROP EXTENSION create or drop our schema and functions; their cache
 // invalidations (sent to every backend) reset the cached answer.
-extern "C" void InvalidateInstalled(Datum arg, int cacheid, uint32 hashvalue) {
+extern "C" void InvalidateInstalled(Datum arg, SgSysCacheId cacheid, uint32 hashvalue) {
   installed = Cached::Unknown;
 }
 

@@ -31,7 +31,8 @@ else
 fi
 supported=$(grep -E '^Supported:' README.md)
 majors=$(sed -n 's/^MAJORS=.*:-\(.*\)}.*/\1/p' scripts/matrix.sh)
-ok_match "$supported" "^Supported: PostgreSQL $(echo "$majors" | tr ' ' '\n' | grep -v 19 | paste -sd' ' | sed 's/ /, /g') " \
-  "README's Supported line names the majors scripts/matrix.sh tests ($majors)"
+missing=""
+for m in $majors; do echo "$supported" | grep -qw "$m" || missing="$missing $m"; done
+ok "$missing" "" "README's Supported line names every major scripts/matrix.sh builds ($majors)"
 echo "1..$n"
 exit $failed
