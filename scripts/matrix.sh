@@ -334,6 +334,7 @@ run_major() {
 # one line per suite from scripts/test.sh's output
 summarize() {
   local log=$1 section
+  if ! grep -q '^== pg_regress' "$log"; then echo "FAILED to build"; return; fi
   section() { awk -v from="$1" -v to="$2" 'index($0, from) == 1 {p = 1} to != "" && index($0, to) == 1 {p = 0} p' "$log"; }
   printf 'pg_regress: %s; pgTAP: %s; TAP: %s%s\n' \
     "$(grep -Eo '(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$log" | head -1)" \

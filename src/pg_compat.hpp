@@ -84,3 +84,17 @@ using SgSysCacheId = SysCacheIdentifier;
 #else
 using SgSysCacheId = int;
 #endif
+
+// This backend's local transaction id: inside PGPROC.vxid from 17 on.
+#if PG_VERSION_NUM >= 170000
+#define SG_MY_LXID (MyProc->vxid.lxid)
+#else
+#define SG_MY_LXID (MyProc->lxid)
+#endif
+
+// stringToQualifiedNameList() takes a soft-error context from 16 on (NULL: raise).
+#if PG_VERSION_NUM >= 160000
+#define SG_STRING_TO_QUALIFIED_NAME_LIST(string) stringToQualifiedNameList((string), nullptr)
+#else
+#define SG_STRING_TO_QUALIFIED_NAME_LIST(string) stringToQualifiedNameList(string)
+#endif

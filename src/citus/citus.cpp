@@ -72,8 +72,8 @@ MemoryContext cache_context = nullptr;
 
 void ResetCacheIfStale() {
   const TimestampTz stmt = GetCurrentStatementStartTimestamp();
-  if (cache_lxid == MyProc->lxid && cache_stmt == stmt) return;
-  cache_lxid = MyProc->lxid;
+  if (cache_lxid == SG_MY_LXID && cache_stmt == stmt) return;
+  cache_lxid = SG_MY_LXID;
   cache_stmt = stmt;
   cache_used = 0;
   if (cache_context == nullptr)
@@ -146,7 +146,7 @@ void ReadFacts(void *arg) {
     if (local) {
       int64 bytes = 0;
       for (int j = 0; j < nelems; j++) {
-        List *qname = stringToQualifiedNameList(TextDatumGetCString(elems[j]));
+        List *qname = SG_STRING_TO_QUALIFIED_NAME_LIST(TextDatumGetCString(elems[j]));
         const Oid shard = RangeVarGetRelid(makeRangeVarFromNameList(qname), NoLock, true);
         if (!OidIsValid(shard)) {
           f->size_known = false;

@@ -177,7 +177,7 @@ SG_SQL_FUNCTION(schema_guard_relations_bytes) {
   int64 total = 0;
   for (int i = 0; i < count; i++) {
     if (nulls[i]) PG_RETURN_NULL();
-    List *qname = stringToQualifiedNameList(TextDatumGetCString(elems[i]));
+    List *qname = SG_STRING_TO_QUALIFIED_NAME_LIST(TextDatumGetCString(elems[i]));
     const Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(qname), NoLock, true);
     if (!OidIsValid(relid)) PG_RETURN_NULL();
     total += analysis::StorageBytes(relid);
