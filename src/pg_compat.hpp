@@ -98,3 +98,10 @@ using SgSysCacheId = int;
 #else
 #define SG_STRING_TO_QUALIFIED_NAME_LIST(string) stringToQualifiedNameList(string)
 #endif
+
+// build_attrmap_by_name() takes missing_ok from 16 on (false: as 15 behaves, an error).
+#if PG_VERSION_NUM >= 160000
+#define SG_BUILD_ATTRMAP_BY_NAME(indesc, outdesc) build_attrmap_by_name((indesc), (outdesc), false)
+#else
+#define SG_BUILD_ATTRMAP_BY_NAME(indesc, outdesc) build_attrmap_by_name((indesc), (outdesc))
+#endif

@@ -743,7 +743,7 @@ const char *IndexesBuiltOnAttach(Oid parent, Oid attached) {
     crels[i] = RelationIdGetRelation(list_nth_oid(children, i));
     if (crels[i] != nullptr) cinfos[i] = BuildIndexInfo(crels[i]);
   }
-  AttrMap *attmap = build_attrmap_by_name(RelationGetDescr(arel), RelationGetDescr(prel));
+  AttrMap *attmap = SG_BUILD_ATTRMAP_BY_NAME(RelationGetDescr(arel), RelationGetDescr(prel));
   StringInfoData built;
   initStringInfo(&built);
   ListCell *lc;
