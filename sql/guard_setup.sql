@@ -127,7 +127,7 @@ BEGIN
   END;
 
   -- TRUNCATE gives the table new (empty) storage: a new relfilenode.
-  pred_rewrite := coalesce(v_target_rules ~ '(truncate|alter_column_type_rewrite|add_column_rewrite|set_persistence_rewrite|set_access_method_rewrite|set_tablespace_copy|vacuum_full|cluster|refresh_matview_blocking)', false);
+  pred_rewrite := coalesce(v_target_rules ~ '(truncate|alter_column_type_rewrite|add_column_rewrite|set_expression_rewrite|set_persistence_rewrite|set_access_method_rewrite|set_tablespace_copy|vacuum_full|cluster|refresh_matview_blocking)', false);
   pred_index := coalesce(v_target_rules ~ '(create_index_blocking|add_constraint_index_build|reindex_blocking|alter_column_type_index_rebuild|attach_partition_index_build)', false);
   pred_scan := coalesce(v_target_rules ~ '(add_check_scan|add_foreign_key_scan|set_not_null_scan|attach_partition_scan|alter_domain_scan|alter_column_type_recheck|validate_under_strong_lock)', false);
   v_agrees := pred_rewrite = v_rewritten

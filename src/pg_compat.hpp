@@ -105,3 +105,58 @@ using SgSysCacheId = int;
 #else
 #define SG_BUILD_ATTRMAP_BY_NAME(indesc, outdesc) build_attrmap_by_name((indesc), (outdesc))
 #endif
+
+// 18: a generated column can be VIRTUAL, computed when read: adding one or changing its
+// expression rewrites nothing (tablecmds.c ATExecAddColumn, ATExecSetExpression).
+#if PG_VERSION_NUM >= 180000
+#define SG_GENERATED_VIRTUAL(constraint) ((constraint)->generated_kind == ATTRIBUTE_GENERATED_VIRTUAL)
+#define SG_ATTGENERATED_VIRTUAL(attgenerated) ((attgenerated) == ATTRIBUTE_GENERATED_VIRTUAL)
+#else
+#define SG_GENERATED_VIRTUAL(constraint) false
+#define SG_ATTGENERATED_VIRTUAL(attgenerated) false
+#endif
+
+// 18: CHECK and FOREIGN KEY constraints can be NOT ENFORCED: never validated, no scan.
+#if PG_VERSION_NUM >= 180000
+#define SG_CONSTRAINT_ENFORCED(constraint) ((constraint)->is_enforced)
+#else
+#define SG_CONSTRAINT_ENFORCED(constraint) true
+#endif
+
+// 17: ALTER COLUMN ... SET EXPRESSION AS (...) on a generated column.
+inline bool SgIsSetExpression(AlterTableType subtype) {
+#if PG_VERSION_NUM >= 170000
+  return subtype == AT_SetExpression;
+#else
+  (void) subtype;
+  return false;
+#endif
+}
+
+// 18: ALTER CONSTRAINT ... ENFORCED on a NOT ENFORCED foreign key validates it in
+// Phase 3 (AlterConstrUpdateConstraintEntry marks it validated).
+inline bool SgAlterConstraintEnforces(const AlterTableCmd *cmd) {
+#if PG_VERSION_NUM >= 180000
+  if (cmd->subtype != AT_AlterConstraint || cmd->def == nullptr || !IsA(cmd->def, ATAlterConstraint)) return false;
+  const auto *alter = reinterpret_cast<const ATAlterConstraint *>(cmd->def);
+  return alter->alterEnforceability && alter->is_enforced;
+#else
+  (void) cmd;
+  return false;
+#endif
+}
+inline const char *SgAlterConstraintName(const AlterTableCmd *cmd) {
+#if PG_VERSION_NUM >= 180000
+  return reinterpret_cast<const ATAlterConstraint *>(cmd->def)->conname;
+#else
+  (void) cmd;
+  return nullptr;
+#endif
+}
+
+// pg_constraint.conenforced (18); every constraint is enforced before.
+#if PG_VERSION_NUM >= 180000
+#define SG_CONENFORCED(form) ((form)->conenforced)
+#else
+#define SG_CONENFORCED(form) true
+#endif

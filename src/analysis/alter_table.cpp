@@ -83,7 +83,7 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validate
   const char *what = psprintf("column %s", quote_identifier(def->colname));
 
   Node *raw_default = nullptr;
-  bool identity = false, generated = false, not_null = false;
+  bool identity = false, generated = false, virtual_generated = false, not_null = false;
   bool check = false, foreign = false, unique_or_pk = false;
   ListCell *lc;
   foreach (lc, def->constraints) {
@@ -91,7 +91,7 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validate
     switch (con->contype) {
       case CONSTR_DEFAULT: raw_default = con->raw_expr; break;
       case CONSTR_IDENTITY: identity = true; break;
-      case CONSTR_GENERATED: generated = true; break;
+      case CONSTR_GENERATED: generated = true; virtual_generated = SG_GENERATED_VIRTUAL(con); break;
       case CONSTR_NOTNULL: not_null = true; break;
       case CONSTR_PRIMARY: not_null = true; unique_or_pk = true; break;
       case CONSTR_UNIQUE: unique_or_pk = true; break;
@@ -106,6 +106,9 @@ void AnalyzeAddColumn(Oid relid, LOCKMODE lock, ColumnDef *def, bool fk_validate
   ErrorData *probe_error = nullptr;
   if (identity) {
     rewrite_reason = "An identity column is filled for every existing row.";
+  } else if (virtual_generated) {
+    // computed when read: no rewrite, whatever the expression or type (a NOT NULL one
+    // is still checked against every row, below)
   } else if (generated) {
     rewrite_reason = "A GENERATED ... STORED column is computed for every existing row.";
   } else if (IsSerialTypeName(def->typeName)) {
@@ -654,14 +657,14 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
   const char *name = con->conname ? psprintf(" %s", quote_identifier(con->conname)) : "";
   switch (con->contype) {
     case CONSTR_CHECK:
-      if (!con->skip_validation)
+      if (!con->skip_validation && SG_CONSTRAINT_ENFORCED(con))
         AddFinding(out, RuleId::AddCheckScan, relid, lock, kScan, psprintf("CHECK constraint%s", name));
       break;
     case CONSTR_FOREIGN: {
       const Oid pkrel = LookupRelation(con->pktable);
       // Both tables are locked in SHARE ROW EXCLUSIVE while the check runs.
       LockReferencedTable(out, pkrel);
-      if (!con->skip_validation)
+      if (!con->skip_validation && SG_CONSTRAINT_ENFORCED(con))
         AddForeignKeyValidation(out, relid, lock, pkrel, psprintf("FOREIGN KEY constraint%s", name));
       break;
     }
@@ -694,9 +697,57 @@ void AnalyzeAddConstraint(Oid relid, LOCKMODE lock, Constraint *con, StatementAn
       AddFinding(out, RuleId::AddConstraintIndexBuild, relid, lock, kIndexBuild,
                  psprintf("EXCLUDE constraint%s", name));
       break;
+    case CONSTR_NOTNULL: {
+      // ADD CONSTRAINT name NOT NULL column (18): checked against every row like SET
+      // NOT NULL, unless NOT VALID (then VALIDATE CONSTRAINT scans later).
+      if (con->skip_validation || list_length(con->keys) != 1) break;
+      const char *colname = strVal(linitial(con->keys));
+      if (SetNotNullNeedsScan(relid, colname))
+        AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+                   psprintf("NOT NULL constraint%s on %s", name, ColumnText(colname)));
+      break;
+    }
     default:
       break;
   }
+}
+
+// ------------------------------------------- SET EXPRESSION, ALTER CONSTRAINT ENFORCED
+
+// ALTER COLUMN ... SET EXPRESSION (17+), as ATExecSetExpression() decides: a STORED
+// column is recomputed for every row (a rewrite); a VIRTUAL one (18) rewrites nothing,
+// but Phase 3 checks every row when the column is NOT NULL (verify_new_notnull).
+void AnalyzeSetExpression(Oid relid, LOCKMODE lock, const char *colname, StatementAnalysis *out) {
+  HeapTuple att = colname != nullptr ? SearchSysCacheAttName(relid, colname) : nullptr;
+  if (att == nullptr) return;  // PostgreSQL raises its own error
+  const auto *form = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att));
+  const char generated = form->attgenerated;
+  const bool not_null = form->attnotnull;
+  ReleaseSysCache(att);
+  if (generated == ATTRIBUTE_GENERATED_STORED)
+    AddFinding(out, RuleId::SetExpressionRewrite, relid, lock, kRewrite,
+               psprintf("the expression of stored generated %s", ColumnText(colname)));
+  else if (SG_ATTGENERATED_VIRTUAL(generated) && not_null)
+    AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+               psprintf("SET EXPRESSION on NOT NULL virtual generated %s", ColumnText(colname)));
+}
+
+// ALTER CONSTRAINT ... ENFORCED (18) on a foreign key that is NOT ENFORCED: Phase 3
+// validates every row, as ADD FOREIGN KEY does.
+void AnalyzeEnforceConstraint(Oid relid, LOCKMODE lock, const char *conname, StatementAnalysis *out) {
+  if (conname == nullptr) return;
+  const Oid conoid = get_relation_constraint_oid(relid, conname, true);
+  if (!OidIsValid(conoid)) return;
+  HeapTuple tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+  if (tup == nullptr) return;
+  const auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+  const bool validates = con->contype == CONSTRAINT_FOREIGN && !SG_CONENFORCED(con);
+  const Oid pkrel = con->confrelid;
+  ReleaseSysCache(tup);
+  if (!validates) return;
+  if (OidIsValid(pkrel) && !IsExemptRelation(pkrel)) AddLockTarget(out, pkrel, ShareRowExclusiveLock);
+  AddForeignKeyValidation(out, relid, lock, pkrel,
+                          psprintf("ALTER CONSTRAINT %s ENFORCED", quote_identifier(conname)));
 }
 
 // --------------------------------------------------------- ATTACH PARTITION
@@ -1014,6 +1065,7 @@ namespace {
 bool CommandsRecurse(List *cmds) {
   ListCell *lc;
   foreach (lc, cmds) {
+    if (SgIsSetExpression(static_cast<AlterTableCmd *>(lfirst(lc))->subtype)) return true;
     switch (static_cast<AlterTableCmd *>(lfirst(lc))->subtype) {
       case AT_AddColumn:
       case AT_AlterColumnType:
@@ -1210,6 +1262,14 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
   ListCell *lc;
   foreach (lc, stmt->cmds) {
     auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (SgIsSetExpression(cmd->subtype)) {  // 17+
+      AnalyzeSetExpression(relid, lock, cmd->name, out);
+      continue;
+    }
+    if (SgAlterConstraintEnforces(cmd)) {  // 18+
+      AnalyzeEnforceConstraint(relid, lock, SgAlterConstraintName(cmd), out);
+      continue;
+    }
     switch (cmd->subtype) {
       case AT_AddColumn:
         AnalyzeAddColumn(relid, lock, reinterpret_cast<ColumnDef *>(cmd->def), fk_validated, out);

@@ -15,6 +15,7 @@ enum class RuleId : uint8_t {
   AlterColumnTypeRewrite,
   AlterColumnTypeIndexRebuild,
   AddColumnRewrite,
+  SetExpressionRewrite,
   SetPersistenceRewrite,
   SetAccessMethodRewrite,
   SetTablespaceCopy,

@@ -22,6 +22,7 @@ W=$BASE/work
 trap 'stop_cluster "$DIR"; stop_cluster "$DIR2"' EXIT
 stop_cluster "$DIR"; stop_cluster "$DIR2"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "max_connections = 40"
+rm -rf "$W"  # a previous run (another major's pg_dump) may have left its archives
 mkdir -p "$W" && chown postgres "$W"
 export PGHOST=$DIR/sock PGPORT=$PORT
 b() { "$PG_BIN/$@"; }
