@@ -160,3 +160,10 @@ inline const char *SgAlterConstraintName(const AlterTableCmd *cmd) {
 #else
 #define SG_CONENFORCED(form) true
 #endif
+
+// Ownership checks: one object_ownercheck() for every catalog from 16 on.
+#if PG_VERSION_NUM >= 160000
+#define SG_DATABASE_OWNERCHECK(db, role) object_ownercheck(DatabaseRelationId, (db), (role))
+#else
+#define SG_DATABASE_OWNERCHECK(db, role) pg_database_ownercheck((db), (role))
+#endif

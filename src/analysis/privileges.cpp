@@ -32,9 +32,10 @@ bool OwnsNamespace(Oid nsp) {
 
 bool HasTablePrivilege(Oid relid, AclMode mode) {
   if (!OidIsValid(relid)) return true;
+  // any of the mode's privileges (pg_class_aclcheck is pg_class_aclmask with ACLMASK_ANY)
   bool missing = false;
-  const AclMode granted = pg_class_aclmask_ext(relid, GetUserId(), mode, ACLMASK_ANY, &missing);
-  return missing || granted != 0;
+  const AclResult result = pg_class_aclcheck_ext(relid, GetUserId(), mode, &missing);
+  return missing || result == ACLCHECK_OK;
 }
 
 bool Owns(const RangeVar *rv) { return rv == nullptr || OwnsRelation(LookupRelation(rv)); }
@@ -138,7 +139,7 @@ bool CallerMayRun(Node *parsetree) {
     case T_AlterTableStmt: return MayAlterTable(reinterpret_cast<AlterTableStmt *>(parsetree));
     case T_IndexStmt: return Owns(reinterpret_cast<IndexStmt *>(parsetree)->relation);
     case T_RefreshMatViewStmt: return Owns(reinterpret_cast<RefreshMatViewStmt *>(parsetree)->relation);
-    case T_ClusterStmt: return Owns(reinterpret_cast<ClusterStmt *>(parsetree)->relation);
+    case SG_T_CLUSTER_STMT: return Owns(SG_CLUSTER_RELATION(reinterpret_cast<SgClusterStmt *>(parsetree)));
     case T_ReindexStmt: {
       auto *stmt = reinterpret_cast<ReindexStmt *>(parsetree);
       switch (stmt->kind) {
@@ -148,7 +149,7 @@ bool CallerMayRun(Node *parsetree) {
           const Oid nsp = get_namespace_oid(stmt->name, true);
           return !OidIsValid(nsp) || OwnsNamespace(nsp);
         }
-        default: return pg_database_ownercheck(MyDatabaseId, GetUserId());
+        default: return SG_DATABASE_OWNERCHECK(MyDatabaseId, GetUserId());
       }
     }
     case T_RenameStmt: {
