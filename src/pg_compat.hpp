@@ -167,3 +167,10 @@ inline const char *SgAlterConstraintName(const AlterTableCmd *cmd) {
 #else
 #define SG_DATABASE_OWNERCHECK(db, role) pg_database_ownercheck((db), (role))
 #endif
+
+// LockHeldByMe() also answers "or a stronger mode" from 17 on (false: this mode only).
+#if PG_VERSION_NUM >= 170000
+#define SG_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define SG_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
+#endif

@@ -509,7 +509,7 @@ bool LockHeldByThisTransaction(Oid relid, LOCKMODE lock) {
   LOCKTAG tag;
   SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
   for (LOCKMODE m = lock; m <= MaxLockMode; m++)
-    if (LockHeldByMe(&tag, m)) return true;
+    if (SG_LOCK_HELD_BY_ME(&tag, m)) return true;
   return false;
 }
 
@@ -517,7 +517,7 @@ LOCKMODE StrongestLockHeld(Oid relid) {
   LOCKTAG tag;
   SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
   for (LOCKMODE m = AccessExclusiveLock; m > ShareLock; m--)
-    if (LockHeldByMe(&tag, m)) return m;
+    if (SG_LOCK_HELD_BY_ME(&tag, m)) return m;
   return ShareLock;  // known to a script only as "SHARE or stronger"
 }
 
