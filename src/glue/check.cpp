@@ -212,7 +212,7 @@ SG_SQL_FUNCTION(schema_guard_simulate_table_sizes) {
   int applied = 0;
   for (int i = 0; i < n_names; i++) {
     if (name_nulls[i] || size_nulls[i]) continue;
-    List *qualified = stringToQualifiedNameList(TextDatumGetCString(names[i]));
+    List *qualified = SG_STRING_TO_QUALIFIED_NAME_LIST(TextDatumGetCString(names[i]));
     const Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(qualified), NoLock, true);
     if (!OidIsValid(relid)) continue;  // in production, not in this schema
     analysis::SimulateHeapBytes(relid, DatumGetInt64(sizes[i]));

@@ -515,9 +515,9 @@ void NamedRelations(Node *stmt, List **names, bool *missing_ok) {
     }
     case T_IndexStmt: *names = list_make1(reinterpret_cast<IndexStmt *>(stmt)->relation); break;
     case T_RefreshMatViewStmt: *names = list_make1(reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation); break;
-    case T_ClusterStmt:
-      if (reinterpret_cast<ClusterStmt *>(stmt)->relation)
-        *names = list_make1(reinterpret_cast<ClusterStmt *>(stmt)->relation);
+    case SG_T_CLUSTER_STMT:
+      if (RangeVar *relation = SG_CLUSTER_RELATION(reinterpret_cast<SgClusterStmt *>(stmt)))
+        *names = list_make1(relation);
       break;
     case T_RenameStmt: {
       auto *s = reinterpret_cast<RenameStmt *>(stmt);
