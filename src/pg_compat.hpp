@@ -174,3 +174,15 @@ inline const char *SgAlterConstraintName(const AlterTableCmd *cmd) {
 #else
 #define SG_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode))
 #endif
+
+// FuncnameGetCandidates() reports what it found in a flags word from 19 on (ignored).
+#if PG_VERSION_NUM >= 190000
+inline FuncCandidateList SgFuncnameGetCandidates(List *names, int nargs, List *argnames, bool expand_variadic,
+                                                 bool expand_defaults, bool include_out_arguments, bool missing_ok) {
+  int flags = 0;
+  return FuncnameGetCandidates(names, nargs, argnames, expand_variadic, expand_defaults, include_out_arguments,
+                               missing_ok, &flags);
+}
+#else
+#define SgFuncnameGetCandidates FuncnameGetCandidates
+#endif

@@ -784,7 +784,7 @@ struct ProcLookup {
 void LookupProcedure(void *arg) {
   auto *p = static_cast<ProcLookup *>(arg);
   // The one routine of that name (any kind; overloaded names are left to PostgreSQL).
-  FuncCandidateList candidates = FuncnameGetCandidates(p->name, -1, NIL, false, false, false, true);
+  FuncCandidateList candidates = SgFuncnameGetCandidates(p->name, -1, NIL, false, false, false, true);
   p->proc = candidates != nullptr && candidates->next == nullptr ? candidates->oid : InvalidOid;
 }
 
