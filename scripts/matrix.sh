@@ -287,6 +287,8 @@ prepare_19() {
 # --- the matrix ---------------------------------------------------------------------------
 # Majors with a runnable server get the whole suite; 19 is compiled only.
 MAJORS=${SG_MATRIX_MAJORS:-15 17 18 19}
+# where the per-major logs go (scripts/lib.sh's default, for a run without SG_TMP, as on CI)
+SG_TMP=${SG_TMP:-/tmp}
 root_of() { case $1 in 15) echo "";; 17) echo "$PG17";; 18) echo "$PG18";; 19) echo "$PG19";; esac; }
 prepare() {
   local m
