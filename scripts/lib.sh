@@ -41,7 +41,7 @@ export PATH=$PG_BIN:$PATH
 sandbox_pg() {
   [ -n "${SG_SANDBOX:-}" ] || return 0
   local stamp
-  stamp="$(stat -c '%n %Y %s' "$PG_ORIG_BIN/postgres") $(cat "${PG_ROOT:-/nonexistent}/.complete" 2>/dev/null)"
+  stamp="$(stat -c '%n %Y %s' "$PG_ORIG_BIN/postgres") $(cat "${PG_ROOT:-/nonexistent}/.complete" 2>/dev/null || true)"
   [ -x "$PG_BIN/postgres" ] && [ "$(cat "$SG_PG_ROOT/.sg-stamp" 2>/dev/null)" = "$stamp" ] && return 0
   rm -rf "$SG_PG_ROOT"
   mkdir -p "$SG_PG_ROOT"
