@@ -439,13 +439,15 @@ void JudgeDependentsOfDrop(const ObjectAddress &object, bool cascade, const char
   JudgeWalk(&walk, command, out, false);
 }
 
-void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out) {
-  out->command = "DROP OWNED";
-  DropWalk walk = NewWalk();
-  List *policy_tables = NIL;
+namespace {
+
+// Calls fn for each pg_shdepend row of this database that references one of roles
+// (DROP OWNED and REASSIGN OWNED walk the same rows, as shdepDropOwned() and
+// shdepReassignOwned() do).  Roles that no longer exist are skipped.
+void ForEachSharedDependency(List *roles, void (*fn)(const FormData_pg_shdepend *sdep, void *arg), void *arg) {
   Relation sdepRel = table_open(SharedDependRelationId, AccessShareLock);
   ListCell *lc;
-  foreach (lc, stmt->roles) {
+  foreach (lc, roles) {
     const Oid roleid = get_rolespec_oid(static_cast<RoleSpec *>(lfirst(lc)), true);
     if (!OidIsValid(roleid)) continue;
     ScanKeyData key[2];
@@ -455,21 +457,45 @@ void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out) {
     SysScanDesc scan = systable_beginscan(sdepRel, SharedDependReferenceIndexId, true, nullptr, 2, key);
     HeapTuple tup;
     while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto *sdep = reinterpret_cast<Form_pg_shdepend>(GETSTRUCT(tup));
-      if (sdep->dbid != MyDatabaseId) continue;
-      ObjectAddress a = {sdep->classid, sdep->objid, sdep->objsubid};
-      if (sdep->deptype == SHARED_DEPENDENCY_OWNER) {
-        Reach(&walk, a, kOriginal, -1);
-      } else if (sdep->deptype == SHARED_DEPENDENCY_POLICY) {
-        // RemoveRoleFromObjectPolicy() rewrites or drops the policy: ACCESS EXCLUSIVE on its table.
-        const Oid table = OwningTable(a);
-        if (OidIsValid(table)) policy_tables = list_append_unique_oid(policy_tables, table);
-      }
+      const auto *sdep = reinterpret_cast<Form_pg_shdepend>(GETSTRUCT(tup));
+      if (sdep->dbid == MyDatabaseId) fn(sdep, arg);
     }
     systable_endscan(scan);
   }
   table_close(sdepRel, AccessShareLock);
-  foreach (lc, policy_tables) LockVisible(out, lfirst_oid(lc), AccessExclusiveLock);
+}
+
+struct DropOwnedScan {
+  DropWalk *walk;
+  List *policy_tables;
+};
+
+void CollectDropOwned(const FormData_pg_shdepend *sdep, void *arg) {
+  auto *scan = static_cast<DropOwnedScan *>(arg);
+  ObjectAddress a = {sdep->classid, sdep->objid, sdep->objsubid};
+  if (sdep->deptype == SHARED_DEPENDENCY_OWNER) {
+    Reach(scan->walk, a, kOriginal, -1);
+  } else if (sdep->deptype == SHARED_DEPENDENCY_POLICY) {
+    // RemoveRoleFromObjectPolicy() rewrites or drops the policy: ACCESS EXCLUSIVE on its table.
+    const Oid table = OwningTable(a);
+    if (OidIsValid(table)) scan->policy_tables = list_append_unique_oid(scan->policy_tables, table);
+  }
+}
+
+void LockOwnedRelation(const FormData_pg_shdepend *sdep, void *arg) {
+  if (sdep->deptype == SHARED_DEPENDENCY_OWNER && sdep->classid == RelationRelationId)
+    LockVisible(static_cast<StatementAnalysis *>(arg), sdep->objid, AccessExclusiveLock);
+}
+
+}  // namespace
+
+void AnalyzeDropOwned(DropOwnedStmt *stmt, StatementAnalysis *out) {
+  out->command = "DROP OWNED";
+  DropWalk walk = NewWalk();
+  DropOwnedScan scan = {&walk, NIL};
+  ForEachSharedDependency(stmt->roles, CollectDropOwned, &scan);
+  ListCell *lc;
+  foreach (lc, scan.policy_tables) LockVisible(out, lfirst_oid(lc), AccessExclusiveLock);
   if (walk.count == 0) return;
   WalkDependents(&walk);
   const bool cascade = stmt->behavior == DROP_CASCADE;
@@ -481,27 +507,7 @@ void AnalyzeReassignOwned(ReassignOwnedStmt *stmt, StatementAnalysis *out) {
   // shdepReassignOwned(): ATExecChangeOwner(..., AccessExclusiveLock) on every owned
   // relation of this database.
   out->command = "REASSIGN OWNED";
-  Relation sdepRel = table_open(SharedDependRelationId, AccessShareLock);
-  ListCell *lc;
-  foreach (lc, stmt->roles) {
-    const Oid roleid = get_rolespec_oid(static_cast<RoleSpec *>(lfirst(lc)), true);
-    if (!OidIsValid(roleid)) continue;
-    ScanKeyData key[2];
-    ScanKeyInit(&key[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(AuthIdRelationId));
-    ScanKeyInit(&key[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(roleid));
-    SysScanDesc scan = systable_beginscan(sdepRel, SharedDependReferenceIndexId, true, nullptr, 2, key);
-    HeapTuple tup;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto *sdep = reinterpret_cast<Form_pg_shdepend>(GETSTRUCT(tup));
-      if (sdep->dbid != MyDatabaseId || sdep->deptype != SHARED_DEPENDENCY_OWNER ||
-          sdep->classid != RelationRelationId)
-        continue;
-      LockVisible(out, sdep->objid, AccessExclusiveLock);
-    }
-    systable_endscan(scan);
-  }
-  table_close(sdepRel, AccessShareLock);
+  ForEachSharedDependency(stmt->roles, LockOwnedRelation, out);
 }
 
 }  // namespace schema_guard::analysis
