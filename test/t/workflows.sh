@@ -12,6 +12,9 @@
 source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
+# grep -q stops reading at the first match: under pipefail the writer's SIGPIPE would fail
+# the pipeline when the log after the match is larger than a pipe buffer
+set +o pipefail
 BASE=$SG_TMP/schema_guard_workflows
 PORT=$(sg_port 54374)
 DIR=$BASE/main
@@ -42,7 +45,7 @@ mark=$(log_size)
 out=$("$PG_BIN/pgbench" -i -s 5 --foreign-keys -d bench 2>&1); rc=$?
 ok "$rc|$(grep -c schema_guard <<<"$out")|$(q -d bench -c "SELECT count(*) FROM pgbench_accounts")|$(q -d bench -c "SELECT count(*) FROM pg_constraint WHERE contype IN ('p', 'f') AND conrelid::regclass::text LIKE 'pgbench_%'")" \
    "0|0|500000|8" "pgbench -i -s 5 --foreign-keys on a guarded database: exits 0, no message from the guard, keys added"
-ok "$(log_since "$mark" | grep -q 'setup pass for table public.pgbench_accounts: created earlier by this session' && echo yes)" "yes" \
+ok "$(log_since "$mark" | grep 'setup pass for table public.pgbench_accounts: created earlier by this session' >/dev/null && echo yes)" "yes" \
    "the server log has the setup pass for pgbench_accounts"
 out=$("$PG_BIN/pgbench" -t 20 -c 2 -d bench 2>&1)
 ok "$(grep -c '^number of failed transactions: 0\|^number of transactions actually processed: 40/40' <<<"$out")" "2" "pgbench runs on the initialised tables"
