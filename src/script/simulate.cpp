@@ -18,9 +18,9 @@ struct HeldLock {
   LOCKMODE mode;
 };
 
-struct ScriptProcedure {
-  char name[2 * NAMEDATALEN + 2];
-  const char *body;
+struct ScriptRoutine {
+  char key[2 * NAMEDATALEN + 2];  // "schema.name"
+  const char *body;               // nullptr: dropped by the script
   const char *language;
 };
 
@@ -55,7 +55,8 @@ struct Simulation {
   int nheld;
   int held_cap;
   HTAB *created;              // names of relations the script creates
-  HTAB *procedures;           // CREATE PROCEDURE bodies of the script, by name
+  HTAB *routines;             // CREATE FUNCTION / PROCEDURE bodies of the script, by name
+  List *judged_routines;      // routines judged for the current statement (once each)
   List *added_columns;        // "relid:column" of columns the script added to existing tables
   int body_depth;             // judging a DO block's or a procedure's statements
   List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
@@ -168,15 +169,18 @@ bool SchemaUsable(const Simulation &sim, const char *schema) {
   return OidIsValid(get_namespace_oid(schema, true));
 }
 
-// Where CREATE puts a relation without a schema: the first usable schema of the path.
-const char *CreationSchema(const Simulation &sim, const RangeVar *rv) {
-  if (rv->schemaname != nullptr) return rv->schemaname;
+// Where CREATE puts an object without a schema: the first usable schema of the path.
+const char *FirstUsableSchema(const Simulation &sim) {
   ListCell *lc;
   foreach (lc, SearchPathNames()) {
     const char *schema = static_cast<const char *>(lfirst(lc));
     if (SchemaUsable(sim, schema)) return schema;
   }
   return "public";
+}
+
+const char *CreationSchema(const Simulation &sim, const RangeVar *rv) {
+  return rv->schemaname != nullptr ? rv->schemaname : FirstUsableSchema(sim);
 }
 
 struct Resolved {
@@ -703,31 +707,69 @@ const char *ExecuteConstant(const char *s) {
   return nullptr;
 }
 
-// A procedural body (DO, or a procedure the script CALLs): static DDL and EXECUTE of a
-// constant string are judged like script statements; anything else that could run DDL
-// is a note that the body was not judged.  `what` names the body in the note.
+bool IsIdentifierChar(char c) { return isalnum(static_cast<unsigned char>(c)) || c == '_' || IS_HIGHBIT_SET(c); }
+
+bool StartsWithWord(const char *s, const char *word) {
+  const size_t n = strlen(word);
+  return pg_strncasecmp(s, word, n) == 0 && !IsIdentifierChar(s[n]);
+}
+
+// A PL/pgSQL statement that evaluates an expression, as the query PL/pgSQL runs for
+// it: PERFORM f() is SELECT f(); RETURN e, RETURN QUERY q and x := e evaluate e or q.
+// nullptr when the piece is none of these (a plain SQL statement, or control flow).
+const char *ExpressionQuery(const char *piece) {
+  if (StartsWithWord(piece, "perform")) return psprintf("SELECT %s", piece + 7);
+  if (StartsWithWord(piece, "return")) {
+    const char *rest = piece + 6;
+    while (scanner_isspace(*rest)) rest++;
+    if (StartsWithWord(rest, "query")) return rest + 5;
+    if (StartsWithWord(rest, "next")) rest += 4;
+    return *rest ? psprintf("SELECT %s", rest) : nullptr;
+  }
+  const char *p = piece;
+  while (IsIdentifierChar(*p) || *p == '.' || *p == '"') p++;
+  if (p == piece) return nullptr;
+  while (scanner_isspace(*p)) p++;
+  if (p[0] == ':' && p[1] == '=') return psprintf("SELECT %s", p + 2);
+  if (p[0] == '=' && p[1] != '=') return psprintf("SELECT %s", p + 1);
+  return nullptr;
+}
+
+constexpr int kMaxBodyDepth = 8;  // routines calling routines: stop somewhere
+
+// A procedural body (DO, a procedure the script CALLs, a function a query calls):
+// static DDL and EXECUTE of a constant string are judged like script statements, and
+// the routines its statements call are judged in turn; anything else that could run
+// DDL is a note that the body was not judged.  `what` names the body in the note.
 void JudgeBody(Simulation *sim, const Step *st, const char *body, const char *language, const char *what,
                int depth) {
-  if (body == nullptr || !MentionsDdl(body)) return;
+  if (body == nullptr) return;
+  const bool body_ddl = MentionsDdl(body);
+  if (!body_ddl && strchr(body, '(') == nullptr) return;  // no DDL, no call
   const bool sql_language = pg_strcasecmp(language, "sql") == 0;
-  bool unjudged = pg_strcasecmp(language, "plpgsql") != 0 && !sql_language;
-  if (!unjudged && depth > 8) unjudged = true;  // procedures calling procedures: stop somewhere
+  bool unjudged = pg_strcasecmp(language, "plpgsql") != 0 && !sql_language && body_ddl;
+  if (pg_strcasecmp(language, "plpgsql") != 0 && !sql_language) depth = kMaxBodyDepth + 1;
+  else if (depth > kMaxBodyDepth) unjudged = body_ddl;
   ListCell *lc;
-  if (!unjudged) {
+  if (depth <= kMaxBodyDepth) {
     foreach (lc, SplitBody(body)) {
       const char *piece = sql_language ? static_cast<const char *>(lfirst(lc))
                                        : StripBlockWords(static_cast<const char *>(lfirst(lc)));
       while (scanner_isspace(*piece)) piece++;
-      if (*piece == '\0' || !MentionsDdl(piece)) continue;
+      if (*piece == '\0') continue;
+      const bool ddl = MentionsDdl(piece);
+      if (!ddl && strchr(piece, '(') == nullptr) continue;
       const char *constant = sql_language ? nullptr : ExecuteConstant(piece);
-      if (!sql_language && constant == nullptr && pg_strncasecmp(piece, "execute", 7) == 0) {
-        unjudged = true;  // dynamic SQL built at run time (EXECUTE is also SQL's own: do not parse it)
+      if (!sql_language && constant == nullptr && StartsWithWord(piece, "execute")) {
+        if (ddl) unjudged = true;  // dynamic SQL built at run time (EXECUTE is also SQL's own: do not parse it)
         continue;
       }
-      BodyParse parse = {constant ? constant : piece, NIL};
+      const char *query = constant;
+      if (query == nullptr && !sql_language) query = ExpressionQuery(piece);
+      BodyParse parse = {query ? query : piece, NIL};
       ErrorData *error = nullptr;
       if (!TryInSubtransaction(ParseBody, &parse, &error) || parse.stmts == NIL) {
-        unjudged = true;  // control structure, dynamic SQL, or not SQL at all
+        if (ddl) unjudged = true;  // control structure, dynamic SQL, or not SQL at all
         continue;
       }
       ListCell *sc;
@@ -776,36 +818,90 @@ void DefinitionBody(CreateFunctionStmt *def, const char **body, const char **lan
   }
 }
 
-struct ProcLookup {
-  List *name;
-  Oid proc;
-};
-
-void LookupProcedure(void *arg) {
-  auto *p = static_cast<ProcLookup *>(arg);
-  // The one routine of that name (any kind; overloaded names are left to PostgreSQL).
-  FuncCandidateList candidates = SgFuncnameGetCandidates(p->name, -1, NIL, false, false, false, true);
-  p->proc = candidates != nullptr && candidates->next == nullptr ? candidates->oid : InvalidOid;
+// The key of a routine name in the script's table: "schema.name", an unqualified name
+// in `schema` (where CREATE puts it, or where a call looks for it).
+bool RoutineKey(List *name, const char *schema, char key[kNameKey]) {
+  memset(key, 0, kNameKey);
+  const char *nsp = nullptr, *fn = nullptr;
+  switch (list_length(name)) {
+    case 1: nsp = schema; fn = strVal(linitial(name)); break;
+    case 2: nsp = strVal(linitial(name)); fn = strVal(lsecond(name)); break;
+    case 3: nsp = strVal(lsecond(name)); fn = strVal(lthird(name)); break;  // database.schema.name
+    default: return false;
+  }
+  if (nsp == nullptr) return false;
+  snprintf(key, kNameKey, "%s.%s", nsp, fn);
+  return true;
 }
 
-// CALL: the procedure's body, from the script's own CREATE PROCEDURE if it has one,
-// else from the catalog.
-void JudgeCall(Simulation *sim, const Step *st, CallStmt *call) {
-  List *name = call->funccall->funcname;
-  const char *shown = NameListToString(name);
-  if (sim->procedures != nullptr) {
+// The script's own definition of a routine a statement names (search_path walked as
+// for relations), or nullptr: then the catalog's is the one that runs.
+const ScriptRoutine *FindScriptRoutine(const Simulation &sim, List *name) {
+  if (sim.routines == nullptr) return nullptr;
+  char key[kNameKey];
+  auto find = [&](const char *schema) -> const ScriptRoutine * {
+    if (!RoutineKey(name, schema, key)) return nullptr;
     bool found = false;
-    char key[kNameKey] = {0};
-    strlcpy(key, shown, sizeof key);
-    auto *entry = static_cast<ScriptProcedure *>(hash_search(sim->procedures, key, HASH_FIND, &found));
-    if (found) {
-      JudgeBody(sim, st, entry->body, entry->language, psprintf("CALL %s (defined in the script)", shown),
-                sim->body_depth);
-      return;
-    }
+    auto *entry = static_cast<ScriptRoutine *>(hash_search(sim.routines, key, HASH_FIND, &found));
+    return found ? entry : nullptr;
+  };
+  if (list_length(name) > 1) return find(nullptr);
+  ListCell *lc;
+  foreach (lc, SearchPathNames())
+    if (const ScriptRoutine *r = find(static_cast<const char *>(lfirst(lc)))) return r;
+  return nullptr;
+}
+
+struct RoutineLookup {
+  List *name;
+  int nargs;    // -1: any
+  Oid proc;     // the one user-defined routine that matches
+  int user_defined;  // how many user-defined routines match
+};
+
+void LookupRoutine(void *arg) {
+  auto *p = static_cast<RoutineLookup *>(arg);
+  // Built-in functions (now(), count(), set_config() ...) run no DDL through the hook.
+  for (FuncCandidateList c = SgFuncnameGetCandidates(p->name, p->nargs, NIL, true, true, true, true); c != nullptr;
+       c = c->next)
+    if (c->oid >= FirstNormalObjectId && (p->user_defined++ == 0 || c->oid == p->proc)) p->proc = c->oid;
+    else if (c->oid >= FirstNormalObjectId && c->oid != p->proc) p->proc = InvalidOid;
+}
+
+// Has this routine been judged for the current statement of the script already?  A
+// function called for every row, or twice, runs the same DDL: it is judged once
+// (which also ends recursion).
+bool AlreadyJudged(Simulation *sim, const char *key) {
+  ListCell *lc;
+  foreach (lc, sim->judged_routines)
+    if (strcmp(static_cast<const char *>(lfirst(lc)), key) == 0) return true;
+  sim->judged_routines = lappend(sim->judged_routines, pstrdup(key));
+  return false;
+}
+
+// A routine the script runs (CALL, or a call in a query or a body): its body from
+// the script's own CREATE if it has one, else from the catalog.  A body in a
+// language other than SQL and PL/pgSQL cannot be read: a note names it, unless it
+// belongs to an extension (installed software, not the migration's code).
+void JudgeRoutine(Simulation *sim, const Step *st, List *name, int nargs, const char *shown) {
+  if (const ScriptRoutine *own = FindScriptRoutine(*sim, name)) {
+    if (own->body == nullptr || AlreadyJudged(sim, psprintf("script %s", own->key))) return;  // dropped: fails
+    JudgeBody(sim, st, own->body, own->language, psprintf("%s (defined in the script)", shown), sim->body_depth);
+    return;
   }
-  ProcLookup lookup = {name, InvalidOid};
-  if (!TryInSubtransaction(LookupProcedure, &lookup) || !OidIsValid(lookup.proc)) return;  // PostgreSQL will say
+  RoutineLookup lookup = {name, nargs, InvalidOid, 0};
+  if (!TryInSubtransaction(LookupRoutine, &lookup) || lookup.user_defined == 0) return;  // PostgreSQL will say
+  if (!OidIsValid(lookup.proc)) {
+    if (AlreadyJudged(sim, psprintf("overloaded %s", shown))) return;
+    Emit(sim, st, -1,
+         ScriptFinding(RuleId::NotSimulated,
+                       psprintf("%s: %d routines of that name could be the one called; their bodies were not judged",
+                                shown, lookup.user_defined),
+                       nullptr),
+         sim->EffectiveTimeout());
+    return;
+  }
+  if (AlreadyJudged(sim, psprintf("oid %u", lookup.proc))) return;
   HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(lookup.proc));
   if (!HeapTupleIsValid(tup)) return;
   bool isnull = false;
@@ -814,28 +910,89 @@ void JudgeCall(Simulation *sim, const Step *st, CallStmt *call) {
   const Oid lang = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup))->prolang;
   ReleaseSysCache(tup);
   const char *language = get_language_name(lang, true);
-  JudgeBody(sim, st, body, language ? language : "unknown", psprintf("CALL %s", shown), sim->body_depth);
+  if (language == nullptr) language = "unknown";
+  if (pg_strcasecmp(language, "plpgsql") == 0 || pg_strcasecmp(language, "sql") == 0) {
+    JudgeBody(sim, st, body, language, shown, sim->body_depth);
+    return;
+  }
+  if (OidIsValid(getExtensionOfObject(ProcedureRelationId, lookup.proc))) return;
+  Emit(sim, st, -1,
+       ScriptFinding(RuleId::NotSimulated,
+                     psprintf("%s: its body (language %s) was not judged", shown, language), nullptr),
+       sim->EffectiveTimeout());
 }
 
-void RememberProcedure(Simulation *sim, CreateFunctionStmt *def) {
-  if (!def->is_procedure) return;
-  const char *body, *language;
-  DefinitionBody(def, &body, &language);
-  if (body == nullptr) return;
-  MemoryContext old = MemoryContextSwitchTo(sim->context);
-  if (sim->procedures == nullptr) {
+struct CallWalk {
+  Simulation *sim;
+  const Step *st;
+};
+
+bool JudgeCallsWalker(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (IsA(node, FuncCall)) {
+    auto *call = reinterpret_cast<FuncCall *>(node);
+    auto *walk = static_cast<CallWalk *>(context);
+    JudgeRoutine(walk->sim, walk->st, call->funcname, list_length(call->args),
+                 psprintf("function %s", NameListToString(call->funcname)));
+  }
+  return raw_expression_tree_walker(node, SG_WALKER(JudgeCallsWalker), context);
+}
+
+// The functions a query calls (SELECT f(), SELECT * FROM f(), INSERT ... VALUES
+// (f()), PERFORM f() in a body): their DDL runs through the hook like the script's.
+void JudgeCallsIn(Simulation *sim, const Step *st, Node *query) {
+  CallWalk walk = {sim, st};
+  JudgeCallsWalker(query, &walk);
+}
+
+// CALL: the procedure's body (and the functions its arguments call).
+void JudgeCall(Simulation *sim, const Step *st, CallStmt *call) {
+  List *name = call->funccall->funcname;
+  ListCell *lc;
+  foreach (lc, call->funccall->args) JudgeCallsIn(sim, st, static_cast<Node *>(lfirst(lc)));
+  JudgeRoutine(sim, st, name, -1, psprintf("CALL %s", NameListToString(name)));
+}
+
+ScriptRoutine *EnterScriptRoutine(Simulation *sim, List *name) {
+  char key[kNameKey];
+  if (!RoutineKey(name, list_length(name) == 1 ? FirstUsableSchema(*sim) : nullptr,
+                  key))
+    return nullptr;
+  if (sim->routines == nullptr) {
     HASHCTL ctl;
     ctl.keysize = kNameKey;
-    ctl.entrysize = sizeof(ScriptProcedure);
+    ctl.entrysize = sizeof(ScriptRoutine);
     ctl.hcxt = sim->context;
-    sim->procedures = hash_create("schema_guard script procedures", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+    sim->routines = hash_create("schema_guard script routines", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
   }
-  char key[kNameKey] = {0};
-  strlcpy(key, NameListToString(def->funcname), sizeof key);
-  auto *entry = static_cast<ScriptProcedure *>(hash_search(sim->procedures, key, HASH_ENTER, nullptr));
-  entry->body = pstrdup(body);
-  entry->language = pstrdup(language);
+  return static_cast<ScriptRoutine *>(hash_search(sim->routines, key, HASH_ENTER, nullptr));
+}
+
+// CREATE FUNCTION / PROCEDURE: later calls run this body (overloads by argument
+// types are not told apart: the last definition of a name is the one judged).
+void RememberRoutine(Simulation *sim, CreateFunctionStmt *def) {
+  const char *body, *language;
+  DefinitionBody(def, &body, &language);
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  if (ScriptRoutine *entry = EnterScriptRoutine(sim, def->funcname)) {
+    entry->body = body ? pstrdup(body) : nullptr;
+    entry->language = pstrdup(language);
+  }
   MemoryContextSwitchTo(old);
+}
+
+// DROP FUNCTION / PROCEDURE / ROUTINE: a later call fails, it runs nothing.
+void ForgetRoutines(Simulation *sim, DropStmt *drop) {
+  ListCell *lc;
+  foreach (lc, drop->objects) {
+    auto *owa = static_cast<ObjectWithArgs *>(lfirst(lc));
+    MemoryContext old = MemoryContextSwitchTo(sim->context);
+    if (ScriptRoutine *entry = EnterScriptRoutine(sim, owa->objname)) {
+      entry->body = nullptr;
+      entry->language = "sql";
+    }
+    MemoryContextSwitchTo(old);
+  }
 }
 
 // Judge one parsed statement of the script and update the script's state.
@@ -848,7 +1005,14 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       TrackNames(sim, stmt);
       return;
     case T_SelectStmt:
+      JudgeCallsIn(sim, st, stmt);
       TrackNames(sim, stmt);
+      return;
+    case T_InsertStmt:
+    case T_UpdateStmt:
+    case T_DeleteStmt:
+    case T_MergeStmt:
+      JudgeCallsIn(sim, st, stmt);
       return;
     case T_DoStmt:
       JudgeDoBlock(sim, st, reinterpret_cast<DoStmt *>(stmt));
@@ -857,8 +1021,15 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       JudgeCall(sim, st, reinterpret_cast<CallStmt *>(stmt));
       return;
     case T_CreateFunctionStmt:
-      RememberProcedure(sim, reinterpret_cast<CreateFunctionStmt *>(stmt));
+      RememberRoutine(sim, reinterpret_cast<CreateFunctionStmt *>(stmt));
       break;
+    case T_DropStmt: {
+      auto *drop = reinterpret_cast<DropStmt *>(stmt);
+      if (drop->removeType == OBJECT_FUNCTION || drop->removeType == OBJECT_PROCEDURE ||
+          drop->removeType == OBJECT_ROUTINE)
+        ForgetRoutines(sim, drop);
+      break;
+    }
     default: break;
   }
   if (sim->in_transaction) {
@@ -988,7 +1159,9 @@ void RunStep(Simulation *sim, Step *st) {
     if (!st->autocommit && !sim->in_transaction && !IsA(stmt, TransactionStmt) && NeedsOwnTransaction(stmt) == nullptr)
       sim->in_transaction = true;
     const int nest = ApplyScriptSettings(sim);
+    sim->judged_routines = NIL;
     JudgeStatement(sim, st, stmt);
+    sim->judged_routines = NIL;
     RestoreSettings(nest);
     MemoryContextReset(sim->statement_context);
   }
