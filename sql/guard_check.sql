@@ -208,6 +208,81 @@ DROP PROCEDURE index_items();
 DROP PROCEDURE drop_dynamic();
 RESET schema_guard.mode;
 
+-- functions called from queries: their DDL runs through the hook like the script's own
+-- (from the script's CREATE FUNCTION or the catalog; a function called twice or per
+-- row is judged once); a body that cannot be read is a note naming the function
+SET schema_guard.mode = off;
+CREATE FUNCTION index_qty() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN CREATE INDEX ON items (qty); END $f$;
+CREATE FUNCTION wraps_index() RETURNS int LANGUAGE sql AS 'SELECT 1 FROM (SELECT index_qty()) AS x';
+CREATE FUNCTION retype_rows() RETURNS SETOF int LANGUAGE plpgsql
+  AS $f$ BEGIN ALTER TABLE items ALTER COLUMN label TYPE varchar(5); RETURN NEXT 1; END $f$;
+CREATE FUNCTION dynamic_ddl(t text) RETURNS void LANGUAGE plpgsql
+  AS $f$ BEGIN EXECUTE 'ALTER TABLE ' || t || ' ADD COLUMN z float8 DEFAULT random()'; END $f$;
+CREATE FUNCTION overloaded(int) RETURNS void LANGUAGE sql AS 'TRUNCATE items';
+CREATE FUNCTION overloaded(text) RETURNS void LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION no_ddl() RETURNS int LANGUAGE sql AS 'SELECT count(*)::int FROM items';
+RESET schema_guard.mode;
+SELECT statement, line, rule, relation, message FROM schema_guard.check($$SET lock_timeout = '1s';
+SELECT index_qty(), index_qty() FROM items;          -- once
+SELECT * FROM retype_rows();
+SELECT wraps_index();                                -- through an SQL function
+CREATE FUNCTION mine(n int) RETURNS int LANGUAGE plpgsql
+  AS $f$ DECLARE x int; BEGIN x := n; EXECUTE 'ALTER TABLE items ALTER COLUMN qty TYPE bigint'; RETURN x; END $f$;
+INSERT INTO parent_tbl VALUES (mine(1));
+DO $do$ BEGIN PERFORM index_qty(); END $do$;
+DO $do$ DECLARE n int; BEGIN n := wraps_index(); END $do$;
+SELECT dynamic_ddl('items');
+SELECT overloaded(1);                                -- the parser's choice for constants
+SELECT overloaded(id) FROM items;                    -- which one: not resolved without the table
+SELECT now(), count(*), no_ddl() FROM items;         -- built-in and DDL-free: nothing
+DROP FUNCTION mine(int);
+SELECT mine(1);                                      -- dropped: runs nothing
+$$);
+SET schema_guard.mode = off;
+DROP FUNCTION wraps_index();
+DROP FUNCTION index_qty();
+DROP FUNCTION retype_rows();
+DROP FUNCTION dynamic_ddl(text);
+DROP FUNCTION overloaded(int);
+DROP FUNCTION overloaded(text);
+DROP FUNCTION no_ddl();
+RESET schema_guard.mode;
+
+-- after a rename the new name is the existing table (its size, rows, indexes); columns
+-- the script added are judged as on the table after the ADD COLUMN
+SET schema_guard.mode = off;
+CREATE SCHEMA moved_to;
+RESET schema_guard.mode;
+SELECT statement, line, rule, relation FROM schema_guard.check($$SET lock_timeout = '1s';
+ALTER TABLE items ADD COLUMN added int;
+ALTER TABLE items ALTER COLUMN added TYPE bigint;          -- rewrites
+ALTER TABLE items ALTER COLUMN added TYPE int8;            -- same type now: nothing
+ALTER TABLE items ALTER COLUMN added SET DEFAULT 0;        -- catalog only
+ALTER TABLE items ALTER COLUMN added SET NOT NULL;         -- scans
+ALTER TABLE items ADD COLUMN filled text NOT NULL DEFAULT 'x';
+ALTER TABLE items ALTER COLUMN filled SET NOT NULL;        -- already NOT NULL: nothing
+ALTER TABLE items ALTER COLUMN filled TYPE varchar(20);    -- rewrites
+ALTER TABLE items ALTER COLUMN filled TYPE text;           -- binary coercible: nothing
+ALTER TABLE items RENAME COLUMN added TO added2;           -- breaks code
+ALTER TABLE items DROP COLUMN added2;                      -- breaks code
+ALTER TABLE items ALTER COLUMN added2 TYPE int;            -- dropped: fails, nothing to judge
+ALTER TABLE items RENAME COLUMN qty TO quantity;
+ALTER TABLE items ALTER COLUMN quantity TYPE bigint;       -- the existing qty: rewrites
+ALTER TABLE items RENAME TO things;
+ALTER TABLE things ALTER COLUMN label TYPE varchar(5);     -- the existing items
+CREATE INDEX ON things (code);
+ALTER TABLE parent_tbl RENAME TO parents;
+ALTER TABLE things ADD CONSTRAINT fk FOREIGN KEY (parent_id) REFERENCES parents;
+ALTER TABLE things SET SCHEMA moved_to;
+TRUNCATE moved_to.things;
+CREATE SCHEMA fresh_schema;
+ALTER TABLE parents SET SCHEMA fresh_schema;               -- into the script's own schema
+DROP TABLE fresh_schema.parents;
+$$);
+SET schema_guard.mode = off;
+DROP SCHEMA moved_to;
+RESET schema_guard.mode;
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

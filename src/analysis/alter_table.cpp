@@ -195,6 +195,7 @@ struct TypeChangeProbe {
   const char *new_type;
   AttrNumber attnum;
   bool evaluating;  // past parse analysis: user functions may run now
+  const ScriptColumn *script_column;  // the column is one the script added: its facts
 };
 
 // Constraints that depend on the column (pg_depend), as ATExecAlterColumnType finds
@@ -509,13 +510,25 @@ const char *IndexesRebuiltByTypeChange(Oid relid, bool recurse, const char *coln
 void ProbeTypeChange(void *arg) {
   auto *p = static_cast<TypeChangeProbe *>(arg);
   HeapTuple tup = SearchSysCacheAttName(p->relid, p->colname);
-  if (tup == nullptr) return;  // PostgreSQL reports the missing column
-  auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
-  const AttrNumber attnum = att->attnum;
-  const Oid oldtype = att->atttypid;
-  const int32 oldtypmod = att->atttypmod;
-  const Oid oldcoll = att->attcollation;
-  ReleaseSysCache(tup);
+  AttrNumber attnum;
+  Oid oldtype, oldcoll;
+  int32 oldtypmod;
+  if (tup != nullptr) {
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+    attnum = att->attnum;
+    oldtype = att->atttypid;
+    oldtypmod = att->atttypmod;
+    oldcoll = att->attcollation;
+    ReleaseSysCache(tup);
+  } else if (p->script_column != nullptr) {
+    // Not in the catalog yet: no index or constraint depends on it (attnum matches none).
+    attnum = MaxHeapAttributeNumber;
+    oldtype = p->script_column->type;
+    oldtypmod = p->script_column->typmod;
+    oldcoll = p->script_column->collation;
+  } else {
+    return;  // PostgreSQL reports the missing column
+  }
 
   Oid newtype;
   int32 newtypmod;
@@ -550,7 +563,7 @@ void AnalyzeAlterColumnType(Oid relid, LOCKMODE lock, AlterTableStmt *stmt, Alte
   auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
   if (cmd->name == nullptr || def == nullptr || !IsA(def, ColumnDef)) return;
   TypeChangeProbe probe = {relid, cmd->name, def, stmt->cmds, stmt->relation->inh,
-                           false, false, nullptr, nullptr, 0, false};
+                           false, false, nullptr, nullptr, 0, false, FindScriptColumn(out, relid, cmd->name)};
   ErrorData *probe_error = nullptr;
   const char *rewrite_reason =
       "The new type is not binary-coercible from the old one (or a length, precision, "
@@ -1278,7 +1291,11 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
         AnalyzeAlterColumnType(relid, lock, stmt, cmd, out);
         break;
       case AT_SetNotNull:
-        if (cmd->name != nullptr && SetNotNullNeedsScan(relid, cmd->name))
+        if (const ScriptColumn *added = FindScriptColumn(out, relid, cmd->name)) {
+          if (!added->not_null)  // all NULL or its default: no CHECK can prove it yet
+            AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
+                       psprintf("SET NOT NULL on %s", ColumnText(cmd->name)));
+        } else if (cmd->name != nullptr && SetNotNullNeedsScan(relid, cmd->name))
           AddFinding(out, RuleId::SetNotNullScan, relid, lock, kScan,
                      psprintf("SET NOT NULL on %s", ColumnText(cmd->name)));
         break;
@@ -1320,6 +1337,10 @@ void AnalyzeAlterTable(AlterTableStmt *stmt, StatementAnalysis *out) {
       }
       case AT_DropColumn: {
         HeapTuple att = cmd->name ? SearchSysCacheAttName(relid, cmd->name) : nullptr;
+        if (att == nullptr && FindScriptColumn(out, relid, cmd->name) != nullptr) {
+          AddFinding(out, RuleId::DropColumn, relid, lock, kBreaks, ColumnText(cmd->name));
+          break;
+        }
         if (att == nullptr) break;
         const AttrNumber attnum = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att))->attnum;
         ReleaseSysCache(att);

@@ -38,6 +38,18 @@ struct LockTarget {
   LOCKMODE lock;
 };
 
+// A column a script added to an existing table earlier (schema_guard.check()): the
+// catalog does not have it yet, so commands on it are judged from these facts, as the
+// server judges them on the table after the ADD COLUMN ran.
+struct ScriptColumn {
+  Oid relid;
+  const char *name;
+  Oid type;
+  int32 typmod;
+  Oid collation;
+  bool not_null;
+};
+
 struct StatementAnalysis {
   List *findings;      // of Finding *
   List *lock_targets;  // of LockTarget *: existing, non-exempt relations
@@ -48,7 +60,11 @@ struct StatementAnalysis {
   // mode or stronger, as known to schema_guard.check() for a script (the live
   // locks of this transaction are always consulted too).
   List *held_locks;
+  // Input: columns the script added to existing tables (of ScriptColumn *).
+  List *script_columns;
 };
+
+static_assert(std::is_trivially_destructible_v<ScriptColumn>);
 
 static_assert(std::is_trivially_destructible_v<Finding>);
 static_assert(std::is_trivially_destructible_v<StatementAnalysis>);
@@ -58,7 +74,11 @@ bool IsJudgedStatement(const Node *parsetree);
 
 // Work out findings and lock targets for one statement.  held_locks: see
 // StatementAnalysis::held_locks.
-void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL);
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL, List *script_columns = NIL);
+
+// The column a script added to relid under that name, or nullptr (then the catalog's
+// column, if any, is the one).
+const ScriptColumn *FindScriptColumn(const StatementAnalysis *out, Oid relid, const char *name);
 
 // AnalyzeStatement() as the guard runs it, on a catalog other sessions change
 // while it reads without locks: on a fresh catalog (invalidations accepted), in a
@@ -69,7 +89,7 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks 
 // PostgreSQL will refuse it for lack of privilege, nothing is judged, so that the
 // caller gets PostgreSQL's own permission error and no verdict.
 void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL,
-                            bool as_caller = false);
+                            bool as_caller = false, List *script_columns = NIL);
 
 // privileges.cpp: would PostgreSQL let the current user run this statement (the
 // ownership or ACL check it makes; true when an object is missing)?  May the current

@@ -15,6 +15,7 @@ struct AnalysisRun {
   StatementAnalysis *out;
   List *held_locks;
   bool as_caller;
+  List *script_columns;
 };
 
 void RunAnalysis(void *arg) {
@@ -23,10 +24,11 @@ void RunAnalysis(void *arg) {
     // PostgreSQL refuses it with its own permission error: no verdict.
     *run->out = {};
     run->out->held_locks = run->held_locks;
+    run->out->script_columns = run->script_columns;
     run->out->command = "statement";
     return;
   }
-  AnalyzeStatement(run->parsetree, run->out, run->held_locks);
+  AnalyzeStatement(run->parsetree, run->out, run->held_locks, run->script_columns);
 }
 
 // Errors a lookup raises when what it reads vanished or changed since the previous
@@ -72,8 +74,9 @@ bool RunProbe(void (*fn)(void *), void *arg, ErrorData **error) {
   return false;
 }
 
-void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks, bool as_caller) {
-  AnalysisRun run = {parsetree, out, held_locks, as_caller};
+void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_locks, bool as_caller,
+                            List *script_columns) {
+  AnalysisRun run = {parsetree, out, held_locks, as_caller, script_columns};
   ErrorData *error = nullptr;
   for (int attempt = 0; attempt < kAttempts; attempt++) {
     // Without a lock nothing else makes this backend see other sessions' DDL:
@@ -92,6 +95,7 @@ void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_
   out->lock_targets = NIL;
   out->rewrites = NIL;
   out->held_locks = held_locks;
+  out->script_columns = script_columns;
   out->command = CreateCommandName(parsetree);
   AddFinding(out, policy::RuleId::JudgementFailed, InvalidOid, NoLock, 0, out->command,
              psprintf("The guard could not work out what it does (%s).", error->message ? error->message : "error"));

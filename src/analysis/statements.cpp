@@ -202,8 +202,8 @@ void AnalyzeRename(RenameStmt *stmt, StatementAnalysis *out) {
       const Oid relid = VisibleRelation(stmt->relation);
       if (!OidIsValid(relid) || stmt->subname == nullptr) return;
       HeapTuple att = SearchSysCacheAttName(relid, stmt->subname);
-      if (att == nullptr) return;
-      ReleaseSysCache(att);
+      if (att == nullptr && FindScriptColumn(out, relid, stmt->subname) == nullptr) return;
+      if (att != nullptr) ReleaseSysCache(att);
       SetStatement(out, Statement::RenameColumn, "ALTER TABLE");
       // renameatt_internal() recurses to partitions and inheritance children.
       LockTree(out, relid, stmt->relation->inh, AccessExclusiveLock);
@@ -525,8 +525,18 @@ bool WritesBlockedByThisTransaction(Oid relid, List *held_locks) {
   return list_member_oid(held_locks, relid) || LockHeldByThisTransaction(relid, ShareLock);
 }
 
-void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks) {
+const ScriptColumn *FindScriptColumn(const StatementAnalysis *out, Oid relid, const char *name) {
+  ListCell *lc;
+  foreach (lc, out->script_columns) {
+    auto *c = static_cast<const ScriptColumn *>(lfirst(lc));
+    if (c->relid == relid && name != nullptr && strcmp(c->name, name) == 0) return c;
+  }
+  return nullptr;
+}
+
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks, List *script_columns) {
   out->held_locks = held_locks;
+  out->script_columns = script_columns;
   out->findings = NIL;
   out->lock_targets = NIL;
   out->rewrites = NIL;

@@ -57,7 +57,9 @@ struct Simulation {
   HTAB *created;              // names of relations the script creates
   HTAB *routines;             // CREATE FUNCTION / PROCEDURE bodies of the script, by name
   List *judged_routines;      // routines judged for the current statement (once each)
-  List *added_columns;        // "relid:column" of columns the script added to existing tables
+  List *added_columns;        // of analysis::ScriptColumn *: columns the script added to existing tables
+  List *renamed_columns;      // of RenamedColumn *: columns of existing relations the script renamed
+  bool renamed_any;           // the script renamed or moved an existing relation or column
   int body_depth;             // judging a DO block's or a procedure's statements
   List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
   List *local_sets;           // ... SET LOCAL in the open transaction
@@ -138,6 +140,7 @@ void Mark(Simulation *sim, const char *schema, const char *rel, Known state, Oid
   auto *entry = static_cast<KnownName *>(hash_search(sim->created, key, HASH_ENTER, nullptr));
   entry->state = state;
   entry->renamed_from = renamed_from;
+  if (state == Known::Renamed) sim->renamed_any = true;
 }
 
 const KnownName *Lookup(const Simulation &sim, const char *schema, const char *rel) {
@@ -224,31 +227,302 @@ void RememberCreated(Simulation *sim, const RangeVar *rv) {
   MemoryContextSwitchTo(old);
 }
 
-const char *ColumnKey(Oid relid, const char *column) { return psprintf("%u:%s", relid, column); }
-
-bool AddedByScript(const Simulation &sim, Oid relid, const char *column) {
-  const char *key = ColumnKey(relid, column);
-  ListCell *lc;
-  foreach (lc, sim.added_columns)
-    if (strcmp(static_cast<const char *>(lfirst(lc)), key) == 0) return true;
-  return false;
+// The existing relation a name means after the script's earlier statements (under its
+// own name or one the script renamed it to), or InvalidOid.
+Oid ExistingRelation(const Resolved &r) {
+  return r.state == Known::Renamed || r.state == Known::Unknown ? r.relid : InvalidOid;
 }
 
-// The catalog does not know the columns the script adds to an existing table: SET NOT
-// NULL on one of them scans the table (it is all NULL or its default; no validated
-// CHECK can prove it).
-void AddScriptColumnFindings(const Simulation &sim, Node *stmt, analysis::StatementAnalysis *result) {
-  if (!IsA(stmt, AlterTableStmt) || sim.added_columns == NIL) return;
-  auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
-  const Resolved r = Resolve(sim, alter->relation);
-  if (r.state != Known::Unknown || !OidIsValid(r.relid)) return;
+// A column the script renamed on an existing relation: later statements name it by
+// its new name, the catalog by its old one.
+struct RenamedColumn {
+  Oid relid;
+  const char *new_name;
+  const char *old_name;
+};
+
+// The catalog's name of a column of an existing relation, after the script's renames.
+const char *CatalogColumnName(const Simulation &sim, Oid relid, const char *name) {
+  ListCell *lc;
+  foreach (lc, sim.renamed_columns) {
+    auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
+    if (rc->relid == relid && name != nullptr && strcmp(rc->new_name, name) == 0) return rc->old_name;
+  }
+  return name;
+}
+
+analysis::ScriptColumn *FindAddedColumn(const Simulation &sim, Oid relid, const char *name) {
+  ListCell *lc;
+  foreach (lc, sim.added_columns) {
+    auto *c = static_cast<analysis::ScriptColumn *>(lfirst(lc));
+    if (c->relid == relid && name != nullptr && strcmp(c->name, name) == 0) return c;
+  }
+  return nullptr;
+}
+
+struct ColumnTypeProbe {
+  ColumnDef *def;
+  Oid type;
+  int32 typmod;
+  Oid collation;
+  bool serial;  // smallserial, serial, bigserial: an integer, NOT NULL, with a sequence
+};
+
+void ResolveColumnType(void *arg) {
+  auto *p = static_cast<ColumnTypeProbe *>(arg);
+  TypeName *tn = p->def->typeName;
+  const int n = list_length(tn->names);
+  if (tn->typmods == NIL && tn->arrayBounds == NIL &&
+      (n == 1 || (n == 2 && strcmp(strVal(linitial(tn->names)), "pg_catalog") == 0))) {
+    const char *t = strVal(llast(tn->names));  // as transformColumnDefinition() tells them
+    Oid serial_type = InvalidOid;
+    if (strcmp(t, "smallserial") == 0 || strcmp(t, "serial2") == 0) serial_type = INT2OID;
+    else if (strcmp(t, "serial") == 0 || strcmp(t, "serial4") == 0) serial_type = INT4OID;
+    else if (strcmp(t, "bigserial") == 0 || strcmp(t, "serial8") == 0) serial_type = INT8OID;
+    if (OidIsValid(serial_type)) {
+      tn = makeTypeNameFromOid(serial_type, -1);
+      p->serial = true;
+    }
+  }
+  typenameTypeIdAndMod(nullptr, tn, &p->type, &p->typmod);
+  p->collation = GetColumnDefCollation(nullptr, p->def, p->type);
+}
+
+// ADD COLUMN of a new column on an existing table: what later statements find there.
+void RememberAddedColumn(Simulation *sim, Oid relid, ColumnDef *col) {
+  if (col == nullptr || col->colname == nullptr || col->typeName == nullptr) return;
+  if (get_attnum(relid, col->colname) != InvalidAttrNumber || FindAddedColumn(*sim, relid, col->colname)) return;
+  ColumnTypeProbe probe = {col, InvalidOid, -1, InvalidOid, false};
+  if (!TryInSubtransaction(ResolveColumnType, &probe)) return;  // no such type: the ADD fails
+  bool not_null = col->is_not_null || col->identity != 0 || probe.serial;
+  ListCell *lc;
+  foreach (lc, col->constraints) {
+    const ConstrType t = static_cast<Constraint *>(lfirst(lc))->contype;
+    if (t == CONSTR_NOTNULL || t == CONSTR_PRIMARY || t == CONSTR_IDENTITY) not_null = true;
+  }
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  auto *c = static_cast<analysis::ScriptColumn *>(palloc0(sizeof(analysis::ScriptColumn)));
+  *c = analysis::ScriptColumn{relid, pstrdup(col->colname), probe.type, probe.typmod, probe.collation, not_null};
+  sim->added_columns = lappend(sim->added_columns, c);
+  MemoryContextSwitchTo(old);
+}
+
+// What ALTER TABLE did to the columns of an existing table: added ones, and the NOT
+// NULL, type and drops of the ones the script added.
+void TrackColumns(Simulation *sim, Oid relid, AlterTableStmt *alter) {
   ListCell *lc;
   foreach (lc, alter->cmds) {
     auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
-    if (cmd->subtype == AT_SetNotNull && cmd->name != nullptr && AddedByScript(sim, r.relid, cmd->name))
-      analysis::AddFinding(result, RuleId::SetNotNullScan, r.relid, AccessExclusiveLock, analysis::kScan,
-                           psprintf("SET NOT NULL on column %s (added earlier in the script)", quote_identifier(cmd->name)));
+    if (cmd->subtype == AT_AddColumn) {
+      RememberAddedColumn(sim, relid, reinterpret_cast<ColumnDef *>(cmd->def));
+      continue;
+    }
+    analysis::ScriptColumn *added = FindAddedColumn(*sim, relid, cmd->name);
+    if (added == nullptr) continue;
+    switch (cmd->subtype) {
+      case AT_SetNotNull: added->not_null = true; break;
+      case AT_DropNotNull: added->not_null = false; break;
+      case AT_DropColumn: added->relid = InvalidOid; break;  // gone: never matches again
+      case AT_AlterColumnType: {
+        auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
+        if (def == nullptr || !IsA(def, ColumnDef) || def->typeName == nullptr) break;
+        ColumnTypeProbe probe = {def, InvalidOid, -1, InvalidOid, false};
+        if (TryInSubtransaction(ResolveColumnType, &probe)) {
+          added->type = probe.type;
+          added->typmod = probe.typmod;
+          added->collation = probe.collation;
+        }
+        break;
+      }
+      default: break;
+    }
   }
+}
+
+// RENAME COLUMN on an existing relation: a column the script added takes the new
+// name; a catalog column is remembered under it.
+void TrackColumnRename(Simulation *sim, Oid relid, const char *from, const char *to) {
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  if (analysis::ScriptColumn *added = FindAddedColumn(*sim, relid, from)) {
+    added->name = pstrdup(to);
+  } else {
+    const char *catalog_name = CatalogColumnName(*sim, relid, from);
+    ListCell *lc;
+    foreach (lc, sim->renamed_columns) {  // renamed again: one entry
+      auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
+      if (rc->relid == relid && strcmp(rc->new_name, from) == 0) rc->relid = InvalidOid;
+    }
+    auto *rc = static_cast<RenamedColumn *>(palloc(sizeof(RenamedColumn)));
+    *rc = RenamedColumn{relid, pstrdup(to), pstrdup(catalog_name)};
+    sim->renamed_columns = lappend(sim->renamed_columns, rc);
+    sim->renamed_any = true;
+  }
+  MemoryContextSwitchTo(old);
+}
+
+// ---------------------------------------------------------------- renames
+
+// A name the script gave an existing relation, replaced by the catalog's (in place).
+void RedirectRelation(const Simulation &sim, RangeVar *rv) {
+  if (rv == nullptr) return;
+  const Resolved r = Resolve(sim, rv);
+  if (r.state != Known::Renamed) return;
+  const char *name = get_rel_name(r.relid);
+  const char *schema = name ? get_namespace_name(get_rel_namespace(r.relid)) : nullptr;
+  if (schema == nullptr) return;
+  rv->schemaname = pstrdup(schema);
+  rv->relname = pstrdup(name);
+}
+
+// The catalog's name of an existing relation's column the script renamed (in place).
+void RedirectColumn(const Simulation &sim, Oid relid, char **name) {
+  if (OidIsValid(relid) && *name != nullptr) *name = const_cast<char *>(CatalogColumnName(sim, relid, *name));
+}
+
+void RedirectColumnList(const Simulation &sim, Oid relid, List *names) {
+  ListCell *lc;
+  foreach (lc, names)
+    if (IsA(lfirst(lc), String)) {
+      char *name = strVal(lfirst(lc));
+      RedirectColumn(sim, relid, &name);
+      lfirst(lc) = makeString(name);
+    }
+}
+
+void RedirectConstraint(const Simulation &sim, Oid relid, Node *node) {
+  if (node == nullptr || !IsA(node, Constraint)) return;
+  auto *con = reinterpret_cast<Constraint *>(node);
+  RedirectColumnList(sim, relid, con->keys);
+  RedirectColumnList(sim, relid, con->including);
+  RedirectColumnList(sim, relid, con->fk_attrs);
+  if (con->pktable != nullptr) {
+    const Oid pkrel = ExistingRelation(Resolve(sim, con->pktable));
+    RedirectColumnList(sim, pkrel, con->pk_attrs);
+    RedirectRelation(sim, con->pktable);
+  }
+}
+
+// Column subcommands of ALTER TABLE (cmd->name is a column; for the others it is a
+// constraint, an index or nothing).
+bool NamesColumn(AlterTableType t) {
+  switch (t) {
+    case AT_AlterColumnType:
+    case AT_SetNotNull:
+    case AT_DropNotNull:
+    case AT_ColumnDefault:
+    case AT_DropColumn:
+    case AT_SetStatistics:
+    case AT_SetOptions:
+    case AT_ResetOptions:
+    case AT_SetStorage:
+    case AT_SetCompression:
+    case AT_AddIdentity:
+    case AT_SetIdentity:
+    case AT_DropIdentity:
+    case AT_DropExpression:
+    case AT_AlterColumnGenericOptions:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The statement as the catalog knows its objects: the relations and columns the script
+// renamed (RENAME, SET SCHEMA) replaced by the existing ones they are, so that a later
+// statement on the new name is judged on the existing table (its size, rows, indexes).
+// A copy; the statement itself is kept for the script's own bookkeeping.
+Node *RedirectToCatalog(const Simulation &sim, Node *stmt) {
+  if (!sim.renamed_any) return stmt;
+  stmt = static_cast<Node *>(copyObjectImpl(stmt));
+  switch (nodeTag(stmt)) {
+    case T_AlterTableStmt: {
+      auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
+      const Oid relid = ExistingRelation(Resolve(sim, alter->relation));
+      ListCell *lc;
+      foreach (lc, alter->cmds) {
+        auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+        if (NamesColumn(cmd->subtype)) RedirectColumn(sim, relid, &cmd->name);
+        if (cmd->subtype == AT_AddConstraint) RedirectConstraint(sim, relid, cmd->def);
+        if (cmd->subtype == AT_AlterColumnType && cmd->def != nullptr && IsA(cmd->def, ColumnDef))
+          reinterpret_cast<ColumnDef *>(cmd->def)->colname = cmd->name;
+        if (cmd->subtype == AT_AddColumn && cmd->def != nullptr && IsA(cmd->def, ColumnDef)) {
+          ListCell *cc;
+          foreach (cc, reinterpret_cast<ColumnDef *>(cmd->def)->constraints)
+            RedirectConstraint(sim, relid, static_cast<Node *>(lfirst(cc)));
+        }
+      }
+      RedirectRelation(sim, alter->relation);
+      break;
+    }
+    case T_IndexStmt: {
+      auto *ix = reinterpret_cast<IndexStmt *>(stmt);
+      const Oid relid = ExistingRelation(Resolve(sim, ix->relation));
+      ListCell *lc;
+      foreach (lc, ix->indexParams) RedirectColumn(sim, relid, &static_cast<IndexElem *>(lfirst(lc))->name);
+      foreach (lc, ix->indexIncludingParams) RedirectColumn(sim, relid, &static_cast<IndexElem *>(lfirst(lc))->name);
+      RedirectRelation(sim, ix->relation);
+      break;
+    }
+    case T_RenameStmt: {
+      auto *rn = reinterpret_cast<RenameStmt *>(stmt);
+      if (rn->renameType == OBJECT_COLUMN)
+        RedirectColumn(sim, ExistingRelation(Resolve(sim, rn->relation)), &rn->subname);
+      RedirectRelation(sim, rn->relation);
+      break;
+    }
+    case T_AlterObjectSchemaStmt: RedirectRelation(sim, reinterpret_cast<AlterObjectSchemaStmt *>(stmt)->relation); break;
+    case T_RefreshMatViewStmt: RedirectRelation(sim, reinterpret_cast<RefreshMatViewStmt *>(stmt)->relation); break;
+    case SG_T_CLUSTER_STMT: RedirectRelation(sim, SG_CLUSTER_RELATION(reinterpret_cast<SgClusterStmt *>(stmt))); break;
+    case T_CreateTrigStmt: RedirectRelation(sim, reinterpret_cast<CreateTrigStmt *>(stmt)->relation); break;
+    case T_CreatePolicyStmt: RedirectRelation(sim, reinterpret_cast<CreatePolicyStmt *>(stmt)->table); break;
+    case T_AlterPolicyStmt: RedirectRelation(sim, reinterpret_cast<AlterPolicyStmt *>(stmt)->table); break;
+    case T_RuleStmt: RedirectRelation(sim, reinterpret_cast<RuleStmt *>(stmt)->relation); break;
+    case T_TruncateStmt:
+    case T_LockStmt: {
+      List *rels = IsA(stmt, TruncateStmt) ? reinterpret_cast<TruncateStmt *>(stmt)->relations
+                                           : reinterpret_cast<LockStmt *>(stmt)->relations;
+      ListCell *lc;
+      foreach (lc, rels) RedirectRelation(sim, static_cast<RangeVar *>(lfirst(lc)));
+      break;
+    }
+    case T_VacuumStmt: {
+      ListCell *lc;
+      foreach (lc, reinterpret_cast<VacuumStmt *>(stmt)->rels)
+        RedirectRelation(sim, static_cast<VacuumRelation *>(lfirst(lc))->relation);
+      break;
+    }
+    case T_CreateStmt: {
+      auto *create = reinterpret_cast<CreateStmt *>(stmt);
+      ListCell *lc;
+      foreach (lc, create->inhRelations) RedirectRelation(sim, static_cast<RangeVar *>(lfirst(lc)));
+      foreach (lc, create->constraints) RedirectConstraint(sim, InvalidOid, static_cast<Node *>(lfirst(lc)));
+      foreach (lc, create->tableElts)
+        if (IsA(lfirst(lc), ColumnDef)) {
+          ListCell *cc;
+          foreach (cc, static_cast<ColumnDef *>(lfirst(lc))->constraints)
+            RedirectConstraint(sim, InvalidOid, static_cast<Node *>(lfirst(cc)));
+        }
+      break;
+    }
+    case T_DropStmt: {
+      auto *drop = reinterpret_cast<DropStmt *>(stmt);
+      if (drop->removeType != OBJECT_TABLE && drop->removeType != OBJECT_INDEX && drop->removeType != OBJECT_VIEW &&
+          drop->removeType != OBJECT_MATVIEW && drop->removeType != OBJECT_SEQUENCE &&
+          drop->removeType != OBJECT_FOREIGN_TABLE)
+        break;
+      ListCell *lc;
+      foreach (lc, drop->objects) {
+        RangeVar *rv = makeRangeVarFromNameList(static_cast<List *>(lfirst(lc)));
+        RedirectRelation(sim, rv);
+        lfirst(lc) = rv->schemaname != nullptr ? list_make2(makeString(rv->schemaname), makeString(rv->relname))
+                                               : list_make1(makeString(rv->relname));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return stmt;
 }
 
 // After a statement ran: what it created, dropped or renamed.
@@ -256,18 +530,8 @@ void TrackNames(Simulation *sim, Node *stmt) {
   switch (nodeTag(stmt)) {
     case T_AlterTableStmt: {
       auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
-      const Resolved r = Resolve(*sim, alter->relation);
-      if (r.state != Known::Unknown || !OidIsValid(r.relid)) break;
-      ListCell *lc;
-      foreach (lc, alter->cmds) {
-        auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
-        if (cmd->subtype != AT_AddColumn) continue;
-        auto *col = reinterpret_cast<ColumnDef *>(cmd->def);
-        if (col->colname == nullptr || get_attnum(r.relid, col->colname) != InvalidAttrNumber) continue;
-        MemoryContext old = MemoryContextSwitchTo(sim->context);
-        sim->added_columns = lappend(sim->added_columns, const_cast<char *>(ColumnKey(r.relid, col->colname)));
-        MemoryContextSwitchTo(old);
-      }
+      const Oid relid = ExistingRelation(Resolve(*sim, alter->relation));
+      if (OidIsValid(relid)) TrackColumns(sim, relid, alter);
       break;
     }
     case T_CreateStmt: {
@@ -324,7 +588,13 @@ void TrackNames(Simulation *sim, Node *stmt) {
     }
     case T_RenameStmt: {
       auto *rn = reinterpret_cast<RenameStmt *>(stmt);
-      if (rn->relation == nullptr || rn->subname != nullptr || rn->newname == nullptr) break;  // columns etc.
+      if (rn->renameType == OBJECT_COLUMN && rn->relation != nullptr && rn->subname != nullptr &&
+          rn->newname != nullptr) {
+        const Oid relid = ExistingRelation(Resolve(*sim, rn->relation));
+        if (OidIsValid(relid)) TrackColumnRename(sim, relid, rn->subname, rn->newname);
+        break;
+      }
+      if (rn->relation == nullptr || rn->subname != nullptr || rn->newname == nullptr) break;  // constraints etc.
       if (rn->renameType != OBJECT_TABLE && rn->renameType != OBJECT_INDEX && rn->renameType != OBJECT_VIEW &&
           rn->renameType != OBJECT_MATVIEW && rn->renameType != OBJECT_SEQUENCE)
         break;
@@ -334,6 +604,18 @@ void TrackNames(Simulation *sim, Node *stmt) {
       Mark(sim, schema, rn->relation->relname, Known::Dropped);
       if (r.state == Known::Created) Mark(sim, schema, rn->newname, Known::Created);
       else Mark(sim, schema, rn->newname, Known::Renamed, r.relid);
+      break;
+    }
+    case T_AlterObjectSchemaStmt: {  // SET SCHEMA: the relation is now under the new schema
+      auto *move = reinterpret_cast<AlterObjectSchemaStmt *>(stmt);
+      if (move->relation == nullptr || move->newschema == nullptr) break;
+      const Resolved r = Resolve(*sim, move->relation);
+      if (r.state != Known::Created && !OidIsValid(r.relid)) break;
+      if (!SchemaUsable(*sim, move->newschema)) break;  // fails
+      const char *schema = r.schema ? r.schema : CreationSchema(*sim, move->relation);
+      Mark(sim, schema, move->relation->relname, Known::Dropped);
+      if (r.state == Known::Created) Mark(sim, move->newschema, move->relation->relname, Known::Created);
+      else Mark(sim, move->newschema, move->relation->relname, Known::Renamed, r.relid);
       break;
     }
     default:
@@ -525,6 +807,12 @@ void NamedRelations(Node *stmt, List **names, bool *missing_ok) {
       break;
     case T_RenameStmt: {
       auto *s = reinterpret_cast<RenameStmt *>(stmt);
+      if (s->relation) *names = list_make1(s->relation);
+      *missing_ok = s->missing_ok;
+      break;
+    }
+    case T_AlterObjectSchemaStmt: {
+      auto *s = reinterpret_cast<AlterObjectSchemaStmt *>(stmt);
       if (s->relation) *names = list_make1(s->relation);
       *missing_ok = s->missing_ok;
       break;
@@ -862,10 +1150,10 @@ struct RoutineLookup {
 void LookupRoutine(void *arg) {
   auto *p = static_cast<RoutineLookup *>(arg);
   // Built-in functions (now(), count(), set_config() ...) run no DDL through the hook.
-  for (FuncCandidateList c = SgFuncnameGetCandidates(p->name, p->nargs, NIL, true, true, true, true); c != nullptr;
-       c = c->next)
-    if (c->oid >= FirstNormalObjectId && (p->user_defined++ == 0 || c->oid == p->proc)) p->proc = c->oid;
-    else if (c->oid >= FirstNormalObjectId && c->oid != p->proc) p->proc = InvalidOid;
+  const bool counted = p->nargs >= 0;  // (with any count, variadic and defaults are not expanded)
+  for (FuncCandidateList c = SgFuncnameGetCandidates(p->name, p->nargs, NIL, counted, counted, true, true);
+       c != nullptr; c = c->next)
+    if (c->oid >= FirstNormalObjectId) p->proc = p->user_defined++ == 0 ? c->oid : InvalidOid;
 }
 
 // Has this routine been judged for the current statement of the script already?  A
@@ -883,7 +1171,36 @@ bool AlreadyJudged(Simulation *sim, const char *key) {
 // the script's own CREATE if it has one, else from the catalog.  A body in a
 // language other than SQL and PL/pgSQL cannot be read: a note names it, unless it
 // belongs to an extension (installed software, not the migration's code).
-void JudgeRoutine(Simulation *sim, const Step *st, List *name, int nargs, const char *shown) {
+struct CallResolution {
+  FuncCall *call;
+  Oid proc;
+};
+
+// Only constants: resolving the call then reads the catalog and nothing else (a
+// subquery or a column would need its relation, and a lock on it).
+bool ConstantArguments(FuncCall *call) {
+  ListCell *lc;
+  foreach (lc, call->args) {
+    Node *arg = static_cast<Node *>(lfirst(lc));
+    if (IsA(arg, NamedArgExpr)) arg = reinterpret_cast<Node *>(reinterpret_cast<NamedArgExpr *>(arg)->arg);
+    if (IsA(arg, TypeCast)) arg = reinterpret_cast<TypeCast *>(arg)->arg;
+    if (!IsA(arg, A_Const)) return false;
+  }
+  return call->agg_order == NIL && call->agg_filter == nullptr && call->over == nullptr && !call->agg_star &&
+         !call->agg_distinct && !call->func_variadic;
+}
+
+// Which of several routines of a name a call with constant arguments runs: the
+// parser's own choice (func_get_detail()), nothing evaluated.
+void ResolveCall(void *arg) {
+  auto *p = static_cast<CallResolution *>(arg);
+  ParseState *pstate = make_parsestate(nullptr);
+  Node *expr = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(p->call)), EXPR_KIND_SELECT_TARGET);
+  if (expr != nullptr && IsA(expr, FuncExpr)) p->proc = reinterpret_cast<FuncExpr *>(expr)->funcid;
+}
+
+void JudgeRoutine(Simulation *sim, const Step *st, List *name, int nargs, const char *shown,
+                  FuncCall *call = nullptr) {
   if (const ScriptRoutine *own = FindScriptRoutine(*sim, name)) {
     if (own->body == nullptr || AlreadyJudged(sim, psprintf("script %s", own->key))) return;  // dropped: fails
     JudgeBody(sim, st, own->body, own->language, psprintf("%s (defined in the script)", shown), sim->body_depth);
@@ -891,6 +1208,13 @@ void JudgeRoutine(Simulation *sim, const Step *st, List *name, int nargs, const 
   }
   RoutineLookup lookup = {name, nargs, InvalidOid, 0};
   if (!TryInSubtransaction(LookupRoutine, &lookup) || lookup.user_defined == 0) return;  // PostgreSQL will say
+  if (!OidIsValid(lookup.proc) && call != nullptr && ConstantArguments(call)) {
+    CallResolution resolution = {call, InvalidOid};
+    if (TryInSubtransaction(ResolveCall, &resolution) && resolution.proc >= FirstNormalObjectId)
+      lookup.proc = resolution.proc;
+    else if (OidIsValid(resolution.proc))
+      return;  // a built-in one
+  }
   if (!OidIsValid(lookup.proc)) {
     if (AlreadyJudged(sim, psprintf("overloaded %s", shown))) return;
     Emit(sim, st, -1,
@@ -933,7 +1257,7 @@ bool JudgeCallsWalker(Node *node, void *context) {
     auto *call = reinterpret_cast<FuncCall *>(node);
     auto *walk = static_cast<CallWalk *>(context);
     JudgeRoutine(walk->sim, walk->st, call->funcname, list_length(call->args),
-                 psprintf("function %s", NameListToString(call->funcname)));
+                 psprintf("function %s", NameListToString(call->funcname)), call);
   }
   return raw_expression_tree_walker(node, SG_WALKER(JudgeCallsWalker), context);
 }
@@ -993,6 +1317,26 @@ void ForgetRoutines(Simulation *sim, DropStmt *drop) {
     }
     MemoryContextSwitchTo(old);
   }
+}
+
+// SET SCHEMA into a schema the script created: the catalog does not know the schema,
+// the analysis stops there; the server moves the table as into any other schema
+// (AnalyzeSetSchema(): ACCESS EXCLUSIVE, breaks code that uses the old name).
+void AddMoveToScriptSchema(const Simulation &sim, Node *stmt, analysis::StatementAnalysis *result) {
+  if (!IsA(stmt, AlterObjectSchemaStmt)) return;
+  auto *move = reinterpret_cast<AlterObjectSchemaStmt *>(stmt);
+  if (move->relation == nullptr || move->newschema == nullptr) return;
+  if (move->objectType != OBJECT_TABLE && move->objectType != OBJECT_VIEW && move->objectType != OBJECT_MATVIEW &&
+      move->objectType != OBJECT_FOREIGN_TABLE && move->objectType != OBJECT_SEQUENCE)
+    return;
+  const KnownName *schema = Lookup(sim, move->newschema, nullptr);
+  if (schema == nullptr || schema->state != Known::Created || OidIsValid(get_namespace_oid(move->newschema, true)))
+    return;
+  const Oid relid = ExistingRelation(Resolve(sim, move->relation));
+  if (!OidIsValid(relid) || analysis::IsExemptRelation(relid)) return;
+  analysis::AddLockTarget(result, relid, AccessExclusiveLock);
+  analysis::AddFinding(result, RuleId::SetSchema, relid, AccessExclusiveLock, analysis::kBreaks,
+                       psprintf("SET SCHEMA %s", quote_identifier(move->newschema)));
 }
 
 // Judge one parsed statement of the script and update the script's state.
@@ -1071,8 +1415,9 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   }
 
   analysis::StatementAnalysis result;
-  analysis::AnalyzeStatementSafely(stmt, &result, sim->held_strong);
-  AddScriptColumnFindings(*sim, stmt, &result);
+  analysis::AnalyzeStatementSafely(RedirectToCatalog(*sim, stmt), &result, sim->held_strong, false,
+                                   sim->added_columns);
+  AddMoveToScriptSchema(*sim, stmt, &result);
   // Locks the script's own transaction already holds wait for nobody.
   List *all_targets = result.lock_targets;
   List *waiting = NIL;
