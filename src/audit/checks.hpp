@@ -1,6 +1,6 @@
 // The audit check catalog: the single source of check ids, categories,
 // severities and descriptions for schema_guard.audit() and audit_checks().
-// README's check reference (scripts/audit-check-reference.sh) and the tests
+// docs/audit-checks.md (scripts/audit-check-reference.sh) and the tests
 // are checked against audit_checks(), which reads this table.  Pure C++, like
 // the rule catalog: no PostgreSQL headers.
 #pragma once
@@ -63,7 +63,7 @@ struct CheckInfo {
   const char *category;     // indexes | keys | upgrade | maintenance | security | rls
   const char *severity;     // the highest severity its findings get: high | medium | low
   const char *source;       // the function that finds it: audit | fk_index_audit | rls_audit
-  const char *description;  // what it catches, for audit_checks() and README
+  const char *description;  // what it catches, for audit_checks() and docs/audit-checks.md
 };
 
 const CheckInfo &Check(CheckId id);

@@ -1,5 +1,5 @@
 // The rule catalog: the single source of rule ids, categories, default actions,
-// messages and safe recipes.  README's rule reference and the tests are checked
+// messages and safe recipes.  docs/rules.md (scripts/rule-reference.sh) and the tests are checked
 // against schema_guard.rules(), which reads this table.
 #pragma once
 
@@ -70,7 +70,7 @@ struct RuleInfo {
   // Primary message after "schema_guard: <name>: ".  {rel} is the relation,
   // {what} the operation-specific subject the analysis supplies.
   const char *message;
-  const char *description;  // one line for rules() and README
+  const char *description;  // one line for rules() and docs/rules.md
   const char *recipe;       // the safe way, used as HINT
   const char *recipe_partitioned = nullptr;  // the safe way when the target is partitioned
 };

@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..53"
+echo "1..54"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
@@ -170,6 +170,10 @@ out=$(PGUSER=ci "$LINT" allowed.sql); rc=$?
 ok "$rc|$(echo "$out" | grep -c 'block\[create_index_blocking\]')" "1|1" "... and not for a role that may not (the server refuses the SET)"
 
 # --- no database: --schema starts a throwaway server from the installed binaries -------------------
+# in a private TMPDIR, so the check that it is removed sees only this test's servers (suites
+# running in parallel create their own /tmp/schema_guard_lint.* directories)
+export TMPDIR=$W/tmp
+mkdir -p "$TMPDIR"
 "$PG_BIN/pg_dump" -s -O -x postgres > schema.sql
 psql -X -At -c "COPY (SELECT * FROM schema_guard.export_table_sizes()) TO STDOUT CSV" > sizes.csv
 sed 's/^public\.accounts,.*/public.accounts,10737418240/' sizes.csv > sizes_10g.csv
@@ -183,10 +187,15 @@ ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')" "1|block[rel
 out=$(unset PGHOST PGPORT; "$LINT" --schema schema.sql --table-sizes sizes_10g.csv sized.sql 2>err); rc=$?; cat err >&2
 ok "$rc|$(echo "$out" | grep -o '[a-z]*\[[a-z_]*\]' | tr '\n' ' ')" "1|block[create_index_blocking] block[relation_missing] " \
    "--table-sizes: a 10 GB accounts is judged"
-ok "$(ls -d "${TMPDIR:-/tmp}"/schema_guard_lint.* 2>/dev/null | wc -l)" "0" "the throwaway server is removed"
+ok "$(ls -A "$TMPDIR" | wc -l)" "0" "the throwaway server is removed"
+unset TMPDIR
 
 # check() and the lint agree (one engine)
 n_check=$(psql -X -At -c "SELECT count(*) FROM schema_guard.check(pg_read_file('$W/0002_unsafe.sql'))")
 n_lint=$("$LINT" --format json 0002_unsafe.sql | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 ok "$n_check" "$n_lint" "check() and the lint report the same findings"
+
+# docs/lint.md shows exactly what --help prints
+documented=$(sed -n '/<!-- lint-help:begin -->/,/<!-- lint-help:end -->/p' "$REPO_ROOT/docs/lint.md" | sed '1,2d;$d' | sed '$d')
+ok "$(diff <("$LINT" --help) <(echo "$documented") >/dev/null && echo same || echo differs)" "same" "docs/lint.md shows what schema_guard_lint --help prints"
 exit $failed

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # TAP: how the library is loaded decides whether the guard is active; the server
-# log records every verdict; README documents every rule of the catalog.
+# log records every verdict; the generated documents in docs/ match the catalogs.
 # Runs its own throwaway cluster (not preloaded) next to the main test cluster.
 source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
@@ -8,7 +8,7 @@ set +e
 DIR=${LOADING_DIR:-$SG_TMP/schema_guard_loading}
 PORT=${LOADING_PORT:-$(sg_port 54331)}
 q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres "$@" 2>&1); }
-echo "1..14"
+echo "1..16"
 trap 'stop_cluster "$DIR"' EXIT
 start_cluster "$DIR" "$PORT" "log_min_messages = log"
 
@@ -42,13 +42,22 @@ q -d postgres -c "SET TimeZone = 'UTC'; SET lock_timeout = '1s'; ALTER TABLE sta
 sleep 0.5
 ok "$(grep -c 'schema_guard: prediction miss: ALTER TABLE rewrites table public.stamps' "$DIR/server.log")" "1" "the server log names a prediction miss"
 
-# README's rule reference is exactly what the catalog generates
-generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/rule-reference.sh")
-documented=$(sed -n '/<!-- rules:begin -->/,/<!-- rules:end -->/p' "$REPO_ROOT/README.md" | sed '1d;$d')
-ok "$(diff <(echo "$generated") <(echo "$documented") >/dev/null && echo same || echo differs)" "same" "README's rule reference matches schema_guard.rules()"
+# The generated reference documents are exactly what their scripts print from the catalogs
+gen() { PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/$1"; }
+for pair in rule-reference.sh:rules.md audit-check-reference.sh:audit-checks.md function-reference.sh:functions.md; do
+  script=${pair%%:*} doc=docs/${pair#*:}
+  ok "$(diff <(gen "$script") "$REPO_ROOT/$doc" >/dev/null && echo same || echo differs)" "same" "$doc is what scripts/$script prints (regenerate: bash scripts/$script > $doc)"
+done
 
-# README's audit check reference is exactly what audit_checks() generates
-generated=$(PGHOST="$DIR/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres bash "$REPO_ROOT/scripts/audit-check-reference.sh")
-documented=$(sed -n '/<!-- audit-checks:begin -->/,/<!-- audit-checks:end -->/p' "$REPO_ROOT/README.md" | sed '1d;$d')
-ok "$(diff <(echo "$generated") <(echo "$documented") >/dev/null && echo same || echo differs)" "same" "README's audit check reference matches schema_guard.audit_checks()"
+# docs/settings.md lists every schema_guard.* setting with its default and who may set it
+# (hand-written meanings; the facts checked against the server). A hidden setting
+# (GUC_NO_SHOW_ALL) is not in pg_settings: its default is read with current_setting().
+documented=$(grep -E '^\| `schema_guard\.' "$REPO_ROOT/docs/settings.md" |
+  awk -F' \\| ' '{ gsub(/^\| |`/, "", $1); gsub(/`/, "", $2); print $1 "|" $2 "|" $3 }' | sort)
+actual=$(q -d postgres -c "SELECT name || '|' || CASE WHEN boot_val = '' THEN '''''' ELSE boot_val END || '|' ||
+    CASE context WHEN 'superuser' THEN 'superuser' WHEN 'user' THEN 'any role' ELSE context END
+  FROM pg_settings WHERE name LIKE 'schema_guard.%'
+  UNION ALL SELECT 'schema_guard.citus_lock_conflict|' || current_setting('schema_guard.citus_lock_conflict') || '|any role'
+  ORDER BY 1" | sort)
+ok "$(diff <(echo "$actual") <(echo "$documented") && echo same)" "same" "docs/settings.md lists every setting with its default and who may set it"
 exit $failed
