@@ -19,7 +19,7 @@ ROUNDS=${ROUNDS:-5}
 GP=$(sg_port 54351); UP=$(sg_port 54352)
 BASE=$SG_TMP/schema_guard_bench
 G=$BASE/guarded; U=$BASE/unguarded
-trap 'stop_cluster $G; stop_cluster $U' EXIT
+on_exit :   # stops the clusters started below at exit
 start_cluster "$G" $GP "shared_preload_libraries = 'schema_guard'"
 start_cluster "$U" $UP
 psql_as() { local dir=$1 port=$2; shift 2; (cd / && runuser -u postgres -- "$PG_BIN/$@" -h "$dir/sock" -p "$port" -U postgres); }
@@ -33,7 +33,8 @@ if [ "${BACKSTOP:-on}" = off ]; then
   (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -q -h "$G/sock" -p $GP -U postgres \
      -c "SET schema_guard.mode = off; ALTER EVENT TRIGGER schema_guard_table_rewrite DISABLE")
 fi
-W=$(mktemp -d); chmod 755 "$W"
+W=$(mktemp -d "$SG_TMP/sg_hook_overhead.XXXXXX"); chmod 755 "$W"
+on_exit 'remove_dir "$W"'
 cat > "$W/utility.sql" <<'SQL'
 SET application_name = 'bench';
 SHOW application_name;

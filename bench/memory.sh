@@ -22,10 +22,11 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 N=${1:-${MEMORY_STATEMENTS:-200000}}
 if [ -z "${MEMORY_SKIP_BUILD:-}" ]; then install_deps; build_install; fi
-DIR=${MEMORY_DIR:-$(mktemp -d /tmp/sg_rel_memory.XXXXXX)}
+DIR=${MEMORY_DIR:-$(mktemp -d "$SG_TMP/sg_memory.XXXXXX")}
 chmod 755 "$DIR"
 PORT=${MEMORY_PORT:-$(sg_port 54364)}
-trap 'stop_cluster "$DIR"; [ -z "${MEMORY_DIR:-}" ] && rm -rf "$DIR"' EXIT
+# (the cluster lives in $DIR/c: remove_dir stops it before the directory goes)
+on_exit '[ -n "${MEMORY_DIR:-}" ] || remove_dir "$DIR"'
 # log_min_messages = fatal: the guard's LOG line per verdict is not written 100,000 times
 start_cluster "$DIR/c" "$PORT" "shared_preload_libraries = 'schema_guard'" "log_min_messages = fatal"
 export PGHOST=$DIR/c/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres

@@ -102,11 +102,61 @@ start_cluster() {
     echo "log_min_messages = warning"
     for line in "$@"; do echo "$line"; done
   } >>"$dir/data/postgresql.conf"
+  SG_CLUSTERS+=("$dir")
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
   cd "$OLDPWD"
 }
 
 stop_cluster() {
   local dir=$1
-  [ -d "$dir/data" ] && (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1) || true
+  [ -d "$dir/data" ] && stop_data_dir "$dir/data"
+  return 0
+}
+
+# stop_data_dir DATA: stop the server running on the data directory DATA, if any.  When
+# pg_ctl cannot (a server of another major, a damaged directory), the postmaster named
+# in postmaster.pid gets SIGQUIT, if that process is a postgres started on DATA.
+stop_data_dir() {
+  local data=$1 pid
+  [ -f "$data/postmaster.pid" ] || return 0
+  (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1) && return 0
+  pid=$(head -1 "$data/postmaster.pid" 2>/dev/null)
+  case $pid in ''|*[!0-9]*) return 0 ;; esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-D $data" && kill -QUIT "$pid" 2>/dev/null
+  return 0
+}
+
+# Clean-up at exit.  A postmaster whose directory is removed keeps running, holding its
+# port, its shared memory and the directory's disk space (test/t/memory.sh once left a
+# PostgreSQL 18 server behind that way): every removal goes through remove_dir, and the
+# clusters start_cluster started are stopped when the script exits, whatever happened.
+SG_CLUSTERS=()
+SG_EXIT_COMMANDS=()
+
+# remove_dir DIR: stop every server whose data directory lies under DIR, then remove DIR.
+remove_dir() {
+  local dir=$1 pidfile
+  [ -d "$dir" ] || return 0
+  while IFS= read -r pidfile; do stop_data_dir "$(dirname "$pidfile")"; done \
+    < <(find "$dir" -name postmaster.pid 2>/dev/null)
+  rm -rf "$dir"
+}
+
+# cleanup_dir DIR [NAMED]: remove the throwaway DIR, unless the caller named it (NAMED is
+# not empty: kept to look at) or a test failed ($failed is not 0: kept with its logs).
+cleanup_dir() {
+  [ -z "${2:-}" ] && [ "${failed:-0}" = 0 ] && remove_dir "$1"
+  return 0
+}
+
+# on_exit COMMAND: run COMMAND when the script exits, in the order given, then stop the
+# clusters this script started.  Replaces any other EXIT trap.
+on_exit() {
+  SG_EXIT_COMMANDS+=("$1")
+  trap sg_run_exit_commands EXIT
+}
+sg_run_exit_commands() {
+  local c d
+  for c in "${SG_EXIT_COMMANDS[@]}"; do eval "$c"; done
+  for d in "${SG_CLUSTERS[@]}"; do stop_cluster "$d"; done
 }

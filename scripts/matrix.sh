@@ -298,18 +298,22 @@ prepare() {
   done
 }
 
-# compile_only MAJOR: the -Werror build in a scratch copy of the tree (the checkout's
-# objects stay those of the last full run)
+# compile_only ROOT: the -Werror build in a scratch copy of the tree (the checkout's
+# objects stay those of the last full run).  The copy goes whatever happens: a failed
+# build under set -e used to leave it behind (dozens of /tmp/sg-matrix-build.* were
+# found); the subshell's EXIT trap removes it, and TERM, INT and HUP become an exit (run
+# once the make in progress has ended, as bash defers traps while it waits).
 compile_only() {
-  local root=$1 dir
-  dir=$(mktemp -d /tmp/sg-matrix-build.XXXXXX)
-  (cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard 2>/dev/null |
-     xargs -0 cp --parents -t "$dir" 2>/dev/null) ||
-    cp -a "$REPO_ROOT/." "$dir/"
-  make -C "$dir" -s -j2 PG_CONFIG="$root/bin/pg_config" ERROR_ON_WARNING=1 >/dev/null
-  local rc=$?
-  rm -rf "$dir"
-  return $rc
+  local root=$1
+  (
+    dir=$(mktemp -d "$SG_TMP/sg-matrix-build.XXXXXX")
+    trap 'rm -rf "$dir"' EXIT
+    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
+    (cd "$REPO_ROOT" && git ls-files -z --cached --others --exclude-standard 2>/dev/null |
+       xargs -0 cp --parents -t "$dir" 2>/dev/null) ||
+      cp -a "$REPO_ROOT/." "$dir/"
+    make -C "$dir" -s -j2 PG_CONFIG="$root/bin/pg_config" ERROR_ON_WARNING=1 >/dev/null
+  )
 }
 
 run_major() {

@@ -6,25 +6,16 @@
 # the session), at once, with nothing committed.  The same for check() and explain().
 # Runs its own throwaway cluster.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${CANCEL_DIR:-$(mktemp -d "$SG_TMP/sg_cancel.XXXXXX")}
 PORT=${CANCEL_PORT:-$(sg_port 54388)}
 DB=sg_cancel
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
-ok_cmp() { if [ "$1" "$2" "$3" ] 2>/dev/null; then pass "$4"; else fail "$4"; echo "#   got: $1, wanted $2 $3"; fi; }
-ok_match() { if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   wanted match: '$2'"; fi; }
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=$DB
 q() { "$PG_BIN/psql" -X -At -v VERBOSITY=verbose "$@" 2>&1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-cleanup() {
-  jobs -p | xargs -r kill 2>/dev/null
-  stop_cluster "$DIR"
-  [ -z "${CANCEL_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"
-}
-trap cleanup EXIT
+on_exit 'jobs -p | xargs -r kill 2>/dev/null'
+on_exit 'cleanup_dir "$DIR" "${CANCEL_DIR:-}"'
 
 echo "1..18"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"

@@ -17,11 +17,7 @@ ROUNDS=${FUZZ_ROUNDS:-1500}
 SECONDS_MAX=${FUZZ_SECONDS:-40}
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=sg_fuzz
 q() { "$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
-cleanup() {
-  stop_cluster "$DIR"
-  [ -z "${FUZZ_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"
-}
-trap cleanup EXIT
+on_exit 'cleanup_dir "$DIR" "${FUZZ_DIR:-}"'
 
 echo "1..6"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "log_min_messages = warning"

@@ -4,6 +4,7 @@
 # installed in the PostgreSQL under test (scripts/citus.sh builds it) and is skipped
 # plainly where it is not.
 source "${SG_REPO:-$(dirname "$0")/../..}/scripts/lib.sh"
+source "${SG_REPO:-$(dirname "$0")/../..}/scripts/tap.sh"
 set +e
 if [ ! -f "$("$PG_BIN/pg_config" --pkglibdir)/citus.so" ]; then
   echo "1..0 # SKIP citus not installed (bash scripts/citus.sh builds it from a Citus source tree)"
@@ -12,10 +13,6 @@ fi
 BASE=${CITUS_TEST_DIR:-$SG_TMP/sg_citus}
 DB=sg_citus
 CPORT=$(sg_port 54380); W1PORT=$(sg_port 54381); W2PORT=$(sg_port 54382)
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
 # (matched on the text with its lines joined, so that a pattern may span ERROR/DETAIL/HINT)
 ok_match() { if printf '%s' "$1" | tr '\n' ' ' | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 3000)'"; echo "#   wanted match: '$2'"; fi; }
 ok_nomatch() { if printf '%s' "$1" | tr '\n' ' ' | grep -Eq -- "$2"; then fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 3000)'"; echo "#   must not match: '$2'"; else pass "$3"; fi; }
@@ -26,11 +23,7 @@ val() { local port=$1; shift; "$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$port" -U p
 qc() { q "$CPORT" "$@"; }
 log_size() { stat -c %s "$BASE/$1/server.log"; }
 log_since() { tail -c +$(( $2 + 1 )) "$BASE/$1/server.log"; }
-cleanup() {
-  for node in coord w1 w2; do stop_cluster "$BASE/$node"; done
-  [ -z "${CITUS_TEST_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$BASE"
-}
-trap cleanup EXIT
+on_exit 'cleanup_dir "$BASE" "${CITUS_TEST_DIR:-}"'
 started=$(date +%s)
 
 mkdir -p "$BASE" && chmod 755 "$BASE"

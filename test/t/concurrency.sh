@@ -13,20 +13,13 @@
 #    error at all, the migration only its own retried lock timeouts.
 # Runs its own throwaway cluster.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 # A directory of its own per run: two runs of the suite at once must not share a cluster
 # (the socket lives in the directory, so the port number may be shared).
-DIR=${CONCURRENCY_DIR:-$(mktemp -d /tmp/sg_rel_concurrency.XXXXXX)}
+DIR=${CONCURRENCY_DIR:-$(mktemp -d "$SG_TMP/sg_concurrency.XXXXXX")}
 PORT=${CONCURRENCY_PORT:-$(sg_port 54361)}
 DB=sg_conc
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
-# ok_cmp A OP B NAME: numeric comparison (OP: -lt -le -ge -gt)
-ok_cmp() { if [ "$1" "$2" "$3" ] 2>/dev/null; then pass "$4"; else fail "$4"; echo "#   got: $1, wanted $2 $3"; fi; }
-ok_match() { if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   wanted match: '$2'"; fi; }
-ok_nomatch() { if printf '%s' "$1" | grep -Eq -- "$2"; then fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   must not match: '$2'"; else pass "$3"; fi; }
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=$DB
 q() { "$PG_BIN/psql" -X -At -v VERBOSITY=verbose "$@" 2>&1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -52,9 +45,9 @@ cleanup() {
   for s in "${!SESS_FD[@]}"; do close_session "$s"; done
   stop_cluster "$DIR"
   for p in "${SESS_PID[@]}"; do kill "$p" 2>/dev/null; done
-  [ -z "${CONCURRENCY_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"
+  cleanup_dir "$DIR" "${CONCURRENCY_DIR:-}"
 }
-trap cleanup EXIT
+on_exit cleanup
 
 echo "1..35"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "max_connections = 40"

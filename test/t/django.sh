@@ -21,7 +21,7 @@ BASE=$SG_TMP/schema_guard_django
 PORT=$(sg_port 54376)
 DIR=$BASE/main
 P=$BASE/project
-trap 'stop_cluster "$DIR"' EXIT
+on_exit :   # stops the cluster at exit
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 export PGHOST=$DIR/sock PGPORT=$PORT DJ_DB=djapp
 q() { PGUSER=postgres "$PG_BIN/psql" -X -At -q "$@" 2>&1; }
@@ -232,7 +232,5 @@ ok "$rc|$(grep -c '^OK$' <<<"$out")|$(guard_error "$out")" "0|1|" \
 
 ok "$(grep -c 'terminated by signal\|TRAP:' "$DIR/server.log")" "0" "no crash"
 echo "1..$n"
-# stop the server before its directory goes (the EXIT trap would find no data
-# directory, and the postmaster would be left running)
-[ "$failed" = 0 ] && { stop_cluster "$DIR"; rm -rf "$BASE"; }
+cleanup_dir "$BASE"
 exit $failed

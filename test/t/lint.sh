@@ -12,7 +12,8 @@ FIX=$REPO_ROOT/test/fixtures/lint
 echo "1..54"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
-trap 'stop_cluster "$DIR"; rm -rf "$W"' EXIT
+# (remove_dir also stops a --schema throwaway server a killed lint left in $W/tmp)
+on_exit 'remove_dir "$W"'
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'

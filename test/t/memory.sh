@@ -8,16 +8,12 @@
 #    blocks, prepared statements, one long transaction compared with the guard off).
 # Runs its own throwaway clusters.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
-DIR=${MEMORY_TEST_DIR:-$(mktemp -d /tmp/sg_rel_memtest.XXXXXX)}
+DIR=${MEMORY_TEST_DIR:-$(mktemp -d "$SG_TMP/sg_memtest.XXXXXX")}
 chmod 755 "$DIR"
 PORT=${MEMORY_TEST_PORT:-$(sg_port 54366)}
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
-ok_match() { if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   wanted match: '$2'"; fi; }
-trap 'stop_cluster "$DIR/c"; [ -z "${MEMORY_TEST_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"' EXIT
+on_exit 'cleanup_dir "$DIR" "${MEMORY_TEST_DIR:-}"'
 export PGHOST=$DIR/c/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 q() { "$PG_BIN/psql" -X -At "$@" 2>&1; }
 # bench MODE SCRIPT-TEXT [pgbench options]: run the script once through pgbench

@@ -13,15 +13,12 @@
 #    its index build and the repack fails cleanly.
 # Runs its own throwaway clusters.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
-BASE=${NEIGHBOURS_DIR:-$(mktemp -d /tmp/sg_rel_neighbours.XXXXXX)}
+BASE=${NEIGHBOURS_DIR:-$(mktemp -d "$SG_TMP/sg_neighbours.XXXXXX")}
 chmod 755 "$BASE"
 PORT=${NEIGHBOURS_PORT:-$(sg_port 54362)}
 DB=sg_neigh
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
 # (matched on the text with its lines joined, so that a pattern may span ERROR/DETAIL/HINT)
 ok_match() { if printf '%s' "$1" | tr '\n' ' ' | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 2000)'"; echo "#   wanted match: '$2'"; fi; }
 ok_nomatch() { if printf '%s' "$1" | grep -Eq -- "$2"; then fail "$3"; echo "#   got: '$(printf '%s' "$1" | grep -E -- "$2" | head -c 2000)'"; echo "#   must not match: '$2'"; else pass "$3"; fi; }
@@ -52,11 +49,7 @@ q() { "$PG_BIN/psql" -X -At -v VERBOSITY=default -h "$DIR/sock" -p "$PORT" -U po
 val() { "$PG_BIN/psql" -X -At -h "$DIR/sock" -p "$PORT" -U postgres -d $DB "$@" 2>/dev/null; }
 log_since() { tail -c +$(( $1 + 1 )) "$DIR/server.log"; }   # server log after byte offset
 log_size() { stat -c %s "$DIR/server.log"; }
-cleanup() {
-  for d in "$BASE"/*/; do stop_cluster "${d%/}"; done
-  [ -z "${NEIGHBOURS_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$BASE"
-}
-trap cleanup EXIT
+on_exit 'cleanup_dir "$BASE" "${NEIGHBOURS_DIR:-}"'
 new_cluster() {   # new_cluster NAME shared_preload_libraries [conf...]
   DIR=$BASE/$1; local libs=$2; shift 2
   start_cluster "$DIR" "$PORT" "shared_preload_libraries = '$libs'" "log_min_messages = log" \

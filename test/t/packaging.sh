@@ -12,7 +12,6 @@ q() { (cd / && runuser -u postgres -- "$PG_BIN/psql" -X -At "$@" 2>&1); }
 json() { /usr/bin/python3 -c "import json,sys; m=json.load(open('META.json')); print($1)" 2>&1; }
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" schema_guard.control)
 
-ok_match() { n=$((n + 1)); if printf '%s' "$1" | grep -Eq -- "$2"; then echo "ok $n - $3"; else echo "not ok $n - $3"; echo "#   got: '$1'"; echo "#   wanted match: '$2'"; failed=1; fi; }
 ok_match "$version" '^[0-9]+\.[0-9]+\.[0-9]+$' "the control file's default_version is a semantic version ($version)"
 ok "$(json "m['version'], m['provides']['schema_guard']['version'], m['provides']['schema_guard']['file'], m['license'], m['meta-spec']['version']")" \
   "$version $version sql/schema_guard--$version.sql postgresql 1.0.0" "META.json: version, provided version and file follow the control file; PostgreSQL License; PGXN meta-spec 1.0.0"

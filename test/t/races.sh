@@ -11,6 +11,7 @@
 #    and in warn mode, check(), explain() and the audits against the same names.
 # Runs its own throwaway cluster.
 source "$(dirname "$0")/../../scripts/lib.sh"
+source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 DIR=${RACES_DIR:-$(mktemp -d "$SG_TMP/sg_races.XXXXXX")}
 PORT=${RACES_PORT:-$(sg_port 54387)}
@@ -18,22 +19,11 @@ DB=sg_races
 ROUNDS=${RACES_ROUNDS:-150}     # churn rounds (each: about 30 DDL statements)
 JUDGED=${RACES_JUDGED:-600}     # statements per judging session
 LIMIT_S=${RACES_LIMIT_S:-120}   # hard bound on each session
-n=0; failed=0
-pass() { n=$((n+1)); echo "ok $n - $1"; }
-fail() { n=$((n+1)); echo "not ok $n - $1"; failed=1; }
-ok() { if [ "$1" = "$2" ]; then pass "$3"; else fail "$3"; echo "#   got: '$1'"; echo "#   expected: '$2'"; fi; }
-ok_cmp() { if [ "$1" "$2" "$3" ] 2>/dev/null; then pass "$4"; else fail "$4"; echo "#   got: $1, wanted $2 $3"; fi; }
-ok_match() { if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   wanted match: '$2'"; fi; }
-ok_nomatch() { if printf '%s' "$1" | grep -Eq -- "$2"; then fail "$3"; echo "#   got: '$(printf '%s' "$1" | grep -E -- "$2" | head -c 1500)'"; else pass "$3"; fi; }
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=$DB
 PSQL="$PG_BIN/psql -X -At -v VERBOSITY=verbose"
 q() { $PSQL "$@" 2>&1; }
-cleanup() {
-  jobs -p | xargs -r kill 2>/dev/null
-  stop_cluster "$DIR"
-  [ -z "${RACES_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"
-}
-trap cleanup EXIT
+on_exit 'jobs -p | xargs -r kill 2>/dev/null'
+on_exit 'cleanup_dir "$DIR" "${RACES_DIR:-}"'
 
 echo "1..15"
 # %e: the SQLSTATE of every logged error, so internal errors can be counted

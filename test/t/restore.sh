@@ -19,7 +19,7 @@ PORT2=$(sg_port 54373)
 DIR=$BASE/main
 DIR2=$BASE/fresh
 W=$BASE/work
-trap 'stop_cluster "$DIR"; stop_cluster "$DIR2"' EXIT
+on_exit 'stop_cluster "$DIR2"'   # started by hand below, as another bootstrap superuser
 stop_cluster "$DIR"; stop_cluster "$DIR2"
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" "max_connections = 40"
 rm -rf "$W"  # a previous run (another major's pg_dump) may have left its archives
@@ -204,7 +204,5 @@ ok "$rc|$(grep -m1 -o 'schema_guard: [a-z_]*' "$W/err")" "1|schema_guard: add_co
 
 ok "$(grep -c 'terminated by signal\|TRAP:' "$DIR/server.log" "$DIR2/server.log" | awk -F: '{s+=$2} END {print s}')" "0" "no crash"
 echo "1..$n"
-# stop the servers before their directories go (the EXIT trap would find no data
-# directory, and the postmasters would be left running)
-[ "$failed" = 0 ] && { stop_cluster "$DIR"; stop_cluster "$DIR2"; rm -rf "$BASE"; }
+cleanup_dir "$BASE"
 exit $failed

@@ -21,21 +21,11 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 source "$(dirname "$0")/../../scripts/tap.sh"
 set +e
 # A directory of its own per run (the socket lives in it, so the port may be shared).
-DIR=${UPGRADE_DIR:-$(mktemp -d /tmp/sg_rel_upgrade.XXXXXX)}
+DIR=${UPGRADE_DIR:-$(mktemp -d "$SG_TMP/sg_upgrade.XXXXXX")}
 PORT=${UPGRADE_PORT:-$(sg_port 54368)}
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres
 q() { local db=$1; shift; "$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$db" "$@" 2>&1; }
-# ok_match TEXT REGEX DESCRIPTION
-ok_match() {
-  n=$((n + 1))
-  if printf '%s' "$1" | grep -Eq -- "$2"; then echo "ok $n - $3"
-  else echo "not ok $n - $3"; echo "#   got: '$(printf '%s' "$1" | head -c 1500)'"; echo "#   wanted match: '$2'"; failed=1; fi
-}
-cleanup() {
-  stop_cluster "$DIR"
-  [ -z "${UPGRADE_DIR:-}" ] && [ "$failed" = 0 ] && rm -rf "$DIR"
-}
-trap cleanup EXIT
+on_exit 'cleanup_dir "$DIR" "${UPGRADE_DIR:-}"'
 
 sources="0.1.0 0.2.0"
 dbname() { echo "sg_from_${1//./_}"; }

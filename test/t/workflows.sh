@@ -19,7 +19,7 @@ BASE=$SG_TMP/schema_guard_workflows
 PORT=$(sg_port 54374)
 DIR=$BASE/main
 W=$BASE/work
-trap 'stop_cluster "$DIR"' EXIT
+on_exit :   # stops the cluster at exit
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'"
 mkdir -p "$W" && chown postgres "$W" && chmod 755 "$BASE" "$W"
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres
@@ -192,7 +192,5 @@ ok "$(first_guard_message "$(cat "$W/shared.out")")" "schema_guard: create_index
 
 ok "$(grep -c 'terminated by signal\|TRAP:' "$DIR/server.log")" "0" "no crash"
 echo "1..$n"
-# stop the server before its directory goes (the EXIT trap would find no data
-# directory, and the postmaster would be left running)
-[ "$failed" = 0 ] && { stop_cluster "$DIR"; rm -rf "$BASE"; }
+cleanup_dir "$BASE"
 exit $failed
