@@ -265,7 +265,7 @@ ALTER TABLE items ALTER COLUMN filled TYPE varchar(20);    -- rewrites
 ALTER TABLE items ALTER COLUMN filled TYPE text;           -- binary coercible: nothing
 ALTER TABLE items RENAME COLUMN added TO added2;           -- breaks code
 ALTER TABLE items DROP COLUMN added2;                      -- breaks code
-ALTER TABLE items ALTER COLUMN added2 TYPE int;            -- dropped: fails, nothing to judge
+ALTER TABLE items ALTER COLUMN added2 TYPE int;            -- dropped: the server refuses it
 ALTER TABLE items RENAME COLUMN qty TO quantity;
 ALTER TABLE items ALTER COLUMN quantity TYPE bigint;       -- the existing qty: rewrites
 ALTER TABLE items RENAME TO things;
@@ -281,6 +281,67 @@ DROP TABLE fresh_schema.parents;
 $$);
 SET schema_guard.mode = off;
 DROP SCHEMA moved_to;
+RESET schema_guard.mode;
+
+-- a statement the server refuses (a duplicate, a missing relation or column, a SET it
+-- does not accept) fails as on the server: inside a transaction block the statements up
+-- to ROLLBACK or COMMIT are not judged (one note says so), outside one the script goes
+-- on; the hook still judges a statement it sees before the server refuses it
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+BEGIN;
+CREATE TABLE items (id int);                       -- exists
+CREATE INDEX ON items (code);                      -- not judged: the block failed
+TRUNCATE items;
+ROLLBACK;
+BEGIN;
+ALTER TABLE no_such_table ADD COLUMN x int;
+DROP TABLE items;
+COMMIT;
+BEGIN;
+SET schema_guard.mode = 'nonsense';
+DROP TABLE items;
+COMMIT;
+BEGIN;
+CREATE INDEX CONCURRENTLY ON items (code);
+TRUNCATE items;
+COMMIT;
+ALTER TABLE items ADD COLUMN qty int;
+ALTER TABLE items ALTER COLUMN nope SET NOT NULL;
+ALTER TABLE items RENAME COLUMN qty TO code;         -- judged by the hook, then refused
+CREATE SCHEMA public;
+CREATE INDEX items_pkey ON items (code);            -- judged by the hook, then refused
+SET no_such_parameter = 1;
+SET lock_timeout = 'soon';
+DO $do$ BEGIN CREATE TABLE items (id int); CREATE INDEX ON items (code); END $do$;  -- stops at the error
+CREATE INDEX ON items (code);                       -- judged
+$$);
+-- ... with ON_ERROR_STOP psql stops there
+SELECT statement, line, rule, message FROM schema_guard.check($$\set ON_ERROR_STOP on
+SET lock_timeout = '1s';
+CREATE TABLE items (id int);
+DROP TABLE items;
+$$);
+-- ... and a SET the calling role may not make is that error, not silently ignored
+SET schema_guard.mode = off;
+CREATE ROLE sg_check_plain;
+GRANT USAGE, CREATE ON SCHEMA public TO sg_check_plain;
+CREATE TABLE plain_owned (id int, note text);
+ALTER TABLE plain_owned OWNER TO sg_check_plain;
+RESET schema_guard.mode;
+SET ROLE sg_check_plain;
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+BEGIN;
+SET LOCAL schema_guard.allow = 'drop_column';
+ALTER TABLE plain_owned DROP COLUMN note;
+COMMIT;
+SET session_replication_role = replica;
+ALTER TABLE plain_owned DROP COLUMN note;
+$$);
+RESET ROLE;
+SET schema_guard.mode = off;
+DROP TABLE plain_owned;
+REVOKE ALL ON SCHEMA public FROM sg_check_plain;
+DROP ROLE sg_check_plain;
 RESET schema_guard.mode;
 
 -- check() memory is bounded by the input: 100,000 statements in one call, and the

@@ -67,7 +67,11 @@ void EmitRow(ReturnSetInfo *rsinfo, int statement, int line, const Finding &f, v
   values[6] = BoolGetDatum((f.effects & analysis::kRewrite) != 0);
   values[7] = BoolGetDatum((f.effects & analysis::kScan) != 0);
   const char *message = report::PrimaryText(f);
-  if (f.rule == RuleId::SyntaxError && f.reason != nullptr) message = psprintf("%s (%s)", message, f.reason);
+  // a statement that fails at deploy: what happens to the rest of the script
+  if ((f.rule == RuleId::SyntaxError || f.rule == RuleId::StatementError || f.rule == RuleId::RelationMissing ||
+       f.rule == RuleId::TransactionBlockError) &&
+      f.reason != nullptr)
+    message = psprintf("%s (%s)", message, f.reason);
   values[8] = CStringGetTextDatum(message);
   values[9] = CStringGetTextDatum(report::HintText(f, nullptr));
   tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -55,6 +55,7 @@ enum class RuleId : uint8_t {
   // scripts judged by schema_guard.check(): what will fail at deploy
   SyntaxError,
   RelationMissing,
+  StatementError,
   TransactionBlockError,
   NotSimulated,
   Count_

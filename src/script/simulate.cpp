@@ -48,6 +48,8 @@ struct Simulation {
   bool in_transaction;
   bool implicit_transaction;  // opened by BeginImplicit
   bool aborted;               // an error inside the block: the rest fails until its end
+  bool abort_noted;           // ... and a note said so at the first statement skipped
+  bool failed;                // the statement being judged fails: the rest of its body does not run
   int session_timeout_ms;     // lock_timeout outside SET LOCAL
   int local_timeout_ms;       // SET LOCAL lock_timeout in the open transaction (-1: none)
   List *held_strong;          // of Oid: relations an earlier statement locked SHARE or stronger
@@ -236,8 +238,8 @@ Oid ExistingRelation(const Resolved &r) {
 // A column the script renamed on an existing relation: later statements name it by
 // its new name, the catalog by its old one.
 struct RenamedColumn {
-  Oid relid;
-  const char *new_name;
+  Oid relid;             // InvalidOid: superseded by a later entry
+  const char *new_name;  // nullptr: the script dropped the column
   const char *old_name;
 };
 
@@ -246,7 +248,8 @@ const char *CatalogColumnName(const Simulation &sim, Oid relid, const char *name
   ListCell *lc;
   foreach (lc, sim.renamed_columns) {
     auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
-    if (rc->relid == relid && name != nullptr && strcmp(rc->new_name, name) == 0) return rc->old_name;
+    if (rc->relid == relid && name != nullptr && rc->new_name != nullptr && strcmp(rc->new_name, name) == 0)
+      return rc->old_name;
   }
   return name;
 }
@@ -258,6 +261,22 @@ analysis::ScriptColumn *FindAddedColumn(const Simulation &sim, Oid relid, const 
     if (c->relid == relid && name != nullptr && strcmp(c->name, name) == 0) return c;
   }
   return nullptr;
+}
+
+// Does an existing relation have this column after the script's earlier statements
+// (added, renamed to it, not renamed away or dropped)?
+bool ColumnExists(const Simulation &sim, Oid relid, const char *name) {
+  if (FindAddedColumn(sim, relid, name) != nullptr) return true;
+  ListCell *lc;
+  foreach (lc, sim.renamed_columns) {
+    auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
+    if (rc->relid == relid && rc->new_name != nullptr && strcmp(rc->new_name, name) == 0) return true;
+  }
+  foreach (lc, sim.renamed_columns) {
+    auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
+    if (rc->relid == relid && strcmp(rc->old_name, name) == 0) return false;  // renamed away or dropped
+  }
+  return get_attnum(relid, name) != InvalidAttrNumber;
 }
 
 struct ColumnTypeProbe {
@@ -318,7 +337,22 @@ void TrackColumns(Simulation *sim, Oid relid, AlterTableStmt *alter) {
       continue;
     }
     analysis::ScriptColumn *added = FindAddedColumn(*sim, relid, cmd->name);
-    if (added == nullptr) continue;
+    if (added == nullptr) {
+      if (cmd->subtype == AT_DropColumn && cmd->name != nullptr && ColumnExists(*sim, relid, cmd->name)) {
+        MemoryContext old = MemoryContextSwitchTo(sim->context);
+        auto *rc = static_cast<RenamedColumn *>(palloc(sizeof(RenamedColumn)));
+        *rc = RenamedColumn{relid, nullptr, pstrdup(CatalogColumnName(*sim, relid, cmd->name))};
+        ListCell *rl;
+        foreach (rl, sim->renamed_columns) {
+          auto *earlier = static_cast<RenamedColumn *>(lfirst(rl));
+          if (earlier->relid == relid && earlier->new_name != nullptr && strcmp(earlier->new_name, cmd->name) == 0)
+            earlier->relid = InvalidOid;
+        }
+        sim->renamed_columns = lappend(sim->renamed_columns, rc);
+        MemoryContextSwitchTo(old);
+      }
+      continue;
+    }
     switch (cmd->subtype) {
       case AT_SetNotNull: added->not_null = true; break;
       case AT_DropNotNull: added->not_null = false; break;
@@ -350,7 +384,7 @@ void TrackColumnRename(Simulation *sim, Oid relid, const char *from, const char 
     ListCell *lc;
     foreach (lc, sim->renamed_columns) {  // renamed again: one entry
       auto *rc = static_cast<RenamedColumn *>(lfirst(lc));
-      if (rc->relid == relid && strcmp(rc->new_name, from) == 0) rc->relid = InvalidOid;
+      if (rc->relid == relid && rc->new_name != nullptr && strcmp(rc->new_name, from) == 0) rc->relid = InvalidOid;
     }
     auto *rc = static_cast<RenamedColumn *>(palloc(sizeof(RenamedColumn)));
     *rc = RenamedColumn{relid, pstrdup(to), pstrdup(catalog_name)};
@@ -683,6 +717,35 @@ void TrackSimulatedSetting(VariableSetStmt *set, Simulation *sim) {
     else sim->session_sets = lappend(sim->session_sets, setting);
   }
   MemoryContextSwitchTo(old);
+}
+
+struct SettingProbe {
+  const char *name;
+  const char *value;
+  bool local;
+};
+
+void ProbeSetting(void *arg) {
+  auto *p = static_cast<SettingProbe *>(arg);
+  // changeVal = false: the server's checks (name, value, privilege), nothing set
+  (void)set_config_option(p->name, p->value, superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION,
+                          p->local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, false, ERROR, false);
+}
+
+// The server's error for a SET it would refuse from this role (unknown parameter,
+// invalid value, permission denied, cannot be changed now), or nullptr.
+const char *SettingRefused(VariableSetStmt *set) {
+  if (set->name == nullptr || (set->kind != VAR_SET_VALUE && set->kind != VAR_SET_DEFAULT && set->kind != VAR_RESET))
+    return nullptr;
+  // A custom name is a placeholder the check would create (a trace); the transaction_*
+  // checks read the state of check()'s own transaction, not the deploy's.
+  if ((strchr(set->name, '.') != nullptr && pg_strncasecmp(set->name, "schema_guard.", 13) != 0) ||
+      pg_strncasecmp(set->name, "transaction_", 12) == 0)
+    return nullptr;
+  SettingProbe probe = {set->name, set->kind == VAR_SET_VALUE ? ExtractSetVariableArgs(set) : nullptr, set->is_local};
+  ErrorData *error = nullptr;
+  if (TryInSubtransaction(ProbeSetting, &probe, &error)) return nullptr;
+  return error->message ? error->message : "the server refuses this SET";
 }
 
 void TrackSet(VariableSetStmt *set, Simulation *sim) {
@@ -1062,6 +1125,7 @@ void JudgeBody(Simulation *sim, const Step *st, const char *body, const char *la
       }
       ListCell *sc;
       foreach (sc, parse.stmts) {
+        if (sim->failed) break;  // the body stops at its error
         Node *inner = static_cast<RawStmt *>(lfirst(sc))->stmt;
         if (IsA(inner, TransactionStmt)) continue;
         sim->body_depth = depth + 1;
@@ -1253,6 +1317,7 @@ struct CallWalk {
 
 bool JudgeCallsWalker(Node *node, void *context) {
   if (node == nullptr) return false;
+  if (static_cast<CallWalk *>(context)->sim->failed) return true;  // the query stops at the error
   if (IsA(node, FuncCall)) {
     auto *call = reinterpret_cast<FuncCall *>(node);
     auto *walk = static_cast<CallWalk *>(context);
@@ -1339,11 +1404,139 @@ void AddMoveToScriptSchema(const Simulation &sim, Node *stmt, analysis::Statemen
                        psprintf("SET SCHEMA %s", quote_identifier(move->newschema)));
 }
 
+// A statement the server refuses: its error is the finding, and the script goes on
+// as psql and the server go on (psql stops under ON_ERROR_STOP; inside a transaction
+// block every later statement fails until ROLLBACK or COMMIT).
+void StatementFails(Simulation *sim, const Step *st, Finding *f, int error_chars = -1) {
+  if (st->on_error_stop) f->reason = "psql stops here: ON_ERROR_STOP is on";
+  else if (sim->in_transaction) f->reason = "the rest of the transaction block fails";
+  Emit(sim, st, error_chars, f, sim->EffectiveTimeout());
+  sim->failed = true;
+  if (st->on_error_stop) {
+    sim->stopped = true;  // psql exits with status 3
+  } else if (sim->in_transaction && !sim->aborted) {
+    sim->aborted = true;
+    sim->abort_noted = false;
+  }
+}
+
+// Would the server refuse to create this object: it exists already, in the schema the
+// statement creates it in (IF NOT EXISTS and OR REPLACE excepted)?
+const char *AlreadyExists(const Simulation &sim, Node *stmt) {
+  const RangeVar *rv = nullptr;
+  bool if_not_exists = false;
+  switch (nodeTag(stmt)) {
+    case T_CreateStmt:
+      rv = reinterpret_cast<CreateStmt *>(stmt)->relation;
+      if_not_exists = reinterpret_cast<CreateStmt *>(stmt)->if_not_exists;
+      break;
+    case T_CreateTableAsStmt:
+      rv = reinterpret_cast<CreateTableAsStmt *>(stmt)->into->rel;
+      if_not_exists = reinterpret_cast<CreateTableAsStmt *>(stmt)->if_not_exists;
+      break;
+    case T_ViewStmt:
+      rv = reinterpret_cast<ViewStmt *>(stmt)->view;
+      if_not_exists = reinterpret_cast<ViewStmt *>(stmt)->replace;
+      break;
+    case T_IndexStmt: {
+      auto *ix = reinterpret_cast<IndexStmt *>(stmt);
+      if (ix->idxname == nullptr || ix->if_not_exists) return nullptr;
+      const Resolved table = Resolve(sim, ix->relation);
+      const Oid existing = ExistingRelation(table);
+      const char *schema = table.state == Known::Created ? table.schema
+                           : OidIsValid(existing)        ? get_namespace_name(get_rel_namespace(existing))
+                                                         : nullptr;
+      if (schema == nullptr) return nullptr;
+      RangeVar *index = makeRangeVar(const_cast<char *>(schema), ix->idxname, -1);
+      const Resolved r = Resolve(sim, index);
+      if (r.state == Known::Created || OidIsValid(ExistingRelation(r)))
+        return psprintf("relation \"%s\" already exists", ix->idxname);
+      return nullptr;
+    }
+    case T_CreateSchemaStmt: {
+      auto *c = reinterpret_cast<CreateSchemaStmt *>(stmt);
+      if (c->if_not_exists || c->schemaname == nullptr) return nullptr;
+      const KnownName *k = Lookup(sim, c->schemaname, nullptr);
+      if (k != nullptr ? k->state == Known::Created : OidIsValid(get_namespace_oid(c->schemaname, true)))
+        return psprintf("schema \"%s\" already exists", c->schemaname);
+      return nullptr;
+    }
+    default:
+      return nullptr;
+  }
+  if (rv == nullptr || if_not_exists || rv->relpersistence == RELPERSISTENCE_TEMP) return nullptr;
+  RangeVar *target = makeRangeVar(const_cast<char *>(CreationSchema(sim, rv)), rv->relname, -1);
+  if (!SchemaUsable(sim, target->schemaname)) return nullptr;
+  const Resolved r = Resolve(sim, target);
+  if (r.state == Known::Created || OidIsValid(ExistingRelation(r)))
+    return psprintf("relation \"%s\" already exists", rv->relname);
+  return nullptr;
+}
+
+bool RelationHasColumns(Oid relid) {
+  const char kind = get_rel_relkind(relid);
+  return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
+}
+
+// Would the server refuse an ALTER TABLE of an existing table for its columns: one it
+// adds exists already, one it changes does not (after the script's adds, renames and
+// drops)?
+const char *ColumnError(const Simulation &sim, Node *stmt) {
+  const char *relname = nullptr;
+  Oid relid = InvalidOid;
+  if (IsA(stmt, RenameStmt)) {
+    auto *rn = reinterpret_cast<RenameStmt *>(stmt);
+    if (rn->renameType != OBJECT_COLUMN || rn->relation == nullptr || rn->subname == nullptr) return nullptr;
+    relid = ExistingRelation(Resolve(sim, rn->relation));
+    if (!OidIsValid(relid) || !RelationHasColumns(relid)) return nullptr;
+    if (!ColumnExists(sim, relid, rn->subname))
+      return psprintf("column \"%s\" does not exist", rn->subname);
+    if (rn->newname != nullptr && ColumnExists(sim, relid, rn->newname))
+      return psprintf("column \"%s\" of relation \"%s\" already exists", rn->newname, rn->relation->relname);
+    return nullptr;
+  }
+  if (!IsA(stmt, AlterTableStmt)) return nullptr;
+  auto *alter = reinterpret_cast<AlterTableStmt *>(stmt);
+  if (alter->objtype != OBJECT_TABLE) return nullptr;
+  relid = ExistingRelation(Resolve(sim, alter->relation));
+  if (!OidIsValid(relid) || !RelationHasColumns(relid)) return nullptr;
+  relname = alter->relation->relname;
+  ListCell *lc;
+  foreach (lc, alter->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype == AT_AddColumn) {
+      auto *col = reinterpret_cast<ColumnDef *>(cmd->def);
+      if (!cmd->missing_ok && col != nullptr && col->colname != nullptr && ColumnExists(sim, relid, col->colname))
+        return psprintf("column \"%s\" of relation \"%s\" already exists", col->colname, relname);
+    } else if (NamesColumn(cmd->subtype) && cmd->name != nullptr && !cmd->missing_ok &&
+               !ColumnExists(sim, relid, cmd->name)) {
+      return psprintf("column \"%s\" of relation \"%s\" does not exist", cmd->name, relname);
+    }
+  }
+  return nullptr;
+}
+
 // Judge one parsed statement of the script and update the script's state.
+void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused);
+
 void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
+  const char *refused = AlreadyExists(*sim, stmt);
+  if (refused == nullptr) refused = ColumnError(*sim, stmt);
+  if (refused != nullptr) {
+    // The hook judges the statement before the server runs it and refuses it.
+    if (analysis::IsJudgedStatement(stmt)) JudgeRelations(sim, st, stmt, true);
+    if (!sim->failed) StatementFails(sim, st, ScriptFinding(RuleId::StatementError, refused, nullptr));
+    return;
+  }
   switch (nodeTag(stmt)) {
     case T_TransactionStmt: TrackTransaction(reinterpret_cast<TransactionStmt *>(stmt), sim); return;
-    case T_VariableSetStmt: TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), sim); return;
+    case T_VariableSetStmt:
+      if (const char *refused = SettingRefused(reinterpret_cast<VariableSetStmt *>(stmt))) {
+        StatementFails(sim, st, ScriptFinding(RuleId::StatementError, refused, nullptr));
+        return;
+      }
+      TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), sim);
+      return;
     case T_CreateTableAsStmt:
     case T_CreateSchemaStmt:
       TrackNames(sim, stmt);
@@ -1379,7 +1572,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   if (sim->in_transaction) {
     const char *what = NeedsOwnTransaction(stmt);
     if (what != nullptr) {
-      Emit(sim, st, -1, ScriptFinding(RuleId::TransactionBlockError, what, nullptr), sim->EffectiveTimeout());
+      StatementFails(sim, st, ScriptFinding(RuleId::TransactionBlockError, what, nullptr));
       return;
     }
   }
@@ -1387,7 +1580,12 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
     TrackNames(sim, stmt);
     return;
   }
+  JudgeRelations(sim, st, stmt, false);
+}
 
+// A statement the guard judges, on the relations it names; refused: the server will
+// refuse it once the hook let it through, so it changes nothing in the script's state.
+void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
   // The relations it names, as the script left them: new ones are nobody else's; one
   // the script dropped (or that never existed) makes the statement fail at deploy.
   List *names;
@@ -1404,13 +1602,14 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       continue;
     }
     any_gone = true;
-    if (!missing_ok)
-      Emit(sim, st, -1,
-           ScriptFinding(RuleId::RelationMissing, CreateCommandName(stmt), quote_identifier(RelName(rv))),
-           sim->EffectiveTimeout());
+    if (!missing_ok) {
+      StatementFails(sim, st,
+                     ScriptFinding(RuleId::RelationMissing, CreateCommandName(stmt), quote_identifier(RelName(rv))));
+      return;  // the server stops at the first
+    }
   }
   if (names != NIL && (!any_existing || (any_gone && !missing_ok))) {
-    TrackNames(sim, stmt);  // only new relations, or the statement fails: nothing to judge
+    if (!refused) TrackNames(sim, stmt);  // only new relations, or the statement fails: nothing to judge
     return;
   }
 
@@ -1428,6 +1627,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   result.lock_targets = waiting;
   verdict::AddLockWaitFindings(&result, sim->EffectiveTimeout(), guc::CurrentSettings());
   foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), sim->EffectiveTimeout());
+  if (refused) return;
   TrackNames(sim, stmt);
   if (sim->in_transaction) {
     MemoryContext statement_context = MemoryContextSwitchTo(sim->context);
@@ -1486,25 +1686,35 @@ void RunStep(Simulation *sim, Step *st) {
   }
   if (st->error != nullptr) {
     const int chars = st->error->cursorpos > 0 ? st->error->cursorpos - 1 : pg_mbstrlen_with_len(st->text, st->length);
-    Finding *f = ScriptFinding(RuleId::SyntaxError, st->error->message, nullptr);
-    if (st->on_error_stop) f->reason = "psql stops here: ON_ERROR_STOP is on";
-    else if (sim->in_transaction) f->reason = "the rest of the transaction block fails";
     const int nest = ApplyScriptSettings(sim);
-    Emit(sim, st, chars, f, sim->EffectiveTimeout());
+    StatementFails(sim, st, ScriptFinding(RuleId::SyntaxError, st->error->message, nullptr), chars);
     RestoreSettings(nest);
-    if (st->on_error_stop) sim->stopped = true;  // psql exits with status 3
-    else if (sim->in_transaction) sim->aborted = true;
     return;
   }
   ListCell *lc;
   foreach (lc, st->parsed) {
     Node *stmt = static_cast<RawStmt *>(lfirst(lc))->stmt;
-    if (sim->aborted && !IsTransactionEnd(stmt)) continue;  // "current transaction is aborted"
+    if (sim->stopped) break;
+    if (sim->aborted && !IsTransactionEnd(stmt)) {  // "current transaction is aborted"
+      if (!sim->abort_noted) {
+        sim->abort_noted = true;
+        const int nest = ApplyScriptSettings(sim);
+        Emit(sim, st, -1,
+             ScriptFinding(RuleId::NotSimulated,
+                           "not judged, nor the statements after it up to ROLLBACK or COMMIT: an earlier statement "
+                           "failed in this transaction block, and the server refuses every statement until its end",
+                           nullptr),
+             sim->EffectiveTimeout());
+        RestoreSettings(nest);
+      }
+      continue;
+    }
     // AUTOCOMMIT off: psql opens a transaction before a statement outside one
     if (!st->autocommit && !sim->in_transaction && !IsA(stmt, TransactionStmt) && NeedsOwnTransaction(stmt) == nullptr)
       sim->in_transaction = true;
     const int nest = ApplyScriptSettings(sim);
     sim->judged_routines = NIL;
+    sim->failed = false;
     JudgeStatement(sim, st, stmt);
     sim->judged_routines = NIL;
     RestoreSettings(nest);
