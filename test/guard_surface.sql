@@ -30,7 +30,7 @@ SELECT is_empty(
 SELECT is(current_setting('schema_guard.mode'), 'block', 'mode defaults to block');
 SELECT is((SELECT enumvals FROM pg_settings WHERE name = 'schema_guard.mode'), ARRAY['off', 'warn', 'block'], 'mode values');
 
-SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 38, 'the rule catalog has 38 rules');
+SELECT is((SELECT count(*)::int FROM schema_guard.rules()), 39, 'the rule catalog has 39 rules');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE rule_id !~ '^[a-z][a-z_]*[a-z]$'$$, 'rule ids are snake_case');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE coalesce(recipe, '') = '' OR coalesce(description, '') = ''$$, 'every rule has a description and a recipe');
 SELECT is_empty($$SELECT rule_id FROM schema_guard.rules() WHERE category NOT IN ('rewrite', 'scan', 'index_build', 'breaking', 'lock_wait', 'backstop', 'script')$$, 'categories are known');
