@@ -8,13 +8,15 @@
 # (bench/hook_overhead.sh): differences of a few percent are real here.
 # Workloads (ITERATIONS runs of each, instructions per run printed):
 #   utility        SET / SHOW / BEGIN / SET LOCAL / COMMIT / PREPARE / EXECUTE / DEALLOCATE
-#   queries        SELECT and UPDATE of one row (never reach the ProcessUtility hook)
+#   queries        SELECT and UPDATE of one row by its index (never reach the hook)
 #   ddl_existing   VALIDATE, ADD COLUMN, varchar -> text on a 10000-row table, rolled back
 #   ddl_loop       create / index / alter / drop of a table in one transaction
 #   restore        what pg_restore sends (its application_name and settings): a table,
 #                  its rows, primary key, index and foreign key, one statement at a time
 # Each workload is delimited by a SELECT pg_sleep(0) marker; callgrind dumps its counts
 # when pg_sleep is entered, so each dump holds exactly one workload's instructions.
+# VARIANTS="current" measures only those (the others' counts come from the last run with
+# the same ITERATIONS, as when trying a change).
 # KEEP=1 keeps the callgrind files (for callgrind_annotate) and prints where they are.
 # Not a test: it reports numbers.
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -26,6 +28,7 @@ if ! command -v valgrind >/dev/null; then
 fi
 build_install
 ITERATIONS=${ITERATIONS:-100}
+VARIANTS=${VARIANTS:-none baseline current}
 W=$SG_TMP/schema_guard_hook_instructions
 mkdir -p "$W"; chmod 755 "$W"
 
@@ -137,6 +140,7 @@ measure() {
 CREATE TABLE bench_existing (id int CHECK (id > 0), v varchar(20));
 INSERT INTO bench_existing SELECT g, 'v' || g FROM generate_series(1, 10000) g;
 CREATE INDEX ON bench_existing (v);
+CREATE UNIQUE INDEX ON bench_existing (id);
 ${version:+CREATE EXTENSION schema_guard VERSION '$version';}
 VACUUM ANALYZE;
 CHECKPOINT;
@@ -157,30 +161,36 @@ SQL
   fi
   # dump k+1 holds workload k: its "totals:" line is the instruction count
   local k=1
-  : >"$W/$name.counts"
+  : >"$W/$name.$ITERATIONS.counts"
   for w in $WORKLOADS; do
     k=$((k + 1))
-    echo "$w $(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$dir/callgrind.out.$k")" >>"$W/$name.counts"
+    echo "$w $(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$dir/callgrind.out.$k")" >>"$W/$name.$ITERATIONS.counts"
   done
 }
 
-echo "== callgrind: none"
-measure none "$PG_BIN" "" ""
-if [ -n "$BASELINE" ]; then
-  echo "== callgrind: $BASE_VERSION (${BASELINE:0:10})"
-  measure baseline "$BASE_BIN" schema_guard "$BASE_VERSION"
-fi
-echo "== callgrind: current"
-measure current "$PG_BIN" schema_guard "$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$REPO_ROOT/schema_guard.control")"
+case " $VARIANTS " in *" none "*)
+  echo "== callgrind: none"
+  measure none "$PG_BIN" "" "";;
+esac
+case " $VARIANTS " in *" baseline "*)
+  if [ -n "$BASELINE" ]; then
+    echo "== callgrind: $BASE_VERSION (${BASELINE:0:10})"
+    measure baseline "$BASE_BIN" schema_guard "$BASE_VERSION"
+  fi;;
+esac
+case " $VARIANTS " in *" current "*)
+  echo "== callgrind: current"
+  measure current "$PG_BIN" schema_guard "$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$REPO_ROOT/schema_guard.control")";;
+esac
 
 echo
 printf "instructions per iteration (%d iterations; the hook's extra instructions per statement in brackets)\n" "$ITERATIONS"
 printf "%-13s %12s %22s %22s %9s %9s %9s\n" workload none "${BASE_VERSION:-baseline}" current \
   "$(echo "${BASE_VERSION:-base}/none")" current/none "current/${BASE_VERSION:-base}"
 for w in $WORKLOADS; do
-  n=$(awk -v w="$w" '$1 == w {print $2}' "$W/none.counts")
-  b=$(awk -v w="$w" '$1 == w {print $2}' "$W/baseline.counts" 2>/dev/null || true)
-  c=$(awk -v w="$w" '$1 == w {print $2}' "$W/current.counts")
+  n=$(awk -v w="$w" '$1 == w {print $2}' "$W/none.$ITERATIONS.counts")
+  b=$(awk -v w="$w" '$1 == w {print $2}' "$W/baseline.$ITERATIONS.counts" 2>/dev/null || true)
+  c=$(awk -v w="$w" '$1 == w {print $2}' "$W/current.$ITERATIONS.counts")
   awk -v w="$w" -v n="$n" -v b="${b:-0}" -v c="$c" -v it="$ITERATIONS" -v s="${per_iteration[$w]}" 'BEGIN {
     n /= it; b /= it; c /= it
     printf "%-13s %12.0f %12.0f [%+7.0f] %12.0f [%+7.0f] %9s %9.3f %9s\n", w, n,

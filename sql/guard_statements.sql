@@ -204,6 +204,7 @@ SELECT * FROM sg_test.probe('alter index depends on extension', 'ALTER INDEX st_
 SELECT * FROM sg_test.probe('add foreign key to a partitioned table: a partition', 'ALTER TABLE st_rf ADD CONSTRAINT st_rf_fk FOREIGN KEY (pid) REFERENCES st_ppk', 'st_ppk_1');
 SELECT * FROM sg_test.probe('add column references a partitioned table: a partition', 'ALTER TABLE st_rf ADD COLUMN p2 int REFERENCES st_ppk', 'st_ppk_2');
 SELECT * FROM sg_test.probe('create table references a partitioned table: a partition', 'CREATE TABLE st_new_ref (pid int REFERENCES st_ppk)', 'st_ppk_2');
+SELECT * FROM sg_test.probe('create table with a table foreign key: the referenced table', 'CREATE TABLE st_new_tfk (r int, FOREIGN KEY (r) REFERENCES st_ref)', 'st_ref');
 -- the guard names the locks that wait: lock_timeout_missing on a table the statement does not name
 SET lock_timeout = 0;
 SELECT rule, relation, lock_mode FROM schema_guard.check('DROP TRIGGER IF EXISTS st_missing ON st_other');

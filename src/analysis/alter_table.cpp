@@ -398,7 +398,7 @@ const char *IndexRebuildReason(Oid indexoid, Oid relid, List *changes) {
     const bool has_options = decorated && get_attoptions(indexoid, i + 1) != static_cast<Datum>(0);
     const bool collation_given = decorated && OidIsValid(old_coll[i]) && old_coll[i] != oldcoll;
     const bool opclass_given =
-        decorated && (has_options || GetDefaultOpClass(oldtype, am) != old_class[i]);
+        decorated && (has_options || DefaultOpclass(oldtype, am) != old_class[i]);
 
     // ComputeIndexAttrs(): the explicit collation or the column's (new) one; PostgreSQL
     // raises an error when it does not fit the type, and the statement fails anyway.
@@ -413,8 +413,10 @@ const char *IndexRebuildReason(Oid indexoid, Oid relid, List *changes) {
       ReleaseSysCache(opc);
     }
     // ResolveOpClass() raises PostgreSQL's error when the named class does not accept
-    // the new type: the caller's subtransaction turns that into "cannot tell".
-    const Oid opclass = ResolveOpClass(opclass_name, newtype, amname, am);
+    // the new type, or the type has no default class: the caller's subtransaction
+    // turns that into "cannot tell".  (Without a name it is GetDefaultOpClass().)
+    const Oid default_class = opclass_name == NIL ? DefaultOpclass(newtype, am) : InvalidOid;
+    const Oid opclass = OidIsValid(default_class) ? default_class : ResolveOpClass(opclass_name, newtype, amname, am);
     // "Any change in operator class or collation breaks compatibility."
     if (opclass != old_class[i])
       return psprintf("it would use operator class %s instead of %s", OpclassText(opclass),

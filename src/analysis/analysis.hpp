@@ -71,6 +71,10 @@ static_assert(std::is_trivially_destructible_v<StatementAnalysis>);
 
 // Cheap node-tag filter: does the guard judge this kind of statement at all?
 bool IsJudgedStatement(const Node *parsetree);
+// A judged statement whose parse tree alone shows that its analysis finds nothing
+// (CREATE TABLE without PARTITION OF or FOREIGN KEY, CONCURRENTLY, VACUUM without
+// FULL, NOWAIT, a new view): the hook lets it pass without reading the catalog.
+bool NothingToJudge(const Node *parsetree);
 
 // Work out findings and lock targets for one statement.  held_locks: see
 // StatementAnalysis::held_locks.
@@ -145,6 +149,11 @@ int64 RelationSizeBytes(Oid relid);
 
 // The relation's own storage on this node (0 for relations without storage).
 int64 StorageBytes(Oid relid);
+
+// GetDefaultOpClass(type, am), remembered in this backend until pg_opclass, pg_cast or
+// pg_type change (the catalogs it reads; their cache invalidations forget it).
+// Raises GetDefaultOpClass()'s errors, which are never remembered.
+Oid DefaultOpclass(Oid type, Oid am);
 
 // relid and every partition and inheritance child below it (find_all_inheritors()
 // without its "cache lookup failed" when a member is dropped concurrently).

@@ -45,6 +45,46 @@ bool IsExemptRelation(Oid relid) {
   return setup_pass_test != nullptr && setup_pass_test(relid);
 }
 
+namespace {
+// GetDefaultOpClass() reads every operator class of the access method and tests binary
+// coercion to each (some 100,000 instructions for btree); ALTER COLUMN TYPE asks it
+// for every key column of every index on the column, and again for the new type.
+struct DefaultOpclassEntry {
+  Oid type, am, opclass;
+};
+constexpr int kDefaultOpclassEntries = 16;
+DefaultOpclassEntry default_opclasses[kDefaultOpclassEntries];
+int ndefault_opclasses = 0;
+int next_default_opclass = 0;  // replaced next when full
+bool default_opclass_callbacks = false;
+
+extern "C" void ForgetDefaultOpclasses(Datum arg, SgSysCacheId cacheid, uint32 hashvalue) {
+  ndefault_opclasses = 0;
+  next_default_opclass = 0;
+}
+}  // namespace
+
+Oid DefaultOpclass(Oid type, Oid am) {
+  if (!default_opclass_callbacks) {
+    CacheRegisterSyscacheCallback(CLAOID, ForgetDefaultOpclasses, (Datum)0);
+    CacheRegisterSyscacheCallback(CASTSOURCETARGET, ForgetDefaultOpclasses, (Datum)0);
+    CacheRegisterSyscacheCallback(TYPEOID, ForgetDefaultOpclasses, (Datum)0);
+    default_opclass_callbacks = true;
+  }
+  for (int i = 0; i < ndefault_opclasses; i++)
+    if (default_opclasses[i].type == type && default_opclasses[i].am == am) return default_opclasses[i].opclass;
+  const Oid opclass = GetDefaultOpClass(type, am);
+  int slot;
+  if (ndefault_opclasses < kDefaultOpclassEntries) {
+    slot = ndefault_opclasses++;
+  } else {
+    slot = next_default_opclass;
+    next_default_opclass = (next_default_opclass + 1) % kDefaultOpclassEntries;
+  }
+  default_opclasses[slot] = {type, am, opclass};
+  return opclass;
+}
+
 List *InheritanceTree(Oid relid) {
   // find_all_inheritors() raises "cache lookup failed" when a member is dropped
   // while it walks (has_subclass()); pg_inherits read directly just misses it.

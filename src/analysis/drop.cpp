@@ -208,10 +208,13 @@ void JudgeWalk(const DropWalk *walk, const char *command, StatementAnalysis *out
     const Reached &r = walk->objects[i];
     const ObjectAddress &a = r.address;
     if (!judge_originals && (r.flags & kOriginal)) continue;
-    const char *cascade_reason =
-        r.via >= 0 ? psprintf("It is dropped with %s, which it depends on.",
-                              ObjectText(walk->objects[r.via].address))
-                   : nullptr;
+    // Described only for a finding: most reached objects (a table's row type, TOAST
+    // table, defaults, indexes) make none, and a description reads the catalog.
+    auto cascade_reason = [walk, &r]() -> const char * {
+      return r.via >= 0 ? psprintf("It is dropped with %s, which it depends on.",
+                                   ObjectText(walk->objects[r.via].address))
+                        : nullptr;
+    };
     if (a.classId == RelationRelationId && a.objectSubId != 0) {
       // A column dropped by the CASCADE (its type, default function, sequence ...).
       if (IsDropped(walk, a.objectId) || IsExemptRelation(a.objectId)) continue;
@@ -219,7 +222,7 @@ void JudgeWalk(const DropWalk *walk, const char *command, StatementAnalysis *out
       if (colname == nullptr) continue;
       AddLockTarget(out, a.objectId, AccessExclusiveLock);
       AddFinding(out, RuleId::DropColumn, a.objectId, AccessExclusiveLock, kBreaks,
-                 psprintf("column %s", quote_identifier(colname)), cascade_reason);
+                 psprintf("column %s", quote_identifier(colname)), cascade_reason());
       continue;
     }
     if (a.classId == RelationRelationId) {
@@ -241,7 +244,7 @@ void JudgeWalk(const DropWalk *walk, const char *command, StatementAnalysis *out
           if (IsExemptRelation(a.objectId)) break;
           AddLockTarget(out, a.objectId, AccessExclusiveLock);
           if (relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE)
-            AddFinding(out, RuleId::DropTable, a.objectId, AccessExclusiveLock, kBreaks, command, cascade_reason);
+            AddFinding(out, RuleId::DropTable, a.objectId, AccessExclusiveLock, kBreaks, command, cascade_reason());
           // heap_drop_with_catalog(): dropping a partition locks its parent and the
           // default partition, whose partition constraint changes.
           if (get_rel_relispartition(a.objectId)) {

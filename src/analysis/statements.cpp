@@ -369,11 +369,38 @@ void AnalyzeAlterDomain(AlterDomainStmt *stmt, StatementAnalysis *out) {
   }
 }
 
+// The FOREIGN KEYs of a CREATE TABLE: column constraints in their ColumnDef, table
+// constraints among the elements (where the parser leaves them: transformCreateStmt()
+// moves them to `constraints` only when the statement runs).
+template <typename Fn>
+void ForEachForeignKey(const CreateStmt *stmt, Fn fn) {
+  auto each = [&fn](List *constraints) {
+    ListCell *lc;
+    foreach (lc, constraints) {
+      auto *con = static_cast<Constraint *>(lfirst(lc));
+      if (IsA(con, Constraint) && con->contype == CONSTR_FOREIGN) fn(con);
+    }
+  };
+  each(stmt->constraints);
+  ListCell *lc;
+  foreach (lc, stmt->tableElts) {
+    Node *element = static_cast<Node *>(lfirst(lc));
+    if (IsA(element, ColumnDef))
+      each(reinterpret_cast<ColumnDef *>(element)->constraints);
+    else if (IsA(element, Constraint) && reinterpret_cast<Constraint *>(element)->contype == CONSTR_FOREIGN)
+      fn(reinterpret_cast<Constraint *>(element));
+  }
+}
+
+bool IsPartitionOf(const CreateStmt *stmt) {
+  return stmt->partbound != nullptr && list_length(stmt->inhRelations) == 1;
+}
+
 // Statements judged for their locks only (lock_timeout_missing, lock_conflict),
 // plus the default-partition scan of CREATE TABLE ... PARTITION OF.
 void AnalyzeCreateTable(CreateStmt *stmt, StatementAnalysis *out) {
   out->command = "CREATE TABLE";
-  if (stmt->partbound != nullptr && list_length(stmt->inhRelations) == 1) {
+  if (IsPartitionOf(stmt)) {
     // PARTITION OF takes ACCESS EXCLUSIVE on the parent (tablecmds.c DefineRelation).
     const Oid parent = VisibleRelation(static_cast<RangeVar *>(linitial(stmt->inhRelations)));
     if (OidIsValid(parent)) {
@@ -385,16 +412,7 @@ void AnalyzeCreateTable(CreateStmt *stmt, StatementAnalysis *out) {
     }
   }
   // FOREIGN KEYs lock the referenced tables in SHARE ROW EXCLUSIVE.
-  List *constraints = list_copy(stmt->constraints);
-  ListCell *lc;
-  foreach (lc, stmt->tableElts)
-    if (IsA(lfirst(lc), ColumnDef)) constraints = list_concat(constraints, static_cast<ColumnDef *>(lfirst(lc))->constraints);
-  foreach (lc, constraints) {
-    auto *con = static_cast<Constraint *>(lfirst(lc));
-    if (IsA(con, Constraint) && con->contype == CONSTR_FOREIGN) {
-      LockReferencedTable(out, LookupRelation(con->pktable));
-    }
-  }
+  ForEachForeignKey(stmt, [out](const Constraint *con) { LockReferencedTable(out, LookupRelation(con->pktable)); });
 }
 
 void AnalyzeLockOnly(Node *stmt, StatementAnalysis *out) {
@@ -499,6 +517,36 @@ bool IsJudgedStatement(const Node *parsetree) {
       return true;
     default:
       return false;
+  }
+}
+
+bool NothingToJudge(const Node *parsetree) {
+  // Each case is the analyzer's own first test, on the parse tree alone.
+  switch (nodeTag(parsetree)) {
+    case T_CreateStmt:
+    case T_CreateForeignTableStmt: {
+      auto *stmt = reinterpret_cast<const CreateStmt *>(parsetree);
+      bool references = false;
+      ForEachForeignKey(stmt, [&references](const Constraint *) { references = true; });
+      return !IsPartitionOf(stmt) && !references;  // a new table, locking nothing that exists
+    }
+    case T_IndexStmt: return reinterpret_cast<const IndexStmt *>(parsetree)->concurrent;
+    case T_RefreshMatViewStmt: return reinterpret_cast<const RefreshMatViewStmt *>(parsetree)->concurrent;
+    case T_DropStmt: {
+      auto *stmt = reinterpret_cast<const DropStmt *>(parsetree);
+      return stmt->removeType == OBJECT_INDEX && stmt->concurrent;
+    }
+    case T_VacuumStmt: {  // VACUUM without FULL, ANALYZE (an option named "full" is judged, whatever its value)
+      auto *stmt = reinterpret_cast<const VacuumStmt *>(parsetree);
+      if (!stmt->is_vacuumcmd) return true;
+      ListCell *lc;
+      foreach (lc, stmt->options)
+        if (strcmp(static_cast<DefElem *>(lfirst(lc))->defname, "full") == 0) return false;
+      return true;
+    }
+    case T_LockStmt: return reinterpret_cast<const LockStmt *>(parsetree)->nowait;
+    case T_ViewStmt: return !reinterpret_cast<const ViewStmt *>(parsetree)->replace;  // a new view
+    default: return false;
   }
 }
 

@@ -58,7 +58,7 @@ int citus_statement_depth = 0;
 bool ShouldJudge(Node *parsetree, ProcessUtilityContext context) {
   if (guc::Mode() == Action::Off) return false;
   if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // PostgreSQL's own sub-statements
-  if (!analysis::IsJudgedStatement(parsetree)) return false;
+  if (!analysis::IsJudgedStatement(parsetree) || analysis::NothingToJudge(parsetree)) return false;
   // Citus's own connections run what the initiating node already judged (DDL on
   // shells and shards, shard moves, cleanup); so do its nested commands here.
   if (citus::IsInternalBackend() || citus::InTableConversion()) return false;
