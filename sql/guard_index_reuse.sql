@@ -60,6 +60,38 @@ SELECT * FROM sg_test.probe('default to collation C rebuilds the default index',
 SELECT * FROM sg_test.probe('domain over int[] to int[]: polymorphic array_ops', 'ALTER TABLE dj_tagged ALTER COLUMN tags TYPE int[]', 'dj_tagged');
 SELECT * FROM sg_test.probe('expression index on the column', 'ALTER TABLE dj_author ALTER COLUMN nick TYPE text', 'dj_author');
 SELECT * FROM sg_test.probe('partitioned parent index rebuilt on partitions', 'ALTER TABLE dj_event ALTER COLUMN name TYPE varchar(20)', 'dj_event_1');
+-- A type's default operator class, as the guard remembers it between statements: it
+-- is forgotten when pg_opclass (or pg_cast, pg_type) changes.  First a type that is
+-- implicitly binary-coercible to int4 has int4_ops as its default (the index is
+-- kept); then it gets a default class of its own (the index is rebuilt).
+SET schema_guard.mode = off;
+CREATE TYPE dj_myint;
+CREATE FUNCTION dj_myint_in(cstring) RETURNS dj_myint AS 'int4in' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_out(dj_myint) RETURNS cstring AS 'int4out' LANGUAGE internal IMMUTABLE STRICT;
+CREATE TYPE dj_myint (input = dj_myint_in, output = dj_myint_out, like = int4);
+CREATE CAST (int4 AS dj_myint) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (dj_myint AS int4) WITHOUT FUNCTION AS IMPLICIT;
+CREATE FUNCTION dj_myint_lt(dj_myint, dj_myint) RETURNS bool AS 'int4lt' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_le(dj_myint, dj_myint) RETURNS bool AS 'int4le' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_eq(dj_myint, dj_myint) RETURNS bool AS 'int4eq' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_ge(dj_myint, dj_myint) RETURNS bool AS 'int4ge' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_gt(dj_myint, dj_myint) RETURNS bool AS 'int4gt' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION dj_myint_cmp(dj_myint, dj_myint) RETURNS int AS 'btint4cmp' LANGUAGE internal IMMUTABLE STRICT;
+CREATE OPERATOR < (leftarg = dj_myint, rightarg = dj_myint, function = dj_myint_lt);
+CREATE OPERATOR <= (leftarg = dj_myint, rightarg = dj_myint, function = dj_myint_le);
+CREATE OPERATOR = (leftarg = dj_myint, rightarg = dj_myint, function = dj_myint_eq);
+CREATE OPERATOR >= (leftarg = dj_myint, rightarg = dj_myint, function = dj_myint_ge);
+CREATE OPERATOR > (leftarg = dj_myint, rightarg = dj_myint, function = dj_myint_gt);
+CREATE TABLE dj_counter (n int4);
+CREATE INDEX dj_counter_n ON dj_counter (n);
+INSERT INTO dj_counter SELECT generate_series(1, 2000);
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('to a type whose default operator class is int4_ops', 'ALTER TABLE dj_counter ALTER COLUMN n TYPE dj_myint', 'dj_counter');
+SET schema_guard.mode = off;
+CREATE OPERATOR CLASS dj_myint_ops DEFAULT FOR TYPE dj_myint USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 dj_myint_cmp(dj_myint, dj_myint);
+RESET schema_guard.mode;
+SELECT * FROM sg_test.probe('to a type with a default operator class of its own', 'ALTER TABLE dj_counter ALTER COLUMN n TYPE dj_myint', 'dj_counter');
 -- the message names the index that is built again
 SET schema_guard.mode = block;
 SET lock_timeout = '2s';

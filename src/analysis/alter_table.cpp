@@ -209,19 +209,11 @@ struct DependentConstraints {
 
 DependentConstraints ColumnConstraints(Oid relid, AttrNumber attnum) {
   DependentConstraints result = {false, NIL, NIL};
-  ScanKeyData key[3];
-  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(RelationRelationId));
-  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-  ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
-  Relation depRel = table_open(DependRelationId, AccessShareLock);
-  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 3, key);
-  HeapTuple tup;
-  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-    if (dep->classid != ConstraintRelationId) continue;
-    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
-    if (con == nullptr) continue;
+  const ObjectAddress column = {RelationRelationId, relid, attnum};
+  ForEachDependent(column, [&result, relid](const FormData_pg_depend &dep) {
+    if (dep.classid != ConstraintRelationId) return;
+    HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep.objid));
+    if (con == nullptr) return;
     auto *c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con));
     if (c->contype == CONSTRAINT_CHECK && c->convalidated) result.validated_check = true;
     if (c->contype == CONSTRAINT_FOREIGN) {
@@ -232,9 +224,7 @@ DependentConstraints ColumnConstraints(Oid relid, AttrNumber attnum) {
       }
     }
     ReleaseSysCache(con);
-  }
-  systable_endscan(scan);
-  table_close(depRel, AccessShareLock);
+  });
   return result;
 }
 
@@ -451,32 +441,22 @@ const char *IndexRebuildReason(Oid indexoid, Oid relid, List *changes) {
 // KEY, UNIQUE, EXCLUDE; a FOREIGN KEY's index belongs to the other table and stays).
 List *IndexesOnColumn(Oid relid, AttrNumber attnum) {
   List *indexes = NIL;
-  ScanKeyData key[3];
-  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(RelationRelationId));
-  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-  ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
-  Relation depRel = table_open(DependRelationId, AccessShareLock);
-  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 3, key);
-  HeapTuple tup;
-  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+  const ObjectAddress column = {RelationRelationId, relid, attnum};
+  ForEachDependent(column, [&indexes](const FormData_pg_depend &dep) {
     Oid indexoid = InvalidOid;
-    if (dep->classid == RelationRelationId && get_rel_relkind(dep->objid) == RELKIND_INDEX) {
-      indexoid = dep->objid;
-    } else if (dep->classid == ConstraintRelationId) {
-      HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
-      if (con == nullptr) continue;
+    if (dep.classid == RelationRelationId && get_rel_relkind(dep.objid) == RELKIND_INDEX) {
+      indexoid = dep.objid;
+    } else if (dep.classid == ConstraintRelationId) {
+      HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep.objid));
+      if (con == nullptr) return;
       const char contype = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(con))->contype;
       ReleaseSysCache(con);
       if (contype == CONSTRAINT_PRIMARY || contype == CONSTRAINT_UNIQUE || contype == CONSTRAINT_EXCLUSION)
-        indexoid = get_constraint_index(dep->objid);
+        indexoid = get_constraint_index(dep.objid);
     }
     if (OidIsValid(indexoid) && get_rel_relkind(indexoid) == RELKIND_INDEX)
       indexes = list_append_unique_oid(indexes, indexoid);
-  }
-  systable_endscan(scan);
-  table_close(depRel, AccessShareLock);
+  });
   return indexes;
 }
 

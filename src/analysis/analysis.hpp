@@ -150,6 +150,35 @@ int64 RelationSizeBytes(Oid relid);
 // The relation's own storage on this node (0 for relations without storage).
 int64 StorageBytes(Oid relid);
 
+// Calls fn(const FormData_pg_depend &) for each pg_depend row of an object that
+// depends on `referenced`: on that column when its objectSubId is set, else on the
+// object or any of its columns (pg_depend's reference index, as dependency.c reads it).
+template <typename Fn>
+void ForEachDependent(Relation depRel, const ObjectAddress &referenced, Fn fn) {
+  ScanKeyData key[3];
+  int nkeys = 2;
+  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(referenced.classId));
+  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(referenced.objectId));
+  if (referenced.objectSubId != 0) {
+    ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+                Int32GetDatum(referenced.objectSubId));
+    nkeys = 3;
+  }
+  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, nkeys, key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) fn(*reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup)));
+  systable_endscan(scan);
+}
+
+template <typename Fn>
+void ForEachDependent(const ObjectAddress &referenced, Fn fn) {
+  Relation depRel = table_open(DependRelationId, AccessShareLock);
+  ForEachDependent(depRel, referenced, fn);
+  table_close(depRel, AccessShareLock);
+}
+
 // GetDefaultOpClass(type, am), remembered in this backend until pg_opclass, pg_cast or
 // pg_type change (the catalogs it reads; their cache invalidations forget it).
 // Raises GetDefaultOpClass()'s errors, which are never remembered.

@@ -84,17 +84,6 @@ void WalkDependents(DropWalk *walk) {
   Relation depRel = table_open(DependRelationId, AccessShareLock);
   for (int i = 0; i < walk->count && !walk->truncated; i++) {
     const ObjectAddress object = walk->objects[i].address;
-    ScanKeyData key[3];
-    int nkeys = 2;
-    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(object.classId));
-    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(object.objectId));
-    if (object.objectSubId != 0) {
-      ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-                  Int32GetDatum(object.objectSubId));
-      nkeys = 3;
-    }
     // An object reached through a dependency that is an internal part of another
     // (a generated column's expression, a constraint's index) or a member of an
     // extension takes its owner along: findDependentObjects() turns the request
@@ -114,16 +103,13 @@ void WalkDependents(DropWalk *walk) {
       }
       systable_endscan(oscan);
     }
-    SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, nkeys, key);
-    HeapTuple tup;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      ObjectAddress dependent = {dep->classid, dep->objid, dep->objsubid};
+    ForEachDependent(depRel, object, [walk, &object, i](const FormData_pg_depend &dep) {
+      const ObjectAddress dependent = {dep.classid, dep.objid, dep.objsubid};
       // A relation's own columns depend on nothing; its sub-objects are reached whole.
-      if (dependent.classId == object.classId && dependent.objectId == object.objectId) continue;
-      if (InsideDroppedRelation(walk, dependent)) continue;
+      if (dependent.classId == object.classId && dependent.objectId == object.objectId) return;
+      if (InsideDroppedRelation(walk, dependent)) return;
       uint8 flag;
-      switch (dep->deptype) {
+      switch (dep.deptype) {
         case DEPENDENCY_NORMAL: flag = kNormal; break;
         case DEPENDENCY_AUTO:
         case DEPENDENCY_AUTO_EXTENSION:
@@ -131,11 +117,10 @@ void WalkDependents(DropWalk *walk) {
         case DEPENDENCY_PARTITION_PRI:
         case DEPENDENCY_PARTITION_SEC:
         case DEPENDENCY_EXTENSION: flag = kAlong; break;
-        default: continue;
+        default: return;
       }
       Reach(walk, dependent, flag, i);
-    }
-    systable_endscan(scan);
+    });
   }
   table_close(depRel, AccessShareLock);
 }

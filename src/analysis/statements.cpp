@@ -316,23 +316,14 @@ void AnalyzeTruncate(TruncateStmt *stmt, StatementAnalysis *out) {
 // of a domain over it is locked SHARE; tables and materialized views are then read.
 void RelationsWithDomain(Oid domain, List **relations, int depth) {
   if (depth > 32) return;  // domains over domains this deep do not occur; stop a cycle
-  ScanKeyData key[2];
-  ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-              ObjectIdGetDatum(TypeRelationId));
-  ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(domain));
-  Relation depRel = table_open(DependRelationId, AccessShareLock);
-  SysScanDesc scan = systable_beginscan(depRel, DependReferenceIndexId, true, nullptr, 2, key);
   List *derived = NIL;
-  HeapTuple tup;
-  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-    auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-    if (dep->classid == TypeRelationId && get_typtype(dep->objid) == TYPTYPE_DOMAIN)
-      derived = lappend_oid(derived, dep->objid);
-    else if (dep->classid == RelationRelationId && dep->objsubid > 0)
-      *relations = list_append_unique_oid(*relations, dep->objid);
-  }
-  systable_endscan(scan);
-  table_close(depRel, AccessShareLock);
+  const ObjectAddress type = {TypeRelationId, domain, 0};
+  ForEachDependent(type, [&derived, relations](const FormData_pg_depend &dep) {
+    if (dep.classid == TypeRelationId && get_typtype(dep.objid) == TYPTYPE_DOMAIN)
+      derived = lappend_oid(derived, dep.objid);
+    else if (dep.classid == RelationRelationId && dep.objsubid > 0)
+      *relations = list_append_unique_oid(*relations, dep.objid);
+  });
   ListCell *lc;
   foreach (lc, derived) RelationsWithDomain(lfirst_oid(lc), relations, depth + 1);
 }
