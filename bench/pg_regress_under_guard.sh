@@ -29,7 +29,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 set +e   # pg_regress and grep -c report through their exit status; handled below
 if [ -z "${PGREGRESS_SKIP_BUILD:-}" ]; then install_deps; build_install; fi
-WORK=${PGREGRESS_WORK:-$(mktemp -d /tmp/sg_rel_pgregress.XXXXXX)}
+WORK=${PGREGRESS_WORK:-$(mktemp -d "$SG_TMP/sg_pgregress.XXXXXX")}   # kept: the diffs it reports are in it
 chmod 755 "$WORK"
 PORT=${PGREGRESS_PORT:-$(sg_port 54370)}
 runs="unguarded installed warn off"
