@@ -817,6 +817,52 @@ std::vector<Finding> Judge(PGconn *conn, const Linter &linter) {
   return findings;
 }
 
+// The config's rule actions, applied where the server judges: SET schema_guard.rules on
+// the lint's session to the server's list with the config's actions over it, exactly as
+// a SET in the migration would be (PostgreSQL decides whether this role may; a rule off
+// on the server but block in the config is then reported).  A role that may not set it
+// gets a note, and the actions apply to the reported findings only (ApplyConfig).
+// Returns an error (an action the server refuses as invalid), or "".
+std::string ApplyConfigRules(PGconn *conn, const Config &config) {
+  if (config.rule_actions.empty()) return "";
+  std::map<std::string, std::string> merged;
+  std::vector<std::string> order;
+  PGresult *r = PQexec(conn, "SELECT pg_catalog.current_setting('schema_guard.rules')");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+    for (const std::string &item : SplitList(PQgetvalue(r, 0, 0))) {
+      const size_t colon = item.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string rule = Trim(item.substr(0, colon));
+      if (!merged.count(rule)) order.push_back(rule);
+      merged[rule] = Trim(item.substr(colon + 1));
+    }
+  PQclear(r);
+  for (const auto &ra : config.rule_actions) {
+    if (!merged.count(ra.first)) order.push_back(ra.first);
+    merged[ra.first] = ra.second;
+  }
+  std::string value;
+  for (const std::string &rule : order) value += (value.empty() ? "" : ", ") + rule + ":" + merged[rule];
+  const char *params[1] = {value.c_str()};
+  r = PQexecParams(conn, "SELECT pg_catalog.set_config('schema_guard.rules', $1, false)", 1, nullptr, params, nullptr,
+                   nullptr, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const std::string e = primary ? primary : Trimmed(PQresultErrorMessage(r));
+    const bool denied = state != nullptr && strcmp(state, "42501") == 0;
+    PQclear(r);
+    if (!denied) return "config rules: " + e;
+    fprintf(stderr,
+            "%s: note: the config's rule actions apply to the reported findings only (%s); a rule off on the "
+            "server stays off\n",
+            kProgram, e.c_str());
+    return "";
+  }
+  PQclear(r);
+  return "";
+}
+
 // The config's rule actions and mode, applied to what the server reported.
 void ApplyConfig(const Config &config, std::vector<Finding> *findings) {
   std::vector<Finding> kept;
@@ -906,6 +952,12 @@ int main(int argc, char **argv) {
     const std::string e = set ? "" : Trimmed(PQresultErrorMessage(r));
     PQclear(r);
     if (!set) Fail(conn, "--real-sizes: " + e);
+  }
+  const std::string rules_error = ApplyConfigRules(conn, linter.config);
+  if (!rules_error.empty()) {
+    PQfinish(conn);
+    schema_guard::lint::StopThrowaway(throwaway);
+    Fail(nullptr, rules_error);
   }
   linter.psql_variables = {{"DBNAME", PQdb(conn)}, {"USER", PQuser(conn)}, {"PORT", PQport(conn)}};
   if (PQhost(conn)) linter.psql_variables.emplace_back("HOST", PQhost(conn));

@@ -559,6 +559,43 @@ Node *RedirectToCatalog(const Simulation &sim, Node *stmt) {
   return stmt;
 }
 
+// ALTER TABLE on a table the script created: nobody else sees that table, but a FOREIGN
+// KEY it adds still locks the existing table it references (SHARE ROW EXCLUSIVE), as
+// the hook's analysis of a table created in the transaction does.
+void NewTableForeignKeyTargets(const Simulation &sim, Node *stmt, analysis::StatementAnalysis *result) {
+  if (!IsA(stmt, AlterTableStmt)) return;
+  auto lock_referenced = [&](Node *node) {
+    if (node == nullptr || !IsA(node, Constraint)) return;
+    auto *con = reinterpret_cast<Constraint *>(node);
+    if (con->contype != CONSTR_FOREIGN || con->pktable == nullptr) return;
+    const Resolved r = Resolve(sim, con->pktable);
+    if (r.state == Known::Unknown || r.state == Known::Renamed) analysis::LockReferencedTable(result, r.relid);
+  };
+  ListCell *lc;
+  foreach (lc, reinterpret_cast<AlterTableStmt *>(stmt)->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    if (cmd->subtype == AT_AddConstraint) {
+      lock_referenced(cmd->def);
+    } else if (cmd->subtype == AT_AddColumn && cmd->def != nullptr && IsA(cmd->def, ColumnDef)) {
+      ListCell *cc;
+      foreach (cc, reinterpret_cast<ColumnDef *>(cmd->def)->constraints) lock_referenced(static_cast<Node *>(lfirst(cc)));
+    }
+  }
+  if (result->lock_targets != NIL) result->command = "ALTER TABLE";
+}
+
+// The lock_timeout the statement runs with: the script's, else schema_guard.lock_timeout
+// (as the script left it) when the statement takes a lock that blocks reads or writes:
+// the hook applies that one for the statement.
+int StatementTimeout(const Simulation &sim, List *lock_targets) {
+  const int timeout = sim.EffectiveTimeout();
+  if (timeout > 0 || guc::GuardLockTimeoutMs() <= 0) return timeout;
+  ListCell *lc;
+  foreach (lc, lock_targets)
+    if (static_cast<analysis::LockTarget *>(lfirst(lc))->lock >= ShareLock) return guc::GuardLockTimeoutMs();
+  return timeout;
+}
+
 // After a statement ran: what it created, dropped or renamed.
 void TrackNames(Simulation *sim, Node *stmt) {
   switch (nodeTag(stmt)) {
@@ -1608,15 +1645,25 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
       return;  // the server stops at the first
     }
   }
-  if (names != NIL && (!any_existing || (any_gone && !missing_ok))) {
-    if (!refused) TrackNames(sim, stmt);  // only new relations, or the statement fails: nothing to judge
+  if (names != NIL && any_gone && !missing_ok) {
+    if (!refused) TrackNames(sim, stmt);  // the statement fails: nothing to judge
     return;
   }
 
-  analysis::StatementAnalysis result;
-  analysis::AnalyzeStatementSafely(RedirectToCatalog(*sim, stmt), &result, sim->held_strong, false,
-                                   sim->added_columns);
-  AddMoveToScriptSchema(*sim, stmt, &result);
+  analysis::StatementAnalysis result = {};
+  result.statement = -1;
+  if (names != NIL && !any_existing) {
+    // only new relations: nothing to judge but the existing tables a foreign key locks
+    NewTableForeignKeyTargets(*sim, stmt, &result);
+    if (result.lock_targets == NIL) {
+      if (!refused) TrackNames(sim, stmt);
+      return;
+    }
+  } else {
+    analysis::AnalyzeStatementSafely(RedirectToCatalog(*sim, stmt), &result, sim->held_strong, false,
+                                     sim->added_columns);
+    AddMoveToScriptSchema(*sim, stmt, &result);
+  }
   // Locks the script's own transaction already holds wait for nobody.
   List *all_targets = result.lock_targets;
   List *waiting = NIL;
@@ -1625,8 +1672,9 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
     if (!(sim->in_transaction && CoveredByHeldLock(*sim, t->relid, t->lock))) waiting = lappend(waiting, t);
   }
   result.lock_targets = waiting;
-  verdict::AddLockWaitFindings(&result, sim->EffectiveTimeout(), guc::CurrentSettings());
-  foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), sim->EffectiveTimeout());
+  const int timeout = StatementTimeout(*sim, all_targets);
+  verdict::AddLockWaitFindings(&result, timeout, guc::CurrentSettings());
+  foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), timeout);
   if (refused) return;
   TrackNames(sim, stmt);
   if (sim->in_transaction) {

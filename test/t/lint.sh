@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..54"
+echo "1..59"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 # (remove_dir also stops a --schema throwaway server a killed lint left in $W/tmp)
@@ -116,6 +116,17 @@ rm .schema_guard_lint.conf
 printf 'rules = create_index_blocking:maybe\n' > bad.conf
 "$LINT" --config bad.conf 0001_safe.sql >/dev/null 2>err; rc=$?
 ok "$rc|$(grep -c 'bad.conf:1' err)" "2|1" "an invalid config file: exit 2, naming the line"
+# a rule off on the server, block in the config: the server judges with the config's actions
+printf "SET lock_timeout = '2s';\nTRUNCATE plans;\n" > 0005_truncate.sql
+printf 'rules = truncate:block\n' > strict.conf
+out=$(PGOPTIONS='-c schema_guard.rules=truncate:off' "$LINT" 0005_truncate.sql); rc=$?
+ok "$rc|$out" "0|" "(truncate off on the server: no finding without the config)"
+out=$(PGOPTIONS='-c schema_guard.rules=truncate:off' "$LINT" --config strict.conf 0005_truncate.sql); rc=$?
+ok "$rc|$(echo "$out" | grep -o '^0005_truncate.sql:2:1: block\[truncate\]')" "1|0005_truncate.sql:2:1: block[truncate]" \
+   "config: a rule off on the server but block in the config is reported (applied where the server judges)"
+printf 'rules = no_such_rule:block\n' > unknown_rule.conf
+"$LINT" --config unknown_rule.conf 0001_safe.sql >/dev/null 2>err; rc=$?
+ok "$rc|$(grep -c 'config rules: .*no_such_rule' err)" "2|1" "config: a rule the server does not know: exit 2, naming it"
 
 # --- connections ----------------------------------------------------------------------------------
 ( unset PGHOST PGPORT PGDATABASE
@@ -143,6 +154,12 @@ printf 'SELECT 1;\n\xff\xfe;\n' > latin.sql
 ok "$rc|$(grep -c 'latin.sql: not UTF-8' err)" "2|1" "invalid UTF-8: exit 2 naming the file"
 "$LINT" missing.sql 0001_safe.sql >/dev/null 2>err; rc=$?
 ok "$rc|$(grep -c 'missing.sql: No such file' err)" "2|1" "an unreadable file: exit 2 naming it, not an abort of the run"
+# unreadable, not missing: the suite runs as root, who reads anything; run as nobody
+printf 'DROP TABLE accounts;\n' > secret.sql
+chmod 000 secret.sql
+out=$(runuser -u nobody -- "$LINT" secret.sql 0002_unsafe.sql 2>err); rc=$?
+ok "$rc|$(grep -c 'secret.sql: Permission denied' err)|$(echo "$out" | grep -c '^0002_unsafe.sql:')|$(echo "$out" | grep -c secret.sql)" "2|1|2|0" \
+   "a file without read permission: exit 2 naming it; the other files are still judged"
 mkdir -p empty_dir
 out=$("$LINT" empty_dir 2>err); rc=$?
 ok "$rc|$out|$(cat err)" "0||schema_guard_lint: no migration files to check" "an empty directory: exit 0 with a note"
@@ -171,6 +188,11 @@ psql -X -q -c "CREATE ROLE ci LOGIN; GRANT USAGE ON SCHEMA schema_guard TO ci" 2
 out=$(PGUSER=ci "$LINT" allowed.sql); rc=$?
 ok "$rc|$(echo "$out" | grep -c 'block\[statement_error\].*permission denied to set parameter')|$(echo "$out" | grep -c 'create_index_blocking')" "1|1|0" \
    "... and not for a role that may not: the server refuses the SET, the transaction fails there"
+psql -X -q -c "ALTER ROLE ci SET schema_guard.rules = 'truncate:off'" 2>/dev/null
+out=$(PGUSER=ci "$LINT" --config strict.conf 0005_truncate.sql 2>err); rc=$?
+ok "$rc|$out|$(grep -c "note: the config's rule actions apply to the reported findings only (permission denied" err)" "0||1" \
+   "config: a role that may not set schema_guard.rules cannot turn a rule on (a note says so)"
+psql -X -q -c "ALTER ROLE ci RESET schema_guard.rules" 2>/dev/null
 
 # --- no database: --schema starts a throwaway server from the installed binaries -------------------
 # in a private TMPDIR, so the check that it is removed sees only this test's servers (suites
