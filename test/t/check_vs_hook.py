@@ -223,6 +223,17 @@ def main():
     }
     with open(out_json, "w") as f:
         json.dump(result, f)
+    # for the TAP line: the verdict, the counts, then the details worth reading
+    stale_unmarked = [x for x in stale if not x.endswith("(12a)")]
+    print("agree" if not missed and not extra and not stale_unmarked else "differ")
+    print("hook %(hook)d check %(check)d matched %(matched)d missed %(missed)d extra %(extra)d "
+          "marked: design %(design)d 12a %(later)d known %(known)d" % result)
+    for k in ("hook", "check", "missed", "extra", "design", "12a", "known", "notes"):
+        d = result["detail"][k]
+        if d != "-" and (k in ("missed", "extra", "design", "12a", "known") or missed or extra):
+            print("#     %-7s %s" % (k + ":", d))
+    for x in stale:
+        print("#     annotated but not a mismatch: " + x)
 
 
 if __name__ == "__main__":
