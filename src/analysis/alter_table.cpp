@@ -999,6 +999,8 @@ bool AddedForeignKeysAreValidated(List *cmds) {
 
 }  // namespace
 
+bool ColumnNotNullProven(Oid relid, const char *colname) { return NotNullProven(relid, colname); }
+
 void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *bound, const char *what,
                               StatementAnalysis *out) {
   // Without a partition key there is no bound to transform: PostgreSQL reports the error.

@@ -80,6 +80,10 @@ bool NothingToJudge(const Node *parsetree);
 // StatementAnalysis::held_locks.
 void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL, List *script_columns = NIL);
 
+// Is NOT NULL on the existing column proven (attnotnull, or a validated CHECK that
+// implies it, as the server's NotNullImpliedByRelConstraints() decides)?
+bool ColumnNotNullProven(Oid relid, const char *colname);
+
 // The column a script added to relid under that name, or nullptr (then the catalog's
 // column, if any, is the one).
 const ScriptColumn *FindScriptColumn(const StatementAnalysis *out, Oid relid, const char *name);

@@ -2,6 +2,7 @@
 
 #include "boundary.hpp"
 #include "glue/guc.hpp"
+#include "script/script_objects.hpp"
 
 namespace schema_guard::script {
 
@@ -60,6 +61,7 @@ struct Simulation {
   HTAB *routines;             // CREATE FUNCTION / PROCEDURE bodies of the script, by name
   List *judged_routines;      // routines judged for the current statement (once each)
   List *added_columns;        // of analysis::ScriptColumn *: columns the script added to existing tables
+  ScriptObjects *objects;     // constraints, indexes, triggers ... it created on existing tables
   List *renamed_columns;      // of RenamedColumn *: columns of existing relations the script renamed
   bool renamed_any;           // the script renamed or moved an existing relation or column
   int body_depth;             // judging a DO block's or a procedure's statements
@@ -1553,6 +1555,29 @@ const char *ColumnError(const Simulation &sim, Node *stmt) {
   return nullptr;
 }
 
+// The existing relation a statement works on, for the objects the script created on
+// existing tables (script_objects.hpp); InvalidOid for none or a relation it created.
+Oid ObjectsTarget(const Simulation &sim, Node *stmt) {
+  RangeVar *rv = nullptr;
+  switch (nodeTag(stmt)) {
+    case T_AlterTableStmt: rv = reinterpret_cast<AlterTableStmt *>(stmt)->relation; break;
+    case T_IndexStmt: rv = reinterpret_cast<IndexStmt *>(stmt)->relation; break;
+    case T_CreateTrigStmt: rv = reinterpret_cast<CreateTrigStmt *>(stmt)->relation; break;
+    case T_DropStmt: {
+      auto *drop = reinterpret_cast<DropStmt *>(stmt);
+      ObjectOnRelation object;
+      if (drop->removeType == OBJECT_TRIGGER && list_length(drop->objects) == 1 &&
+          SplitObjectOnRelation(static_cast<Node *>(linitial(drop->objects)), &object))
+        rv = makeRangeVarFromNameList(object.relation_names);
+      break;
+    }
+    default: break;
+  }
+  if (rv == nullptr) return InvalidOid;
+  const Resolved r = Resolve(sim, rv);
+  return r.state == Known::Unknown || r.state == Known::Renamed ? r.relid : InvalidOid;
+}
+
 // Judge one parsed statement of the script and update the script's state.
 void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused);
 
@@ -1613,7 +1638,9 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       return;
     }
   }
+  const Oid objects_target = ObjectsTarget(*sim, stmt);
   if (!analysis::IsJudgedStatement(stmt)) {
+    TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
     TrackNames(sim, stmt);
     return;
   }
@@ -1623,6 +1650,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
 // A statement the guard judges, on the relations it names; refused: the server will
 // refuse it once the hook let it through, so it changes nothing in the script's state.
 void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
+  const Oid objects_target = ObjectsTarget(*sim, stmt);
   // The relations it names, as the script left them: new ones are nobody else's; one
   // the script dropped (or that never existed) makes the statement fail at deploy.
   List *names;
@@ -1663,6 +1691,7 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
     analysis::AnalyzeStatementSafely(RedirectToCatalog(*sim, stmt), &result, sim->held_strong, false,
                                      sim->added_columns);
     AddMoveToScriptSchema(*sim, stmt, &result);
+    AdjustForScriptObjects(sim->objects, stmt, objects_target, &result);
   }
   // Locks the script's own transaction already holds wait for nobody.
   List *all_targets = result.lock_targets;
@@ -1676,6 +1705,7 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
   verdict::AddLockWaitFindings(&result, timeout, guc::CurrentSettings());
   foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), timeout);
   if (refused) return;
+  TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
   TrackNames(sim, stmt);
   if (sim->in_transaction) {
     MemoryContext statement_context = MemoryContextSwitchTo(sim->context);

@@ -18,11 +18,15 @@ FIX=$REPO_ROOT/test/fixtures/heldout
 COMPARE=$REPO_ROOT/test/t/check_vs_hook.py
 LINT=$PG_BIN/schema_guard_lint
 W=$(mktemp -d)
-trap 'stop_cluster "$DIR"; [ -n "${HELDOUT_KEEP:-}" ] || rm -rf "$W"' EXIT  # HELDOUT_KEEP=1: keep the outputs
+# the outputs ($W) and the cluster are kept when a test failed, or when named
+on_exit 'cleanup_dir "$W" "${HELDOUT_KEEP:-}"'
+on_exit 'cleanup_dir "$DIR" "${HELDOUT_DIR:-}"'
+on_exit '[ "$failed" = 0 ] || echo "# outputs kept in $W"'
 # Both sides judge tables by their real size: the hook always does, check() and the lint
 # do with schema_guard.table_sizes = real / --real-sizes.
 start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'schema_guard'" \
-  "schema_guard.mode = warn" "schema_guard.table_sizes = real"
+  "schema_guard.mode = warn" "schema_guard.table_sizes = real" \
+  "wal_level = minimal" "max_wal_senders = 0" "synchronous_commit = off"  # 86 CREATE DATABASE
 export PGHOST=$DIR/sock PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 psql -X -q -c "CREATE DATABASE heldout_fixture" >/dev/null
 PGOPTIONS='-c schema_guard.mode=off' psql -X -q -v ON_ERROR_STOP=1 -d heldout_fixture \
@@ -30,36 +34,45 @@ PGOPTIONS='-c schema_guard.mode=off' psql -X -q -v ON_ERROR_STOP=1 -d heldout_fi
 psql -X -At -d heldout_fixture -c "SELECT rule_id FROM schema_guard.rules() WHERE default_action = 'block'" \
   > "$W/blocking_rules" 2>/dev/null
 
-cases=$(cd "$FIX/cases" && ls -d *)
-echo "1..$(( $(echo "$cases" | wc -l) + 2 ))"
-i=0
-for c in $cases; do
-  i=$((i + 1))
-  db=heldout_$i
+# One case: its own copy of the fixture, judged first (check() and the lint execute
+# nothing and leave no trace), then run; the comparison goes to $W/$i.summary.
+run_case() {
+  local i=$1 c=$2 db=heldout_$1 root files f
   psql -X -q -c "CREATE DATABASE $db TEMPLATE heldout_fixture" >/dev/null
   if [ -d "$FIX/cases/$c" ]; then
     files=$(cd "$FIX/cases/$c" && ls *.sql)
     root=$FIX/cases/$c
-  else
-    files=$c
-    root=$FIX/cases
-  fi
-  # (b) what check() / the lint predict, first: they execute nothing and leave no trace
-  if [ -d "$FIX/cases/$c" ]; then
     # shellcheck disable=SC2086
     (cd "$root" && timeout 60 "$LINT" -d "$db" --real-sizes --transaction none --format json $files) \
       >"$W/$i.check" 2>"$W/$i.check_err"
   else
+    files=$c
+    root=$FIX/cases
     timeout 60 psql -X -At -d "$db" -v name="$c" -v script="$(cat "$root/$c")" >"$W/$i.check" 2>"$W/$i.check_err" <<'SQL'
 SELECT coalesce(json_agg(json_build_object('file', :'name', 'line', line, 'rule', rule) ORDER BY statement), '[]')
   FROM schema_guard.check(:'script');
 SQL
   fi
-  # (a) what happened: psql runs the files in one session; its messages name file and line
-  args=(); for f in $files; do args+=(-f "$f"); done
+  # what happened: psql runs the files in one session; its messages name file and line
+  local args=()
+  for f in $files; do args+=(-f "$f"); done
   (cd "$root" && timeout 60 psql -X -d "$db" -o /dev/null "${args[@]}" >/dev/null 2>"$W/$i.hook")
   psql -X -q -c "DROP DATABASE $db" >/dev/null
   /usr/bin/python3 "$COMPARE" "$root" "$W/$i.hook" "$W/$i.check" "$W/$i.json" >"$W/$i.summary" 2>&1
+}
+
+cases=$(cd "$FIX/cases" && ls -d *)
+echo "1..$(( $(echo "$cases" | wc -l) + 2 ))"
+i=0
+for c in $cases; do  # two at a time: each case waits on its own round trips
+  i=$((i + 1))
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+  run_case "$i" "$c" &
+done
+wait
+i=0
+for c in $cases; do
+  i=$((i + 1))
   ok "$(head -1 "$W/$i.summary")$(cat "$W/$i.check_err")" "agree" "$c: $(sed -n 2p "$W/$i.summary")"
   tail -n +3 "$W/$i.summary"
 done

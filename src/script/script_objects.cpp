@@ -1,0 +1,391 @@
+#include "script/script_objects.hpp"
+
+#include "boundary.hpp"
+
+namespace schema_guard::script {
+
+using analysis::Finding;
+using policy::RuleId;
+
+namespace {
+
+struct Fact {
+  Oid relid;           // the table the object is on
+  const char *name;    // constraint, index or trigger name (nullptr: an unnamed CHECK)
+  const char *column;  // not-null facts: the column proven
+  List *columns;       // indexes: the key columns (char *; nullptr for an expression)
+  List *expression_columns;  // indexes with an expression or a predicate: every column they read
+  bool unique;         // indexes
+  char persistence;    // persistence facts
+};
+
+}  // namespace
+
+struct ScriptObjects {
+  List *not_null_proven;      // validated CHECK constraints that prove column IS NOT NULL
+  List *not_null_pending;     // ... added NOT VALID: VALIDATE CONSTRAINT proves them
+  List *persistence;          // the last SET LOGGED / SET UNLOGGED of a table
+  List *constrained_domains;  // (oid list) domains the script added a constraint to
+  List *indexes;              // indexes the script built on existing tables
+  List *triggers;             // triggers the script created on existing tables
+};
+
+static_assert(std::is_trivially_destructible_v<ScriptObjects>);
+
+namespace {
+
+// The columns a CHECK expression proves NOT NULL: `col IS NOT NULL`, alone or ANDed
+// (what predicate_implied_by() proves for a simple NullTest).
+void NotNullColumns(Node *expr, List **columns) {
+  if (expr == nullptr) return;
+  if (IsA(expr, BoolExpr) && reinterpret_cast<BoolExpr *>(expr)->boolop == AND_EXPR) {
+    ListCell *lc;
+    foreach (lc, reinterpret_cast<BoolExpr *>(expr)->args) NotNullColumns(static_cast<Node *>(lfirst(lc)), columns);
+    return;
+  }
+  if (!IsA(expr, NullTest)) return;
+  auto *test = reinterpret_cast<NullTest *>(expr);
+  if (test->nulltesttype != IS_NOT_NULL || test->arg == nullptr || !IsA(test->arg, ColumnRef)) return;
+  List *fields = reinterpret_cast<ColumnRef *>(test->arg)->fields;
+  if (list_length(fields) == 1 && IsA(linitial(fields), String))
+    *columns = lappend(*columns, pstrdup(strVal(linitial(fields))));
+}
+
+bool SameName(const char *a, const char *b) { return a != nullptr && b != nullptr && strcmp(a, b) == 0; }
+
+const Fact *FindFact(List *facts, Oid relid, const char *name, const char *column) {
+  ListCell *lc;
+  foreach (lc, facts) {
+    auto *f = static_cast<const Fact *>(lfirst(lc));
+    if (f->relid == relid && (name == nullptr || SameName(f->name, name)) &&
+        (column == nullptr || SameName(f->column, column)))
+      return f;
+  }
+  return nullptr;
+}
+
+List *RemoveFacts(List *facts, Oid relid, const char *name) {
+  List *kept = NIL;
+  ListCell *lc;
+  foreach (lc, facts) {
+    auto *f = static_cast<Fact *>(lfirst(lc));
+    if (!(f->relid == relid && SameName(f->name, name))) kept = lappend(kept, f);
+  }
+  return kept;
+}
+
+Fact *NewFact(Oid relid, const char *name) {
+  auto *f = static_cast<Fact *>(palloc0(sizeof(Fact)));
+  f->relid = relid;
+  f->name = name ? pstrdup(name) : nullptr;
+  return f;
+}
+
+bool HasFinding(const analysis::StatementAnalysis *result, RuleId rule, Oid relid, const char *what) {
+  ListCell *lc;
+  foreach (lc, result->findings) {
+    auto *f = static_cast<const Finding *>(lfirst(lc));
+    if (f->rule == rule && f->relid == relid && SameName(f->what, what)) return true;
+  }
+  return false;
+}
+
+void RemoveFinding(analysis::StatementAnalysis *result, RuleId rule, Oid relid, const char *what) {
+  List *kept = NIL;
+  ListCell *lc;
+  foreach (lc, result->findings) {
+    auto *f = static_cast<Finding *>(lfirst(lc));
+    if (!(f->rule == rule && f->relid == relid && SameName(f->what, what))) kept = lappend(kept, f);
+  }
+  result->findings = kept;
+}
+
+bool HasFindingOf(const analysis::StatementAnalysis *result, RuleId rule, Oid relid) {
+  ListCell *lc;
+  foreach (lc, result->findings) {
+    auto *f = static_cast<const Finding *>(lfirst(lc));
+    if (f->rule == rule && f->relid == relid) return true;
+  }
+  return false;
+}
+
+bool list_member_string(List *list, const char *s) {
+  ListCell *lc;
+  foreach (lc, list)
+    if (SameName(static_cast<const char *>(lfirst(lc)), s)) return true;
+  return false;
+}
+
+// The column names an index expression or predicate reads.
+bool ColumnRefWalker(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (IsA(node, ColumnRef)) {
+    List *fields = reinterpret_cast<ColumnRef *>(node)->fields;
+    if (fields != NIL && IsA(llast(fields), String)) {
+      auto *columns = static_cast<List **>(context);
+      *columns = lappend(*columns, pstrdup(strVal(llast(fields))));
+    }
+    return false;
+  }
+  return raw_expression_tree_walker(node, SG_WALKER(ColumnRefWalker), context);
+}
+
+bool LockTargeted(const analysis::StatementAnalysis *result, Oid relid) {
+  ListCell *lc;
+  foreach (lc, result->lock_targets)
+    if (static_cast<const analysis::LockTarget *>(lfirst(lc))->relid == relid) return true;
+  return false;
+}
+
+struct TypeLookup {
+  TypeName *name;
+  Oid type;
+};
+
+void LookupType(void *arg) {
+  auto *t = static_cast<TypeLookup *>(arg);
+  t->type = LookupTypeNameOid(nullptr, t->name, true);
+}
+
+Oid TypeOid(TypeName *name) {
+  TypeLookup lookup = {name, InvalidOid};
+  if (name == nullptr || !TryInSubtransaction(LookupType, &lookup)) return InvalidOid;
+  return lookup.type;
+}
+
+bool NotNullKnown(const ScriptObjects *objects, Oid relid, const char *column) {
+  return (objects != nullptr && FindFact(objects->not_null_proven, relid, nullptr, column) != nullptr) ||
+         analysis::ColumnNotNullProven(relid, column);
+}
+
+void AdjustAlterTable(const ScriptObjects *objects, AlterTableStmt *stmt, Oid relid,
+                      analysis::StatementAnalysis *result) {
+  const char relkind = get_rel_relkind(relid);
+  const LOCKMODE lock = AlterTableGetLockLevel(stmt->cmds);
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    switch (cmd->subtype) {
+      case AT_SetNotNull: {
+        // A CHECK (col IS NOT NULL) the script validated proves it: no scan.
+        if (cmd->name == nullptr || FindFact(objects->not_null_proven, relid, nullptr, cmd->name) == nullptr) break;
+        RemoveFinding(result, RuleId::SetNotNullScan, relid,
+                      psprintf("SET NOT NULL on column %s", quote_identifier(cmd->name)));
+        break;
+      }
+      case AT_SetLogged:
+      case AT_SetUnLogged: {
+        const Fact *set = FindFact(objects->persistence, relid, nullptr, nullptr);
+        if (set == nullptr || relkind != RELKIND_RELATION) break;
+        const char wanted = cmd->subtype == AT_SetLogged ? RELPERSISTENCE_PERMANENT : RELPERSISTENCE_UNLOGGED;
+        const char *what = cmd->subtype == AT_SetLogged ? "SET LOGGED" : "SET UNLOGGED";
+        if (set->persistence == wanted) RemoveFinding(result, RuleId::SetPersistenceRewrite, relid, what);
+        else if (!HasFinding(result, RuleId::SetPersistenceRewrite, relid, what))
+          analysis::AddFinding(result, RuleId::SetPersistenceRewrite, relid, lock, analysis::kRewrite, what);
+        break;
+      }
+      case AT_AddColumn: {
+        auto *def = reinterpret_cast<ColumnDef *>(cmd->def);
+        if (def == nullptr || !IsA(def, ColumnDef) || def->colname == nullptr || objects->constrained_domains == NIL)
+          break;
+        const Oid type = TypeOid(def->typeName);
+        if (!OidIsValid(type) || !list_member_oid(objects->constrained_domains, type)) break;
+        const char *what = psprintf("column %s", quote_identifier(def->colname));
+        if (!HasFinding(result, RuleId::AddColumnRewrite, relid, what))
+          analysis::AddFinding(result, RuleId::AddColumnRewrite, relid, lock, analysis::kRewrite, what,
+                               "The column's type is a domain with constraints, checked for every existing row.");
+        break;
+      }
+      case AT_AddConstraint: {
+        // PRIMARY KEY USING an index the script built: nullable key columns are checked.
+        auto *con = reinterpret_cast<Constraint *>(cmd->def);
+        if (con == nullptr || !IsA(con, Constraint) || con->contype != CONSTR_PRIMARY || con->indexname == nullptr)
+          break;
+        if (OidIsValid(get_relname_relid(con->indexname, get_rel_namespace(relid)))) break;  // the analysis saw it
+        const Fact *index = FindFact(objects->indexes, relid, con->indexname, nullptr);
+        if (index == nullptr || !index->unique) break;
+        ListCell *cc;
+        foreach (cc, index->columns) {
+          const char *column = static_cast<const char *>(lfirst(cc));
+          if (column == nullptr || NotNullKnown(objects, relid, column)) continue;
+          analysis::AddFinding(result, RuleId::SetNotNullScan, relid, lock, analysis::kScan,
+                               psprintf("ADD PRIMARY KEY USING INDEX on nullable column %s", quote_identifier(column)));
+          break;
+        }
+        break;
+      }
+      case AT_AlterColumnType: {
+        // An index the script built whose expression or predicate reads the column is
+        // always built again (CheckIndexCompatible() does not assess them).
+        if (cmd->name == nullptr || HasFindingOf(result, RuleId::AlterColumnTypeRewrite, relid) ||
+            HasFindingOf(result, RuleId::AlterColumnTypeIndexRebuild, relid))
+          break;
+        const char *rebuilt = nullptr;
+        ListCell *ic;
+        foreach (ic, objects->indexes) {
+          auto *index = static_cast<const Fact *>(lfirst(ic));
+          if (index->relid != relid || !list_member_string(index->expression_columns, cmd->name)) continue;
+          if (get_relname_relid(index->name, get_rel_namespace(relid)) != InvalidOid) continue;  // in the catalog
+          rebuilt = rebuilt ? psprintf("%s, %s", rebuilt, quote_identifier(index->name)) : quote_identifier(index->name);
+        }
+        if (rebuilt != nullptr)
+          analysis::AddFinding(result, RuleId::AlterColumnTypeIndexRebuild, relid, lock, analysis::kIndexBuild,
+                               psprintf("column %s", quote_identifier(cmd->name)),
+                               psprintf("The heap is kept, but these indexes are built again: %s.", rebuilt));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void TrackAlterTable(ScriptObjects *objects, AlterTableStmt *stmt, Oid relid) {
+  ListCell *lc;
+  foreach (lc, stmt->cmds) {
+    auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+    switch (cmd->subtype) {
+      case AT_AddConstraint: {
+        auto *con = reinterpret_cast<Constraint *>(cmd->def);
+        if (con == nullptr || !IsA(con, Constraint) || con->contype != CONSTR_CHECK || !SG_CONSTRAINT_ENFORCED(con))
+          break;
+        List *columns = NIL;
+        NotNullColumns(con->raw_expr, &columns);
+        ListCell *cc;
+        foreach (cc, columns) {
+          Fact *f = NewFact(relid, con->conname);
+          f->column = static_cast<const char *>(lfirst(cc));
+          if (con->skip_validation) objects->not_null_pending = lappend(objects->not_null_pending, f);
+          else objects->not_null_proven = lappend(objects->not_null_proven, f);
+        }
+        break;
+      }
+      case AT_ValidateConstraint: {
+        ListCell *pc;
+        foreach (pc, objects->not_null_pending) {
+          auto *f = static_cast<Fact *>(lfirst(pc));
+          if (f->relid == relid && SameName(f->name, cmd->name))
+            objects->not_null_proven = lappend(objects->not_null_proven, f);
+        }
+        objects->not_null_pending = RemoveFacts(objects->not_null_pending, relid, cmd->name);
+        break;
+      }
+      case AT_DropConstraint:
+        objects->not_null_proven = RemoveFacts(objects->not_null_proven, relid, cmd->name);
+        objects->not_null_pending = RemoveFacts(objects->not_null_pending, relid, cmd->name);
+        break;
+      case AT_SetLogged:
+      case AT_SetUnLogged: {
+        objects->persistence = RemoveFacts(objects->persistence, relid, "");
+        Fact *f = NewFact(relid, "");
+        f->persistence = cmd->subtype == AT_SetLogged ? RELPERSISTENCE_PERMANENT : RELPERSISTENCE_UNLOGGED;
+        objects->persistence = lappend(objects->persistence, f);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+bool SplitObjectOnRelation(Node *object, ObjectOnRelation *out) {
+  if (object == nullptr || !IsA(object, List) || list_length(castNode(List, object)) < 2) return false;
+  List *names = castNode(List, object);
+  out->relation_names = list_truncate(list_copy(names), list_length(names) - 1);
+  out->name = strVal(llast(names));
+  return true;
+}
+
+void AdjustForScriptObjects(const ScriptObjects *objects, Node *stmt, Oid relid, analysis::StatementAnalysis *result) {
+  if (objects == nullptr || !OidIsValid(relid)) return;
+  switch (nodeTag(stmt)) {
+    case T_AlterTableStmt:
+      AdjustAlterTable(objects, reinterpret_cast<AlterTableStmt *>(stmt), relid, result);
+      break;
+    case T_DropStmt: {
+      // DROP TRIGGER of a trigger the script created: RemoveTriggerById() locks its
+      // table ACCESS EXCLUSIVE.
+      auto *drop = reinterpret_cast<DropStmt *>(stmt);
+      if (drop->removeType != OBJECT_TRIGGER || LockTargeted(result, relid)) break;
+      ListCell *lc;
+      foreach (lc, drop->objects) {
+        ObjectOnRelation object;
+        if (SplitObjectOnRelation(static_cast<Node *>(lfirst(lc)), &object) &&
+            FindFact(objects->triggers, relid, object.name, nullptr) != nullptr) {
+          analysis::AddLockTarget(result, relid, AccessExclusiveLock);
+          result->command = "DROP TRIGGER";
+          break;
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node *stmt, Oid relid) {
+  const bool relevant =
+      (OidIsValid(relid) && (IsA(stmt, AlterTableStmt) || IsA(stmt, IndexStmt) || IsA(stmt, CreateTrigStmt) ||
+                             IsA(stmt, DropStmt))) ||
+      IsA(stmt, AlterDomainStmt);
+  if (!relevant) return;
+  MemoryContext old = MemoryContextSwitchTo(context);
+  if (*objects_in == nullptr) *objects_in = static_cast<ScriptObjects *>(palloc0(sizeof(ScriptObjects)));
+  ScriptObjects *objects = *objects_in;
+  switch (nodeTag(stmt)) {
+    case T_AlterTableStmt:
+      TrackAlterTable(objects, reinterpret_cast<AlterTableStmt *>(stmt), relid);
+      break;
+    case T_IndexStmt: {
+      auto *ix = reinterpret_cast<IndexStmt *>(stmt);
+      if (ix->idxname == nullptr) break;  // the analysis does not find unnamed ones either
+      Fact *f = NewFact(relid, ix->idxname);
+      f->unique = ix->unique;
+      ListCell *lc;
+      foreach (lc, ix->indexParams) {
+        auto *elem = static_cast<IndexElem *>(lfirst(lc));
+        f->columns = lappend(f->columns, elem->name ? pstrdup(elem->name) : nullptr);
+        if (elem->expr != nullptr) ColumnRefWalker(elem->expr, &f->expression_columns);
+      }
+      if (ix->whereClause != nullptr) ColumnRefWalker(ix->whereClause, &f->expression_columns);
+      if (f->expression_columns != NIL)  // then a change of any of its columns rebuilds it
+        foreach (lc, f->columns)
+          if (lfirst(lc) != nullptr) f->expression_columns = lappend(f->expression_columns, lfirst(lc));
+      objects->indexes = lappend(objects->indexes, f);
+      break;
+    }
+    case T_CreateTrigStmt: {
+      auto *trig = reinterpret_cast<CreateTrigStmt *>(stmt);
+      if (trig->trigname != nullptr) objects->triggers = lappend(objects->triggers, NewFact(relid, trig->trigname));
+      break;
+    }
+    case T_DropStmt: {
+      auto *drop = reinterpret_cast<DropStmt *>(stmt);
+      if (drop->removeType != OBJECT_TRIGGER) break;
+      ListCell *lc;
+      foreach (lc, drop->objects) {
+        ObjectOnRelation object;
+        if (SplitObjectOnRelation(static_cast<Node *>(lfirst(lc)), &object))
+          objects->triggers = RemoveFacts(objects->triggers, relid, object.name);
+      }
+      break;
+    }
+    case T_AlterDomainStmt: {
+      auto *alter = reinterpret_cast<AlterDomainStmt *>(stmt);
+      if (alter->subtype != 'C' && alter->subtype != 'O') break;  // ADD CONSTRAINT, SET NOT NULL
+      TypeName *name = makeTypeNameFromNameList(alter->typeName);
+      const Oid type = TypeOid(name);
+      if (OidIsValid(type))
+        objects->constrained_domains = list_append_unique_oid(objects->constrained_domains, type);
+      break;
+    }
+    default:
+      break;
+  }
+  MemoryContextSwitchTo(old);
+}
+
+}  // namespace schema_guard::script
