@@ -9,7 +9,8 @@ lines, COPY ... FROM stdin data), independently of the reader under test: if the
 disagree about where a statement is, the case shows a mismatch.
 
 A server error psql reports (the statement failed at deploy) is the pseudo-rule "error";
-on check()'s side syntax_error, relation_missing and transaction_block_error predict one.
+on check()'s side syntax_error, relation_missing, transaction_block_error and
+statement_error predict one.
 not_simulated notes have no counterpart in the hook and are listed as notes.
 
 A fixture marks a disagreement on a comment line above the statement (or inside its
@@ -25,7 +26,7 @@ import os
 import re
 import sys
 
-ERROR_RULES = {"syntax_error", "relation_missing", "transaction_block_error"}
+ERROR_RULES = {"syntax_error", "relation_missing", "transaction_block_error", "statement_error"}
 ANNOTATION = re.compile(r"--\s*heldout:\s*(design|12a|known)\s+([a-z_]+):\s*(.+)$")
 HOOK_LINE = re.compile(r"^psql:(.+?):(\d+): (WARNING|ERROR):  (.*)$")
 GUARD_MESSAGE = re.compile(r"^schema_guard: ([a-z_]+): ")
