@@ -4,10 +4,15 @@ SET schema_guard.mode = off;
 DROP TABLE IF EXISTS tap_check;
 CREATE TABLE tap_check (id int PRIMARY KEY, v varchar(10));
 INSERT INTO tap_check SELECT g, 'v' FROM generate_series(1, 500) g;
+DROP TABLE IF EXISTS tap_check_nopk;
+CREATE TABLE tap_check_nopk (a int, b int);
+INSERT INTO tap_check_nopk SELECT g, g FROM generate_series(1, 500) g;
+DROP DOMAIN IF EXISTS tap_check_dom;
+CREATE DOMAIN tap_check_dom AS int;
 RESET schema_guard.mode;
 
 BEGIN;
-SELECT plan(9);
+SELECT plan(18);
 SET LOCAL lock_timeout = '2s';
 SELECT results_eq(
   $$SELECT rule, action FROM schema_guard.check('CREATE INDEX ON tap_check (v); ALTER TABLE tap_check ALTER COLUMN v TYPE varchar(20)')$$,
@@ -32,7 +37,38 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::int FROM schema_guard.check(NULL)), 0, 'NULL gives no rows');
 SELECT ok((SELECT bool_or(l LIKE '%SHARE lock, blocks writes%') FROM schema_guard.explain('CREATE INDEX ON tap_check (v)') l),
   'explain() names the lock and what it blocks');
+-- What the script creates or changes on an existing table counts for the statements after it
+-- (the hook sees it when the script runs; the catalog check() reads does not have it yet).
+SELECT is_empty($$SELECT rule FROM schema_guard.check('ALTER TABLE tap_check ADD CONSTRAINT v_nn CHECK (v IS NOT NULL) NOT VALID;
+  ALTER TABLE tap_check VALIDATE CONSTRAINT v_nn; ALTER TABLE tap_check ALTER COLUMN v SET NOT NULL')$$,
+  'SET NOT NULL after the script validated CHECK (v IS NOT NULL): no scan');
+SELECT results_eq($$SELECT rule FROM schema_guard.check('ALTER TABLE tap_check ADD CONSTRAINT v_nn CHECK (v IS NOT NULL) NOT VALID;
+  ALTER TABLE tap_check ALTER COLUMN v SET NOT NULL')$$,
+  $$VALUES ('set_not_null_scan')$$, '... but a CHECK that is still NOT VALID proves nothing');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('ALTER TABLE tap_check SET UNLOGGED; ALTER TABLE tap_check SET LOGGED')$$,
+  $$VALUES (1, 'set_persistence_rewrite'), (2, 'set_persistence_rewrite')$$, 'SET LOGGED after the script''s SET UNLOGGED rewrites');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('ALTER DOMAIN tap_check_dom ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID;
+  ALTER TABLE tap_check ADD COLUMN d tap_check_dom')$$,
+  $$VALUES (2, 'add_column_rewrite')$$, 'ADD COLUMN of a domain the script constrained rewrites');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('CREATE INDEX CONCURRENTLY tap_check_lower_v ON tap_check (lower(v));
+  ALTER TABLE tap_check ALTER COLUMN v TYPE varchar(20)')$$,
+  $$VALUES (2, 'alter_column_type_index_rebuild')$$, 'an expression index the script built is rebuilt by a type change');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('CREATE UNIQUE INDEX CONCURRENTLY tap_check_nopk_a ON tap_check_nopk (a);
+  ALTER TABLE tap_check_nopk ADD CONSTRAINT tap_check_nopk_pkey PRIMARY KEY USING INDEX tap_check_nopk_a')$$,
+  $$VALUES (2, 'set_not_null_scan')$$, 'a primary key USING an index the script built, over a nullable column, scans');
+SELECT results_eq($$SELECT statement, rule, relation::text FROM schema_guard.check('SET lock_timeout = 0;
+  CREATE TRIGGER tap_trg BEFORE UPDATE ON tap_check FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+  DROP TRIGGER tap_trg ON tap_check')$$,
+  $$VALUES (2, 'lock_timeout_missing', 'tap_check'), (3, 'lock_timeout_missing', 'tap_check')$$,
+  'DROP TRIGGER of a trigger the script created locks its table');
+SELECT is_empty($$SELECT rule FROM schema_guard.check('SET lock_timeout = 0; SET schema_guard.lock_timeout = ''3s''; ALTER TABLE tap_check ADD COLUMN y int')$$,
+  'schema_guard.lock_timeout set by the script bounds the wait, as the hook applies it');
+SELECT results_eq($$SELECT statement, rule, relation::text FROM schema_guard.check('SET lock_timeout = 0; CREATE TABLE tap_new (id int);
+  ALTER TABLE tap_new ADD CONSTRAINT tap_new_fk FOREIGN KEY (id) REFERENCES tap_check')$$,
+  $$VALUES (3, 'lock_timeout_missing', 'tap_check')$$, 'a FOREIGN KEY a new table adds waits for its lock on the existing referenced table');
 SELECT * FROM finish();
 ROLLBACK;
 SET schema_guard.mode = off;
 DROP TABLE tap_check;
+DROP TABLE tap_check_nopk;
+DROP DOMAIN tap_check_dom;

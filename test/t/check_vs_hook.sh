@@ -17,7 +17,8 @@ PORT=${HELDOUT_PORT:-$(sg_port 54334)}
 FIX=$REPO_ROOT/test/fixtures/heldout
 COMPARE=$REPO_ROOT/test/t/check_vs_hook.py
 LINT=$PG_BIN/schema_guard_lint
-W=$(mktemp -d)
+mkdir -p "$SG_TMP"
+W=$(mktemp -d "$SG_TMP/heldout.XXXXXX")
 # the outputs ($W) and the cluster are kept when a test failed, or when named
 on_exit 'cleanup_dir "$W" "${HELDOUT_KEEP:-}"'
 on_exit 'cleanup_dir "$DIR" "${HELDOUT_DIR:-}"'
