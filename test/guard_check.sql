@@ -12,7 +12,7 @@ CREATE DOMAIN tap_check_dom AS int;
 RESET schema_guard.mode;
 
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 SET LOCAL lock_timeout = '2s';
 SELECT results_eq(
   $$SELECT rule, action FROM schema_guard.check('CREATE INDEX ON tap_check (v); ALTER TABLE tap_check ALTER COLUMN v TYPE varchar(20)')$$,
@@ -45,6 +45,9 @@ SELECT is_empty($$SELECT rule FROM schema_guard.check('ALTER TABLE tap_check ADD
 SELECT results_eq($$SELECT rule FROM schema_guard.check('ALTER TABLE tap_check ADD CONSTRAINT v_nn CHECK (v IS NOT NULL) NOT VALID;
   ALTER TABLE tap_check ALTER COLUMN v SET NOT NULL')$$,
   $$VALUES ('set_not_null_scan')$$, '... but a CHECK that is still NOT VALID proves nothing');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('BEGIN; ALTER TABLE tap_check ADD CONSTRAINT v_nn CHECK (v IS NOT NULL);
+  ROLLBACK; ALTER TABLE tap_check ALTER COLUMN v SET NOT NULL')$$,
+  $$VALUES (2, 'add_check_scan'), (4, 'set_not_null_scan')$$, '... nor one the script rolled back');
 SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('ALTER TABLE tap_check SET UNLOGGED; ALTER TABLE tap_check SET LOGGED')$$,
   $$VALUES (1, 'set_persistence_rewrite'), (2, 'set_persistence_rewrite')$$, 'SET LOGGED after the script''s SET UNLOGGED rewrites');
 SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('ALTER DOMAIN tap_check_dom ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID;

@@ -21,7 +21,7 @@ struct Fact {
 
 }  // namespace
 
-struct ScriptObjects {
+struct ObjectLists {
   List *not_null_proven;      // validated CHECK constraints that prove column IS NOT NULL
   List *not_null_pending;     // ... added NOT VALID: VALIDATE CONSTRAINT proves them
   List *persistence;          // the last SET LOGGED / SET UNLOGGED of a table
@@ -30,7 +30,14 @@ struct ScriptObjects {
   List *triggers;             // triggers the script created on existing tables
 };
 
+struct ScriptObjects : ObjectLists {
+  // The lists as the open transaction found them (copies), to go back to on ROLLBACK.
+  ObjectLists before_transaction;
+  bool in_transaction;
+};
+
 static_assert(std::is_trivially_destructible_v<ScriptObjects>);
+static_assert(std::is_trivially_destructible_v<ObjectLists>);
 
 namespace {
 
@@ -326,7 +333,15 @@ void AdjustForScriptObjects(const ScriptObjects *objects, Node *stmt, Oid relid,
   }
 }
 
-void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node *stmt, Oid relid) {
+void EndObjectsTransaction(ScriptObjects *objects, bool committed) {
+  if (objects == nullptr || !objects->in_transaction) return;
+  if (!committed) static_cast<ObjectLists &>(*objects) = objects->before_transaction;
+  objects->before_transaction = ObjectLists{};
+  objects->in_transaction = false;
+}
+
+void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node *stmt, Oid relid,
+                        bool in_transaction) {
   const bool relevant =
       (OidIsValid(relid) && (IsA(stmt, AlterTableStmt) || IsA(stmt, IndexStmt) || IsA(stmt, CreateTrigStmt) ||
                              IsA(stmt, DropStmt))) ||
@@ -335,6 +350,14 @@ void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node 
   MemoryContext old = MemoryContextSwitchTo(context);
   if (*objects_in == nullptr) *objects_in = static_cast<ScriptObjects *>(palloc0(sizeof(ScriptObjects)));
   ScriptObjects *objects = *objects_in;
+  if (in_transaction && !objects->in_transaction) {
+    // the first change in this transaction: keep copies of the lists (lappend may
+    // extend a list in place; the facts themselves are never changed)
+    objects->before_transaction = ObjectLists{list_copy(objects->not_null_proven), list_copy(objects->not_null_pending),
+                                              list_copy(objects->persistence), list_copy(objects->constrained_domains),
+                                              list_copy(objects->indexes), list_copy(objects->triggers)};
+    objects->in_transaction = true;
+  }
   switch (nodeTag(stmt)) {
     case T_AlterTableStmt:
       TrackAlterTable(objects, reinterpret_cast<AlterTableStmt *>(stmt), relid);

@@ -22,8 +22,13 @@ struct ScriptObjects;
 void AdjustForScriptObjects(const ScriptObjects *objects, Node *stmt, Oid relid, analysis::StatementAnalysis *result);
 
 // After the statement: remember what it created or changed on relid.  *objects is
-// allocated on first use in `context`.
-void TrackScriptObjects(ScriptObjects **objects, MemoryContext context, Node *stmt, Oid relid);
+// allocated on first use in `context`.  in_transaction: the statement ran inside a
+// transaction block, whose ROLLBACK undoes it.
+void TrackScriptObjects(ScriptObjects **objects, MemoryContext context, Node *stmt, Oid relid, bool in_transaction);
+
+// The script's transaction ended: committed, or rolled back (ROLLBACK, a COMMIT of a
+// failed transaction, \connect), which forgets what its statements created or changed.
+void EndObjectsTransaction(ScriptObjects *objects, bool committed);
 
 // The existing relation a DROP TRIGGER / POLICY / RULE object name (relation..., name) is on,
 // given the resolver of the simulation, and the object's name.

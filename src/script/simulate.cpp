@@ -812,7 +812,10 @@ void TrackSet(VariableSetStmt *set, Simulation *sim) {
   }
 }
 
-void EndTransaction(Simulation *sim) {
+// committed: the transaction's changes stay (COMMIT of a transaction that did not fail);
+// otherwise what the script objects of it created or changed is forgotten.
+void EndTransaction(Simulation *sim, bool committed) {
+  EndObjectsTransaction(sim->objects, committed);
   sim->in_transaction = false;
   sim->implicit_transaction = false;
   sim->aborted = false;
@@ -830,16 +833,19 @@ void TrackTransaction(TransactionStmt *tx, Simulation *sim) {
       break;
     case TRANS_STMT_COMMIT:
     case TRANS_STMT_ROLLBACK:
-    case TRANS_STMT_PREPARE:
+    case TRANS_STMT_PREPARE: {
+      // (COMMIT of a failed transaction rolls it back; a prepared one is taken as committed)
+      const bool committed = tx->kind != TRANS_STMT_ROLLBACK && !sim->aborted;
       if (tx->chain && sim->in_transaction) {  // AND CHAIN: a new transaction at once
         const bool was_implicit = sim->implicit_transaction;
-        EndTransaction(sim);
+        EndTransaction(sim, committed);
         sim->in_transaction = true;
         sim->implicit_transaction = was_implicit;
       } else {
-        EndTransaction(sim);
+        EndTransaction(sim, committed);
       }
       break;
+    }
     case TRANS_STMT_ROLLBACK_TO:
       sim->aborted = false;
       break;
@@ -1640,7 +1646,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   }
   const Oid objects_target = ObjectsTarget(*sim, stmt);
   if (!analysis::IsJudgedStatement(stmt)) {
-    TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
+    TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target, sim->in_transaction);
     TrackNames(sim, stmt);
     return;
   }
@@ -1705,7 +1711,7 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
   verdict::AddLockWaitFindings(&result, timeout, guc::CurrentSettings());
   foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), timeout);
   if (refused) return;
-  TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
+  TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target, sim->in_transaction);
   TrackNames(sim, stmt);
   if (sim->in_transaction) {
     MemoryContext statement_context = MemoryContextSwitchTo(sim->context);
@@ -1726,7 +1732,7 @@ bool IsTransactionEnd(Node *stmt) {
 }
 
 void ResetSession(Simulation *sim) {
-  EndTransaction(sim);
+  EndTransaction(sim, false);  // \connect ends the session: an open transaction rolls back
   sim->session_timeout_ms = LockTimeout;
   sim->session_sets = NIL;
 }
@@ -1757,7 +1763,7 @@ void RunStep(Simulation *sim, Step *st) {
       if (!sim->in_transaction) sim->in_transaction = sim->implicit_transaction = true;
       return;
     case StepKind::EndImplicit:
-      if (sim->in_transaction && sim->implicit_transaction) EndTransaction(sim);
+      if (sim->in_transaction && sim->implicit_transaction) EndTransaction(sim, !sim->aborted);
       return;
     case StepKind::Sql:
       break;
