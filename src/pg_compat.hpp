@@ -168,6 +168,45 @@ inline const char *SgAlterConstraintName(const AlterTableCmd *cmd) {
 #define SG_DATABASE_OWNERCHECK(db, role) pg_database_ownercheck((db), (role))
 #endif
 
+// ACL checks on schemas, tablespaces, databases and functions: one object_aclcheck() from 16 on.
+#if PG_VERSION_NUM >= 160000
+#define SG_NAMESPACE_ACLCHECK(nsp, role, mode) object_aclcheck(NamespaceRelationId, (nsp), (role), (mode))
+#define SG_TABLESPACE_ACLCHECK(spc, role, mode) object_aclcheck(TableSpaceRelationId, (spc), (role), (mode))
+#define SG_DATABASE_ACLCHECK(db, role, mode) object_aclcheck(DatabaseRelationId, (db), (role), (mode))
+#define SG_PROC_ACLCHECK(proc, role, mode) object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#else
+#define SG_NAMESPACE_ACLCHECK(nsp, role, mode) pg_namespace_aclcheck((nsp), (role), (mode))
+#define SG_TABLESPACE_ACLCHECK(spc, role, mode) pg_tablespace_aclcheck((spc), (role), (mode))
+#define SG_DATABASE_ACLCHECK(db, role, mode) pg_database_aclcheck((db), (role), (mode))
+#define SG_PROC_ACLCHECK(proc, role, mode) pg_proc_aclcheck((proc), (role), (mode))
+#endif
+
+// Maintenance (VACUUM, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW, LOCK TABLE): up
+// to 16 the table's owner may run it; from 17 on whoever holds the MAINTAIN privilege
+// (the owner by default, members of pg_maintain).  SG_MAINTAIN_PRIVILEGE is 0 before 17.
+#if PG_VERSION_NUM >= 170000
+#define SG_MAINTAIN_PRIVILEGE ACL_MAINTAIN
+#else
+#define SG_MAINTAIN_PRIVILEGE ((AclMode)0)
+#endif
+
+// LockTableAclCheck(): the table privileges that allow LOCK TABLE in `mode`.  Up to 15
+// SELECT allows ACCESS SHARE only, INSERT ROW EXCLUSIVE only, and UPDATE, DELETE or
+// TRUNCATE the rest; from 16 each privilege allows its mode and every weaker one, and
+// UPDATE, DELETE, TRUNCATE (and from 17 MAINTAIN) allow any mode.
+inline AclMode SgLockTablePrivileges(LOCKMODE mode) {
+#if PG_VERSION_NUM >= 160000
+  AclMode mask = ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE | SG_MAINTAIN_PRIVILEGE;
+  if (mode <= AccessShareLock) mask |= ACL_SELECT;
+  if (mode <= RowExclusiveLock) mask |= ACL_INSERT;
+  return mask;
+#else
+  if (mode == AccessShareLock) return ACL_SELECT;
+  if (mode == RowExclusiveLock) return ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
+  return ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
+#endif
+}
+
 // LockHeldByMe() also answers "or a stronger mode" from 17 on (false: this mode only).
 #if PG_VERSION_NUM >= 170000
 #define SG_LOCK_HELD_BY_ME(tag, mode) LockHeldByMe((tag), (mode), false)

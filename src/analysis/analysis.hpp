@@ -104,6 +104,16 @@ void AnalyzeStatementSafely(Node *parsetree, StatementAnalysis *out, List *held_
 // user see the size and the lock holders of relid (owner, or any table privilege)?
 bool CallerMayRun(Node *parsetree);
 bool CallerMayInspect(Oid relid);
+// After the analysis: the privileges the relations it found need (TRUNCATE ... CASCADE).
+bool CallerMayRunAnalyzed(Node *parsetree, const StatementAnalysis &analysis);
+// VACUUM skips, with a WARNING, a table the caller may not vacuum; CLUSTER without a
+// table and REINDEX of a partitioned table skip the ones it may not maintain.
+bool CallerMayVacuum(Oid relid);
+bool CallerMayMaintain(Oid relid);
+
+// drop.cpp: what a DROP statement's object name resolves to, without locking a
+// relation (InvalidOid when it does not exist or the lookup fails).
+ObjectAddress ResolveDropTarget(ObjectType type, Node *object);
 
 // A probe that evaluates part of a statement (cooking a default, transforming a
 // partition bound) in a rolled-back subtransaction (boundary.hpp).  False with

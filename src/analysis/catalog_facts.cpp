@@ -7,6 +7,13 @@ namespace schema_guard::analysis {
 
 Oid LookupRelation(const RangeVar *rv) {
   if (rv == nullptr) return InvalidOid;
+  // RangeVarGetRelid() raises "permission denied for schema" even when told the
+  // relation may be missing; a schema the caller may not use is PostgreSQL's to
+  // report (with its error position), and what is in it is not the caller's to judge.
+  if (rv->schemaname != nullptr && rv->catalogname == nullptr && strcmp(rv->schemaname, "pg_temp") != 0) {
+    const Oid nsp = get_namespace_oid(rv->schemaname, true);
+    if (!OidIsValid(nsp) || SG_NAMESPACE_ACLCHECK(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK) return InvalidOid;
+  }
   return RangeVarGetRelid(rv, NoLock, true);
 }
 

@@ -273,6 +273,8 @@ void ResolveObject(void *arg) {
   if (rel != nullptr) relation_close(rel, NoLock);
 }
 
+}  // namespace
+
 ObjectAddress ResolveDropTarget(ObjectType type, Node *object) {
   ObjectAddress none = {InvalidOid, InvalidOid, 0};
   switch (type) {
@@ -347,6 +349,8 @@ ObjectAddress ResolveDropTarget(ObjectType type, Node *object) {
     }
   }
 }
+
+namespace {
 
 const char *DropCommand(ObjectType type, bool cascade) {
   const char *name;

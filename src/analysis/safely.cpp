@@ -18,17 +18,23 @@ struct AnalysisRun {
   List *script_columns;
 };
 
+void NothingToJudge(AnalysisRun *run) {
+  *run->out = {};
+  run->out->held_locks = run->held_locks;
+  run->out->script_columns = run->script_columns;
+  run->out->command = "statement";
+  run->out->statement = -1;
+}
+
 void RunAnalysis(void *arg) {
   auto *run = static_cast<AnalysisRun *>(arg);
+  // PostgreSQL refuses it with its own permission error: no verdict.
   if (run->as_caller && !CallerMayRun(run->parsetree)) {
-    // PostgreSQL refuses it with its own permission error: no verdict.
-    *run->out = {};
-    run->out->held_locks = run->held_locks;
-    run->out->script_columns = run->script_columns;
-    run->out->command = "statement";
+    NothingToJudge(run);
     return;
   }
   AnalyzeStatement(run->parsetree, run->out, run->held_locks, run->script_columns);
+  if (run->as_caller && !CallerMayRunAnalyzed(run->parsetree, *run->out)) NothingToJudge(run);
 }
 
 // Errors a lookup raises when what it reads vanished or changed since the previous

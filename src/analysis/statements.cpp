@@ -126,19 +126,76 @@ void AnalyzeRefresh(RefreshMatViewStmt *stmt, StatementAnalysis *out) {
              "REFRESH MATERIALIZED VIEW");
 }
 
+// get_all_vacuum_rels(): the tables and materialized views VACUUM without a table
+// processes for a caller that does not own the database (the others are skipped).
+int VacuumableTables() {
+  int count = 0;
+  Relation classRel = table_open(RelationRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(classRel, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+    const auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    if ((form->relkind == RELKIND_RELATION || form->relkind == RELKIND_MATVIEW) && CallerMayVacuum(form->oid)) count++;
+  }
+  systable_endscan(scan);
+  table_close(classRel, AccessShareLock);
+  return count;
+}
+
+// get_tables_to_cluster(): the tables with a clustered index the caller may maintain.
+int ClusterableTables() {
+  int count = 0;
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_index_indisclustered, BTEqualStrategyNumber, F_BOOLEQ, BoolGetDatum(true));
+  Relation indexRel = table_open(IndexRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(indexRel, InvalidOid, false, nullptr, 1, &key);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = systable_getnext(scan)))
+    if (CallerMayMaintain(reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indrelid)) count++;
+  systable_endscan(scan);
+  table_close(indexRel, AccessShareLock);
+  return count;
+}
+
 void AnalyzeVacuum(VacuumStmt *stmt, StatementAnalysis *out) {
   if (!stmt->is_vacuumcmd || !HasOption(stmt->options, "full")) return;
   out->command = "VACUUM FULL";
   if (stmt->rels == NIL) {
+    const char *scope = "every table in the database";
+    if (!SG_DATABASE_OWNERCHECK(MyDatabaseId, GetUserId())) {
+      const int tables = VacuumableTables();
+      if (tables == 0) return;  // every table is skipped
+      scope = psprintf("each of the %d tables of the database that you may vacuum", tables);
+    }
     AddFinding(out, RuleId::VacuumFull, InvalidOid, AccessExclusiveLock, kRewrite, "VACUUM FULL");
-    static_cast<Finding *>(llast(out->findings))->rel_text = "every table in the database";
+    static_cast<Finding *>(llast(out->findings))->rel_text = scope;
     return;
   }
   ListCell *lc;
   foreach (lc, stmt->rels) {
     auto *vrel = static_cast<VacuumRelation *>(lfirst(lc));
     const Oid relid = VisibleRelation(vrel->relation);
-    if (!OidIsValid(relid)) continue;
+    // vacuum_rel() skips, with a WARNING, a table the caller may not vacuum: it is not
+    // locked (beyond the lookup), not rewritten, and not the guard's business.
+    if (!OidIsValid(relid) || !CallerMayVacuum(relid)) continue;
+    if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) {
+      // Each partition is vacuumed (or skipped) on its own: when the caller may not
+      // vacuum them all, the ones it may are what is judged.
+      List *tree = InheritanceTree(relid);
+      bool all = true;
+      ListCell *part;
+      foreach (part, tree)
+        if (!CallerMayVacuum(lfirst_oid(part))) all = false;
+      if (!all) {
+        foreach (part, tree) {
+          const Oid p = lfirst_oid(part);
+          if (!RELKIND_HAS_STORAGE(get_rel_relkind(p)) || IsExemptRelation(p) || !CallerMayVacuum(p)) continue;
+          AddLockTarget(out, p, AccessExclusiveLock);
+          AddFinding(out, RuleId::VacuumFull, p, AccessExclusiveLock, kRewrite, "VACUUM FULL");
+        }
+        continue;
+      }
+    }
     AddLockTarget(out, relid, AccessExclusiveLock);
     AddFinding(out, RuleId::VacuumFull, relid, AccessExclusiveLock, kRewrite, "VACUUM FULL");
   }
@@ -149,6 +206,7 @@ void AnalyzeCluster(SgClusterStmt *stmt, StatementAnalysis *out) {
   out->command = command;
   RangeVar *relation = SG_CLUSTER_RELATION(stmt);
   if (relation == nullptr) {
+    if (ClusterableTables() == 0) return;  // nothing the caller may cluster
     AddFinding(out, RuleId::Cluster, InvalidOid, AccessExclusiveLock, kRewrite, command);
     static_cast<Finding *>(llast(out->findings))->rel_text = "every previously clustered table";
     return;
