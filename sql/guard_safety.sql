@@ -189,6 +189,31 @@ DROP OWNED BY regress_sg_safety_app, regress_sg_safety_reader;
 DROP ROLE regress_sg_safety_app;
 DROP ROLE regress_sg_safety_reader;
 
+--------------------------------------------------------------------------------
+-- 7. Fail closed when the analysis raises an error it cannot explain.  A function in
+-- a DEFAULT that raises internal_error (SQLSTATE XX000, what a catalog lookup raises
+-- when a row vanished under it) makes the whole analysis fail, every time it is tried
+-- again on a fresh catalog: the statement is blocked as judgement_failed, with the
+-- error in DETAIL, never let through unjudged.
+SET schema_guard.mode = off;
+CREATE FUNCTION internal_failure() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'not what it seems' USING ERRCODE = 'internal_error'; END $$;
+RESET schema_guard.mode;
+\set VERBOSITY default
+ALTER TABLE t ADD COLUMN j int DEFAULT internal_failure();
+\set VERBOSITY terse
+SELECT rule, action, message FROM schema_guard.check('ALTER TABLE t ADD COLUMN j int DEFAULT internal_failure()');
+-- warn: the statement runs, and PostgreSQL raises the function's error itself
+SET schema_guard.mode = warn;
+ALTER TABLE t ADD COLUMN j int DEFAULT internal_failure();
+RESET schema_guard.mode;
+-- allowed: the statement runs as PostgreSQL runs it
+BEGIN;
+SET LOCAL schema_guard.allow = 'judgement_failed';
+ALTER TABLE t ADD COLUMN j int DEFAULT internal_failure();
+ROLLBACK;
+SELECT count(*) AS column_j FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'j';
+
 SET schema_guard.mode = off;
 DROP SCHEMA safety CASCADE;
 RESET schema_guard.mode;

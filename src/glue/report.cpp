@@ -46,6 +46,8 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
       appendStringInfo(&buf, "%s needs %s on %s%s, which conflicts with other sessions right now:",
                        ctx.command, mode, rel, size);
       break;
+    case policy::RuleId::JudgementFailed:
+      break;  // which lock it takes is what the guard could not tell: the reason says why
     default:
       if (f.lock == NoLock)  // e.g. ALTER SCHEMA ... RENAME: no table is locked
         appendStringInfo(&buf, "%s%s is changed without a table lock.", rel, size);
@@ -59,7 +61,7 @@ char *DetailText(const analysis::Finding &f, const Context &ctx) {
         appendStringInfoString(&buf, " Code still using it fails once the change commits.");
       break;
   }
-  if (f.reason) appendStringInfo(&buf, " %s", f.reason);
+  if (f.reason) appendStringInfo(&buf, buf.len > 0 ? " %s" : "%s", f.reason);
   if (ctx.also) appendStringInfo(&buf, " Also blocked: %s.", ctx.also);
   if (ctx.note) appendStringInfo(&buf, " %s", ctx.note);
   return buf.data;
