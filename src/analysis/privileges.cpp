@@ -168,12 +168,22 @@ bool BuildsIndex(List *constraints) {
 // partitioned table, on the schema of every partition an index is created on.
 bool MayCreateIndexOn(Oid relid, bool recurse) {
   if (!OidIsValid(relid)) return true;
-  List *tables = recurse ? InheritanceTree(relid) : list_make1_oid(relid);
+  // (inheritance children of a plain table get no index)
+  List *tables = recurse && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? InheritanceTree(relid)
+                                                                                 : list_make1_oid(relid);
   ListCell *lc;
   foreach (lc, tables) {
     const Oid nsp = get_rel_namespace(lfirst_oid(lc));
     if (OidIsValid(nsp) && !HasNamespaceCreate(nsp, GetUserId())) return false;
   }
+  return true;
+}
+
+// Every relation in the list owned by the caller.
+bool OwnsAll(List *relids) {
+  ListCell *lc;
+  foreach (lc, relids)
+    if (!OwnsRelation(lfirst_oid(lc))) return false;
   return true;
 }
 
@@ -187,10 +197,14 @@ bool MayAlterTable(const AlterTableStmt *stmt) {
     if (!children_checked && stmt->relation != nullptr && stmt->relation->inh && OidIsValid(relid) &&
         RecursionChecksOwnership(cmd)) {
       children_checked = true;
-      ListCell *child;
-      foreach (child, InheritanceTree(relid))
-        if (!OwnsRelation(lfirst_oid(child))) return false;
+      if (!OwnsAll(InheritanceTree(relid))) return false;
     }
+    // ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE ... CASCADE: ATTypedTableRecursion()
+    // checks the owner of every typed table (without CASCADE their existence is the error)
+    if (stmt->objtype == OBJECT_TYPE && cmd->behavior == DROP_CASCADE && OidIsValid(relid) &&
+        RecursionChecksOwnership(cmd) && get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE &&
+        !OwnsAll(TypedTables(relid)))
+      return false;
     switch (cmd->subtype) {
       case AT_AttachPartition:  // the attached table must be owned too
         if (cmd->def != nullptr && IsA(cmd->def, PartitionCmd) &&
@@ -480,8 +494,14 @@ bool CallerMayRun(Node *parsetree) {
           if (!OidIsValid(relid)) return true;
           return OwnsRelation(relid) && HasNamespaceCreate(get_rel_namespace(relid), GetUserId());
         }
+        case OBJECT_ATTRIBUTE: {
+          // RENAME ATTRIBUTE ... CASCADE: renameatt_check() on every typed table too
+          if (!Owns(stmt->relation)) return false;
+          const Oid typrel = LookupRelation(stmt->relation);
+          return stmt->behavior != DROP_CASCADE || !OidIsValid(typrel) || OwnsAll(TypedTables(typrel));
+        }
         default:
-          // columns, attributes, constraints, triggers, rules: the table's (type's) owner
+          // columns, constraints, triggers, rules: the table's owner
           return Owns(stmt->relation);
       }
     }

@@ -117,6 +117,16 @@ ALTER TYPE own.theirs OWNER TO sg_pv_owner;
 CREATE TABLE own.uses_theirs (x own.theirs);
 INSERT INTO own.uses_theirs VALUES (ROW(1));
 ALTER TABLE own.uses_theirs OWNER TO sg_pv_some;
+CREATE TYPE own.stype AS (a int, b int);
+ALTER TYPE own.stype OWNER TO sg_pv_some;
+CREATE TABLE part.styped OF own.stype;
+INSERT INTO part.styped VALUES (1, 2);
+ALTER TABLE part.styped OWNER TO sg_pv_owner;
+CREATE TABLE own.inh_parent (id int);
+ALTER TABLE own.inh_parent OWNER TO sg_pv_some;
+CREATE TABLE part.inh_child () INHERITS (own.inh_parent);
+INSERT INTO part.inh_child VALUES (1);
+ALTER TABLE part.inh_child OWNER TO sg_pv_owner;
 SQL
 
 # key|flags|statement.  key: a family of schema_guard.statements() (statement, or
@@ -222,6 +232,10 @@ ALTER INDEX / MATERIALIZED VIEW / TRIGGER ... [NO] DEPENDS ON EXTENSION||ALTER I
 + partial: no CREATE on the schema|o|ALTER TABLE part.some_t ADD UNIQUE (v)
 + partial: its own table|oj|ALTER TABLE part.some_t ADD COLUMN x float8 DEFAULT random()
 + partial: its own table|oj|ALTER TABLE ONLY own.mixed ALTER COLUMN v SET DEFAULT 1
++ partial: its own table|oj|CREATE INDEX ON own.inh_parent (id)
++ partial: a typed table the role does not own|o|ALTER TYPE own.stype ADD ATTRIBUTE c int CASCADE
++ partial: a typed table the role does not own|o|ALTER TYPE own.stype RENAME ATTRIBUTE a TO a2 CASCADE
++ partial: an inheritance child the role does not own|o|ALTER TABLE own.inh_parent ADD COLUMN x float8 DEFAULT random()
 + partial: no CREATE on the new schema|o|ALTER TABLE part.some_t SET SCHEMA app
 + partial: no CREATE on the tablespace|o|ALTER TABLE part.some_t SET TABLESPACE sg_pv_ts
 + partial: not a member of the new owner|o|ALTER TABLE part.some_t OWNER TO sg_pv_owner
