@@ -36,6 +36,7 @@ extern "C" {
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_cast.h"
+#include "catalog/pg_tablespace.h"
 #include "catalog/pg_transform.h"
 #include "catalog/pg_ts_parser.h"
 #include "catalog/pg_ts_template.h"
