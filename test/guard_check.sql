@@ -9,10 +9,15 @@ CREATE TABLE tap_check_nopk (a int, b int);
 INSERT INTO tap_check_nopk SELECT g, g FROM generate_series(1, 500) g;
 DROP DOMAIN IF EXISTS tap_check_dom;
 CREATE DOMAIN tap_check_dom AS int;
+DROP TABLE IF EXISTS tap_parts, tap_parts_2026;
+CREATE TABLE tap_parts (id int, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE INDEX tap_parts_at ON tap_parts (at);
+CREATE TABLE tap_parts_2026 (id int, at date NOT NULL);
+INSERT INTO tap_parts_2026 SELECT g, DATE '2026-01-01' + g FROM generate_series(1, 300) g;
 RESET schema_guard.mode;
 
 BEGIN;
-SELECT plan(19);
+SELECT plan(22);
 SET LOCAL lock_timeout = '2s';
 SELECT results_eq(
   $$SELECT rule, action FROM schema_guard.check('CREATE INDEX ON tap_check (v); ALTER TABLE tap_check ALTER COLUMN v TYPE varchar(20)')$$,
@@ -69,9 +74,26 @@ SELECT is_empty($$SELECT rule FROM schema_guard.check('SET lock_timeout = 0; SET
 SELECT results_eq($$SELECT statement, rule, relation::text FROM schema_guard.check('SET lock_timeout = 0; CREATE TABLE tap_new (id int);
   ALTER TABLE tap_new ADD CONSTRAINT tap_new_fk FOREIGN KEY (id) REFERENCES tap_check')$$,
   $$VALUES (3, 'lock_timeout_missing', 'tap_check')$$, 'a FOREIGN KEY a new table adds waits for its lock on the existing referenced table');
+SELECT is_empty($$SELECT rule FROM schema_guard.check('CREATE INDEX CONCURRENTLY tap_parts_2026_at ON tap_parts_2026 (at);
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= DATE ''2026-01-01'' AND at < DATE ''2027-01-01'') NOT VALID;
+  ALTER TABLE tap_parts_2026 VALIDATE CONSTRAINT bound;
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')')$$,
+  'ATTACH PARTITION after the script validated a CHECK implying the bound and built the parent''s index: no scan, no build');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= DATE ''2025-01-01'' AND at < DATE ''2027-01-01'');
+  CREATE INDEX CONCURRENTLY tap_parts_2026_at ON tap_parts_2026 (at DESC);
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')') ORDER BY 1, 2$$,
+  $$VALUES (1, 'add_check_scan'), (3, 'attach_partition_index_build'), (3, 'attach_partition_scan')$$,
+  '... but a CHECK that does not imply the bound (a wider range), or an index in another order, does not count');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= DATE ''2026-01-01'' AND at < DATE ''2027-01-01'') NOT VALID;
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')') ORDER BY 1, 2$$,
+  $$VALUES (2, 'attach_partition_index_build'), (2, 'attach_partition_scan')$$,
+  '... nor a CHECK still NOT VALID');
 SELECT * FROM finish();
 ROLLBACK;
 SET schema_guard.mode = off;
 DROP TABLE tap_check;
 DROP TABLE tap_check_nopk;
 DROP DOMAIN tap_check_dom;
+DROP TABLE tap_parts, tap_parts_2026;

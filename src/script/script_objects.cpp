@@ -16,6 +16,9 @@ struct Fact {
   List *columns;       // indexes: the key columns (char *; nullptr for an expression)
   List *expression_columns;  // indexes with an expression or a predicate: every column they read
   bool unique;         // indexes
+  bool plain;          // indexes: btree on plain columns, default operator classes,
+                       // collations and order, no INCLUDE, no predicate
+  Node *expr;          // CHECK constraints: the raw expression
   char persistence;    // persistence facts
 };
 
@@ -28,6 +31,8 @@ struct ObjectLists {
   List *constrained_domains;  // (oid list) domains the script added a constraint to
   List *indexes;              // indexes the script built on existing tables
   List *triggers;             // triggers the script created on existing tables
+  List *checks;               // validated CHECK constraints the script added (any expression)
+  List *checks_pending;       // ... added NOT VALID
 };
 
 struct ScriptObjects : ObjectLists {
@@ -116,6 +121,25 @@ bool HasFindingOf(const analysis::StatementAnalysis *result, RuleId rule, Oid re
   return false;
 }
 
+const Finding *FindingOf(const analysis::StatementAnalysis *result, RuleId rule, Oid relid) {
+  ListCell *lc;
+  foreach (lc, result->findings) {
+    auto *f = static_cast<const Finding *>(lfirst(lc));
+    if (f->rule == rule && f->relid == relid) return f;
+  }
+  return nullptr;
+}
+
+void RemoveFindingsOf(analysis::StatementAnalysis *result, RuleId rule, Oid relid) {
+  List *kept = NIL;
+  ListCell *lc;
+  foreach (lc, result->findings) {
+    auto *f = static_cast<Finding *>(lfirst(lc));
+    if (!(f->rule == rule && f->relid == relid)) kept = lappend(kept, f);
+  }
+  result->findings = kept;
+}
+
 bool list_member_string(List *list, const char *s) {
   ListCell *lc;
   foreach (lc, list)
@@ -163,6 +187,178 @@ Oid TypeOid(TypeName *name) {
 bool NotNullKnown(const ScriptObjects *objects, Oid relid, const char *column) {
   return (objects != nullptr && FindFact(objects->not_null_proven, relid, nullptr, column) != nullptr) ||
          analysis::ColumnNotNullProven(relid, column);
+}
+
+// ------------------------------------------------------------ ATTACH PARTITION
+
+// The script's CHECK expressions are cooked as PostgreSQL cooks a CHECK constraint
+// (cookConstraint()), with the table's columns resolved by name.
+Node *ColumnOfRelation(ParseState *pstate, ColumnRef *cref) {
+  auto *rel = static_cast<Relation>(pstate->p_ref_hook_state);
+  if (list_length(cref->fields) != 1 || !IsA(linitial(cref->fields), String)) return nullptr;
+  const char *name = strVal(linitial(cref->fields));
+  const TupleDesc desc = RelationGetDescr(rel);
+  for (int i = 0; i < desc->natts; i++) {
+    const Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+      return reinterpret_cast<Node *>(makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+  }
+  return nullptr;  // PostgreSQL's own resolution then fails: nothing is proven
+}
+
+List *CookedClauses(Node *expr) {
+  expr = eval_const_expressions(nullptr, expr);
+  return make_ands_implicit(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
+}
+
+struct AttachProof {
+  Oid parent;
+  Oid attached;
+  PartitionBoundSpec *bound;
+  List *script_checks;  // of Node *: raw CHECK expressions the script validated on `attached`
+  bool implied;
+};
+
+// ConstraintImpliedByRelConstraint() (PartConstraintImpliedByRelConstraint()) for the
+// partition bound, with the script's validated CHECK constraints added to the table's
+// own NOT NULL and validated CHECK constraints.
+void ProveAttach(void *arg) {
+  auto *p = static_cast<AttachProof *>(arg);
+  Relation parent = RelationIdGetRelation(p->parent);
+  if (parent == nullptr) return;
+  Relation rel = RelationIdGetRelation(p->attached);
+  if (rel == nullptr || rel->rd_rel->relkind != RELKIND_RELATION) {
+    if (rel != nullptr) RelationClose(rel);
+    RelationClose(parent);
+    return;
+  }
+  ParseState *pstate = make_parsestate(nullptr);
+  PartitionBoundSpec *bound =
+      transformPartitionBound(pstate, parent, static_cast<PartitionBoundSpec *>(copyObjectImpl(p->bound)));
+  List *constraint = list_concat_copy(get_qual_from_partbound(parent, bound), RelationGetPartitionQual(parent));
+  constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
+  constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
+  constraint = map_partition_varattnos(list_make1(make_ands_explicit(constraint)), 1, rel, parent);
+  List *known = NIL;
+  const TupleDesc desc = RelationGetDescr(rel);
+  for (int i = 0; i < desc->natts; i++) {
+    const Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped || !att->attnotnull) continue;
+    NullTest *test = makeNode(NullTest);
+    test->arg = reinterpret_cast<Expr *>(makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+    test->nulltesttype = IS_NOT_NULL;
+    test->argisrow = false;
+    test->location = -1;
+    known = lappend(known, test);
+  }
+  if (desc->constr != nullptr)
+    for (int i = 0; i < desc->constr->num_check; i++)
+      if (desc->constr->check[i].ccvalid)
+        known = list_concat(known, CookedClauses(static_cast<Node *>(stringToNode(desc->constr->check[i].ccbin))));
+  ListCell *lc;
+  foreach (lc, p->script_checks) {
+    ParseState *cpstate = make_parsestate(nullptr);
+    cpstate->p_pre_columnref_hook = ColumnOfRelation;
+    cpstate->p_ref_hook_state = rel;
+    Node *expr = transformExpr(cpstate, static_cast<Node *>(copyObjectImpl(lfirst(lc))), EXPR_KIND_CHECK_CONSTRAINT);
+    expr = coerce_to_boolean(cpstate, expr, "CHECK");
+    assign_expr_collations(cpstate, expr);
+    known = list_concat(known, CookedClauses(expr));
+  }
+  p->implied = predicate_implied_by(constraint, known, true);
+  RelationClose(rel);
+  RelationClose(parent);
+}
+
+// Would the parent's partitioned index be matched by a plain index the script built on
+// the table (CompareIndexInfo() for the simple case: the same plain key columns,
+// btree, the default operator families, collations and order, no INCLUDE, no predicate,
+// the same uniqueness, and no constraint on the parent's index)?
+bool ScriptIndexMatches(Oid parent, Oid parent_index, const Fact *index) {
+  if (!index->plain || OidIsValid(get_relation_idx_constraint_oid(parent, parent_index))) return false;
+  Relation irel = RelationIdGetRelation(parent_index);
+  if (irel == nullptr) return false;
+  bool match = irel->rd_rel->relam == BTREE_AM_OID && irel->rd_index->indisunique == index->unique &&
+               irel->rd_index->indnkeyatts == irel->rd_index->indnatts &&
+               irel->rd_index->indnatts == list_length(index->columns) && RelationGetIndexExpressions(irel) == NIL &&
+               RelationGetIndexPredicate(irel) == NIL && !irel->rd_index->indnullsnotdistinct;
+  for (int i = 0; match && i < irel->rd_index->indnatts; i++) {
+    const AttrNumber attnum = irel->rd_index->indkey.values[i];
+    const char *column = attnum > 0 ? get_attname(parent, attnum, true) : nullptr;
+    Oid type = InvalidOid, collation = InvalidOid;
+    int32 typmod = -1;
+    if (column != nullptr) get_atttypetypmodcoll(parent, attnum, &type, &typmod, &collation);
+    match = column != nullptr && SameName(column, static_cast<const char *>(list_nth(index->columns, i))) &&
+            irel->rd_indoption[i] == 0 && irel->rd_indcollation[i] == collation && OidIsValid(type);
+    if (match) {
+      const Oid opclass = analysis::DefaultOpclass(type, BTREE_AM_OID);
+      match = OidIsValid(opclass) && get_opclass_family(opclass) == irel->rd_opfamily[i];
+    }
+  }
+  RelationClose(irel);
+  return match;
+}
+
+struct AttachIndexes {
+  Oid parent;
+  Oid attached;
+  const char *reported;  // the parent's indexes the analysis says are built: "a, b"
+  List *script_indexes;  // of const Fact *
+  bool all_matched;
+};
+
+void MatchAttachIndexes(void *arg) {
+  auto *p = static_cast<AttachIndexes *>(arg);
+  List *names = NIL;
+  if (!SplitIdentifierString(pstrdup(p->reported), ',', &names) || names == NIL) return;
+  List *claimed = NIL;
+  ListCell *lc;
+  foreach (lc, names) {
+    const Oid index = get_relname_relid(static_cast<const char *>(lfirst(lc)), get_rel_namespace(p->parent));
+    if (!OidIsValid(index)) return;
+    bool found = false;
+    ListCell *ic;
+    foreach (ic, p->script_indexes) {
+      auto *fact = static_cast<const Fact *>(lfirst(ic));
+      if (list_member_ptr(claimed, fact) || !ScriptIndexMatches(p->parent, index, fact)) continue;
+      claimed = lappend(claimed, const_cast<Fact *>(fact));
+      found = true;
+      break;
+    }
+    if (!found) return;
+  }
+  p->all_matched = true;
+}
+
+// ATTACH PARTITION after the script prepared the table: a validated CHECK that implies
+// the bound (no scan), the parent's indexes built on it (none built under the lock).
+void AdjustAttach(const ScriptObjects *objects, Oid parent, PartitionCmd *pc, analysis::StatementAnalysis *result) {
+  if (pc == nullptr || pc->name == nullptr || pc->bound == nullptr) return;
+  const Oid attached = RangeVarGetRelid(pc->name, NoLock, true);
+  if (!OidIsValid(attached)) return;
+  List *checks = NIL, *indexes = NIL;
+  ListCell *lc;
+  foreach (lc, objects->checks)
+    if (static_cast<const Fact *>(lfirst(lc))->relid == attached)
+      checks = lappend(checks, static_cast<const Fact *>(lfirst(lc))->expr);
+  foreach (lc, objects->indexes)
+    if (static_cast<const Fact *>(lfirst(lc))->relid == attached) indexes = lappend(indexes, lfirst(lc));
+  if (checks != NIL && HasFindingOf(result, RuleId::AttachPartitionScan, attached)) {
+    AttachProof proof = {parent, attached, pc->bound, checks, false};
+    if (TryInSubtransaction(ProveAttach, &proof) && proof.implied) RemoveFindingsOf(result, RuleId::AttachPartitionScan, attached);
+  }
+  const Finding *build = FindingOf(result, RuleId::AttachPartitionIndexBuild, attached);
+  if (indexes != NIL && build != nullptr && build->reason != nullptr) {
+    // the analysis names the parent's indexes it builds: "... matches the parent's a, b (same ..."
+    const char *from = strstr(build->reason, "the parent's ");
+    const char *to = from ? strstr(from, " (same columns") : nullptr;
+    if (to != nullptr) {
+      from += strlen("the parent's ");
+      AttachIndexes match = {parent, attached, pnstrdup(from, to - from), indexes, false};
+      if (TryInSubtransaction(MatchAttachIndexes, &match) && match.all_matched)
+        RemoveFindingsOf(result, RuleId::AttachPartitionIndexBuild, attached);
+    }
+  }
 }
 
 void AdjustAlterTable(const ScriptObjects *objects, AlterTableStmt *stmt, Oid relid,
@@ -221,6 +417,9 @@ void AdjustAlterTable(const ScriptObjects *objects, AlterTableStmt *stmt, Oid re
         }
         break;
       }
+      case AT_AttachPartition:
+        AdjustAttach(objects, relid, reinterpret_cast<PartitionCmd *>(cmd->def), result);
+        break;
       case AT_AlterColumnType: {
         // An index the script built whose expression or predicate reads the column is
         // always built again (CheckIndexCompatible() does not assess them).
@@ -256,6 +455,10 @@ void TrackAlterTable(ScriptObjects *objects, AlterTableStmt *stmt, Oid relid) {
         auto *con = reinterpret_cast<Constraint *>(cmd->def);
         if (con == nullptr || !IsA(con, Constraint) || con->contype != CONSTR_CHECK || !SG_CONSTRAINT_ENFORCED(con))
           break;
+        Fact *check = NewFact(relid, con->conname);
+        check->expr = static_cast<Node *>(copyObjectImpl(con->raw_expr));
+        if (con->skip_validation) objects->checks_pending = lappend(objects->checks_pending, check);
+        else objects->checks = lappend(objects->checks, check);
         List *columns = NIL;
         NotNullColumns(con->raw_expr, &columns);
         ListCell *cc;
@@ -275,11 +478,18 @@ void TrackAlterTable(ScriptObjects *objects, AlterTableStmt *stmt, Oid relid) {
             objects->not_null_proven = lappend(objects->not_null_proven, f);
         }
         objects->not_null_pending = RemoveFacts(objects->not_null_pending, relid, cmd->name);
+        foreach (pc, objects->checks_pending) {
+          auto *f = static_cast<Fact *>(lfirst(pc));
+          if (f->relid == relid && SameName(f->name, cmd->name)) objects->checks = lappend(objects->checks, f);
+        }
+        objects->checks_pending = RemoveFacts(objects->checks_pending, relid, cmd->name);
         break;
       }
       case AT_DropConstraint:
         objects->not_null_proven = RemoveFacts(objects->not_null_proven, relid, cmd->name);
         objects->not_null_pending = RemoveFacts(objects->not_null_pending, relid, cmd->name);
+        objects->checks = RemoveFacts(objects->checks, relid, cmd->name);
+        objects->checks_pending = RemoveFacts(objects->checks_pending, relid, cmd->name);
         break;
       case AT_SetLogged:
       case AT_SetUnLogged: {
@@ -355,7 +565,8 @@ void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node 
     // extend a list in place; the facts themselves are never changed)
     objects->before_transaction = ObjectLists{list_copy(objects->not_null_proven), list_copy(objects->not_null_pending),
                                               list_copy(objects->persistence), list_copy(objects->constrained_domains),
-                                              list_copy(objects->indexes), list_copy(objects->triggers)};
+                                              list_copy(objects->indexes), list_copy(objects->triggers),
+                                              list_copy(objects->checks), list_copy(objects->checks_pending)};
     objects->in_transaction = true;
   }
   switch (nodeTag(stmt)) {
@@ -368,10 +579,16 @@ void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node 
       Fact *f = NewFact(relid, ix->idxname);
       f->unique = ix->unique;
       ListCell *lc;
+      f->plain = (ix->accessMethod == nullptr || strcmp(ix->accessMethod, "btree") == 0) &&
+                 ix->indexIncludingParams == NIL && ix->whereClause == nullptr && ix->excludeOpNames == NIL &&
+                 !ix->nulls_not_distinct;
       foreach (lc, ix->indexParams) {
         auto *elem = static_cast<IndexElem *>(lfirst(lc));
         f->columns = lappend(f->columns, elem->name ? pstrdup(elem->name) : nullptr);
         if (elem->expr != nullptr) ColumnRefWalker(elem->expr, &f->expression_columns);
+        if (elem->name == nullptr || elem->collation != NIL || elem->opclass != NIL || elem->opclassopts != NIL ||
+            elem->ordering != SORTBY_DEFAULT || elem->nulls_ordering != SORTBY_NULLS_DEFAULT)
+          f->plain = false;
       }
       if (ix->whereClause != nullptr) ColumnRefWalker(ix->whereClause, &f->expression_columns);
       if (f->expression_columns != NIL)  // then a change of any of its columns rebuilds it

@@ -3,8 +3,11 @@
 // hook, when the script really runs, sees them.  A CHECK (col IS NOT NULL) the script
 // validated (SET NOT NULL then needs no scan), a table's persistence it changed (SET
 // LOGGED after SET UNLOGGED rewrites), a constraint it added to a domain (ADD COLUMN of
-// the domain rewrites), a unique index it built (a primary key USING it over a nullable
-// column scans), a trigger it created (DROP TRIGGER locks the table).
+// the domain rewrites), an index it built (a primary key USING it over a nullable
+// column scans; an expression or partial one is rebuilt by a type change; ATTACH
+// PARTITION finds the parent's index on the table), a validated CHECK that implies a
+// partition bound (ATTACH PARTITION needs no scan), a trigger it created (DROP TRIGGER
+// locks the table).  A ROLLBACK forgets what its transaction did.
 //
 // Server side only; part of the script simulation (simulate.cpp), which resolves the
 // names and passes the existing relation a statement targets.  Everything is palloc'd in
