@@ -1599,8 +1599,8 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   switch (nodeTag(stmt)) {
     case T_TransactionStmt: TrackTransaction(reinterpret_cast<TransactionStmt *>(stmt), sim); return;
     case T_VariableSetStmt:
-      if (const char *refused = SettingRefused(reinterpret_cast<VariableSetStmt *>(stmt))) {
-        StatementFails(sim, st, ScriptFinding(RuleId::StatementError, refused, nullptr));
+      if (const char *setting_refused = SettingRefused(reinterpret_cast<VariableSetStmt *>(stmt))) {
+        StatementFails(sim, st, ScriptFinding(RuleId::StatementError, setting_refused, nullptr));
         return;
       }
       TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), sim);
