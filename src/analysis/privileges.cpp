@@ -128,11 +128,14 @@ bool MayChangeOwner(Oid relid, RoleSpec *newowner) {
 
 // Subcommands whose recursion to partitions and inheritance children checks the
 // caller's ownership of each (ATSimpleRecursion(), ATPrepAlterColumnType(), and the
-// recursion of ATExecAddColumn(), ATExecDropColumn(), ATAddCheckConstraint()).
-bool RecursionChecksOwnership(const AlterTableCmd *cmd) {
+// recursion of ATExecAddColumn(), ATAddCheckConstraint()).  DROP COLUMN only on a
+// partitioned table: ATExecDropColumn() recurses into the children whose column is not
+// also their own, which a partition's never is, but an inheritance child's may be.
+bool RecursionChecksOwnership(const AlterTableCmd *cmd, char relkind) {
   switch (cmd->subtype) {
-    case AT_AddColumn:
     case AT_DropColumn:
+      return relkind == RELKIND_PARTITIONED_TABLE;
+    case AT_AddColumn:
     case AT_ColumnDefault:
     case AT_DropNotNull:
     case AT_SetNotNull:
@@ -164,17 +167,67 @@ bool BuildsIndex(List *constraints) {
   return false;
 }
 
+// The key column names of a new index, or NIL when it has an expression (unknown).
+List *KeyColumnNames(List *index_params) {
+  List *names = NIL;
+  ListCell *lc;
+  foreach (lc, index_params) {
+    auto *elem = static_cast<IndexElem *>(lfirst(lc));
+    if (!IsA(elem, IndexElem) || elem->name == nullptr) return NIL;
+    names = lappend(names, elem->name);
+  }
+  return names;
+}
+
+// The key columns of ADD UNIQUE / PRIMARY KEY (NIL for EXCLUDE: unknown).
+List *ConstraintKeyNames(const Constraint *con) {
+  if (con->contype == CONSTR_EXCLUSION) return NIL;
+  List *names = NIL;
+  ListCell *lc;
+  foreach (lc, con->keys) names = lappend(names, strVal(lfirst(lc)));
+  return names;
+}
+
+// Could DefineIndex() attach an index `table` already has instead of creating one?
+// An index on exactly these plain columns may match (CompareIndexInfo() also compares
+// operator classes, collations and more); with the columns unknown, any index may.
+bool MayAttachExistingIndex(Oid table, List *key_names) {
+  Relation rel = RelationIdGetRelation(table);
+  if (rel == nullptr) return true;
+  List *indexes = RelationGetIndexList(rel);
+  RelationClose(rel);
+  if (key_names == NIL) return indexes != NIL;
+  ListCell *lc;
+  foreach (lc, indexes) {
+    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+    if (tup == nullptr) continue;
+    const auto *idx = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+    bool match = idx->indnkeyatts == list_length(key_names) && heap_attisnull(tup, Anum_pg_index_indexprs, nullptr) &&
+                 heap_attisnull(tup, Anum_pg_index_indpred, nullptr);
+    for (int i = 0; match && i < idx->indnkeyatts; i++) {
+      const char *name = get_attname(table, idx->indkey.values[i], true);
+      match = name != nullptr && strcmp(name, static_cast<const char *>(list_nth(key_names, i))) == 0;
+    }
+    ReleaseSysCache(tup);
+    if (match) return true;
+  }
+  return false;
+}
+
 // DefineIndex() with check_rights: CREATE on the table's schema, and, building on a
-// partitioned table, on the schema of every partition an index is created on.
-bool MayCreateIndexOn(Oid relid, bool recurse) {
+// partitioned table, on the schema of every partition an index is created on (not
+// where one that matches is attached).  key_names: KeyColumnNames(), NIL if unknown.
+bool MayCreateIndexOn(Oid relid, bool recurse, List *key_names) {
   if (!OidIsValid(relid)) return true;
   // (inheritance children of a plain table get no index)
   List *tables = recurse && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? InheritanceTree(relid)
                                                                                  : list_make1_oid(relid);
   ListCell *lc;
   foreach (lc, tables) {
-    const Oid nsp = get_rel_namespace(lfirst_oid(lc));
-    if (OidIsValid(nsp) && !HasNamespaceCreate(nsp, GetUserId())) return false;
+    const Oid table = lfirst_oid(lc);
+    const Oid nsp = get_rel_namespace(table);
+    if (!OidIsValid(nsp) || HasNamespaceCreate(nsp, GetUserId())) continue;
+    if (table == relid || !MayAttachExistingIndex(table, key_names)) return false;
   }
   return true;
 }
@@ -195,14 +248,14 @@ bool MayAlterTable(const AlterTableStmt *stmt) {
   foreach (lc, stmt->cmds) {
     auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
     if (!children_checked && stmt->relation != nullptr && stmt->relation->inh && OidIsValid(relid) &&
-        RecursionChecksOwnership(cmd)) {
+        RecursionChecksOwnership(cmd, get_rel_relkind(relid))) {
       children_checked = true;
       if (!OwnsAll(InheritanceTree(relid))) return false;
     }
     // ALTER TYPE ... ADD / DROP / ALTER ATTRIBUTE ... CASCADE: ATTypedTableRecursion()
     // checks the owner of every typed table (without CASCADE their existence is the error)
     if (stmt->objtype == OBJECT_TYPE && cmd->behavior == DROP_CASCADE && OidIsValid(relid) &&
-        RecursionChecksOwnership(cmd) && get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE &&
+        RecursionChecksOwnership(cmd, RELKIND_COMPOSITE_TYPE) && get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE &&
         !OwnsAll(TypedTables(relid)))
       return false;
     switch (cmd->subtype) {
@@ -218,7 +271,8 @@ bool MayAlterTable(const AlterTableStmt *stmt) {
       case AT_AddConstraint:  // REFERENCES; UNIQUE, PRIMARY KEY, EXCLUDE build an index
         if (cmd->def != nullptr && !MayReferenceAll(list_make1(cmd->def))) return false;
         if (cmd->def != nullptr && BuildsIndex(list_make1(cmd->def)) &&
-            (!MayCreateIndexOn(relid, stmt->relation->inh) ||
+            (!MayCreateIndexOn(relid, stmt->relation->inh,
+                               ConstraintKeyNames(reinterpret_cast<Constraint *>(cmd->def))) ||
              !HasTablespaceCreate(reinterpret_cast<Constraint *>(cmd->def)->indexspace)))
           return false;
         break;
@@ -226,7 +280,9 @@ bool MayAlterTable(const AlterTableStmt *stmt) {
         if (cmd->def != nullptr && IsA(cmd->def, ColumnDef)) {
           List *constraints = reinterpret_cast<ColumnDef *>(cmd->def)->constraints;
           if (!MayReferenceAll(constraints)) return false;
-          if (BuildsIndex(constraints) && !MayCreateIndexOn(relid, stmt->relation->inh)) return false;
+          if (BuildsIndex(constraints) &&
+              !MayCreateIndexOn(relid, stmt->relation->inh, list_make1(reinterpret_cast<ColumnDef *>(cmd->def)->colname)))
+            return false;
         }
         break;
       case AT_SetTableSpace:  // ATPrepSetTableSpace(): CREATE on the tablespace
@@ -447,7 +503,7 @@ bool CallerMayRun(Node *parsetree) {
       // table, on each partition's) and on a tablespace named
       if (stmt->concurrent) return true;  // not judged
       const Oid relid = LookupRelation(stmt->relation);
-      return OwnsRelation(relid) && MayCreateIndexOn(relid, stmt->relation->inh) &&
+      return OwnsRelation(relid) && MayCreateIndexOn(relid, stmt->relation->inh, KeyColumnNames(stmt->indexParams)) &&
              HasTablespaceCreate(stmt->tableSpace);
     }
     case T_RefreshMatViewStmt: return MayMaintain(LookupRelation(reinterpret_cast<RefreshMatViewStmt *>(parsetree)->relation));
