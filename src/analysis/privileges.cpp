@@ -556,8 +556,15 @@ bool CallerMayRun(Node *parsetree) {
           const Oid typrel = LookupRelation(stmt->relation);
           return stmt->behavior != DROP_CASCADE || !OidIsValid(typrel) || OwnsAll(TypedTables(typrel));
         }
+        case OBJECT_COLUMN: {
+          // renameatt(): the owner of the table and (renameatt_check() in the recursion)
+          // of every partition and inheritance child
+          const Oid relid = LookupRelation(stmt->relation);
+          if (!OidIsValid(relid)) return true;
+          return OwnsRelation(relid) && (!stmt->relation->inh || OwnsAll(InheritanceTree(relid)));
+        }
         default:
-          // columns, constraints, triggers, rules: the table's owner
+          // constraints, triggers, rules: the table's owner
           return Owns(stmt->relation);
       }
     }

@@ -55,6 +55,7 @@ CREATE TABLESPACE sg_pv_ts LOCATION '$TS_DIR';
 GRANT CREATE ON TABLESPACE sg_pv_ts TO sg_pv_owner, sg_pv_some;
 SQL
 as_super -d $DB -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || { echo "Bail out! fixture failed"; exit 1; }
+SET client_min_messages = warning;
 CREATE EXTENSION schema_guard;
 SET schema_guard.mode = off;
 ALTER DATABASE sg_privileges SET schema_guard.table_sizes = assume_large;
@@ -237,6 +238,7 @@ ALTER INDEX / MATERIALIZED VIEW / TRIGGER ... [NO] DEPENDS ON EXTENSION||ALTER I
 + partial: its own table|oj|CREATE INDEX ON own.inh_parent (id)
 + partial: its own table (the partition's matching index is attached)|oj|CREATE INDEX ON own.mixed (id)
 + partial: a partition the role does not own|o|ALTER TABLE own.mixed DROP COLUMN v
++ partial: a partition the role does not own|o|ALTER TABLE own.mixed RENAME COLUMN v TO v2
 + partial: its own table (the inheritance child keeps its own column)|oj|ALTER TABLE own.inh_parent DROP COLUMN id
 + partial: a typed table the role does not own|o|ALTER TYPE own.stype ADD ATTRIBUTE c int CASCADE
 + partial: a typed table the role does not own|o|ALTER TYPE own.stype RENAME ATTRIBUTE a TO a2 CASCADE
