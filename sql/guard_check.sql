@@ -160,6 +160,28 @@ SELECT statement, line, rule FROM schema_guard.check($$\set AUTOCOMMIT off
 SET lock_timeout = '1s';
 CREATE INDEX CONCURRENTLY ON items (code);
 $$);
+-- \g with an empty query buffer sends the previous query again (psql's previous_buf):
+-- the column exists the second time
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+ALTER TABLE items ADD COLUMN again int;
+\g
+$$);
+-- the script's SET standard_conforming_strings = off: psql and the server then read
+-- backslashes in '...' as escapes (the DROP is inside the string); RESET restores it
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+SET standard_conforming_strings = off;
+SELECT 'it\'s; DROP TABLE items; --';
+CREATE INDEX ON items (code);
+RESET standard_conforming_strings;
+SELECT 'a\'; TRUNCATE items; SELECT ''';
+$$);
+-- ... and the calling session's setting is the script's start
+SET standard_conforming_strings = off;
+SELECT statement, line, rule FROM schema_guard.check($$SET lock_timeout = '1s';
+SELECT 'it\'s; DROP TABLE items; --';
+$$);
+RESET standard_conforming_strings;
+SHOW escape_string_warning;
 RESET lock_timeout;
 
 -- the relations a script creates, drops and renames, through its search_path; DO blocks

@@ -37,6 +37,25 @@ struct Cursor {
   int column;
 };
 
+// psql's query buffer, its lexer state and its previous query: MainLoop has its own for
+// each file, so a file included in the middle of a statement starts with an empty
+// buffer and the outer statement goes on after it.
+struct QueryBuffer {
+  Buf stmt;
+  Segment *segs;
+  size_t nsegs;
+  size_t segs_cap;
+  bool has_first;
+  bool has_start;
+  Position first;
+  Position start;
+  int paren_depth;
+  int begin_depth;
+  char identifiers[4];
+  int identifier_count;
+  Buf previous;  // the last query sent (\g with an empty buffer sends it again)
+};
+
 struct Source {
   const SourceFile *file;  // the file (for a variable: the file that names it)
   const char *text;
@@ -51,6 +70,7 @@ struct Source {
   Cursor cursor;        // positions are computed forwards from here
   size_t copy_skip_at;  // COPY ... FROM stdin data starts at this line (kNone: none)
   int cond_base;        // \if stack height when the file started (psql: one stack per file)
+  QueryBuffer *outer;   // the including file's query buffer, restored at the end of this one
 };
 
 struct Queued {
@@ -82,6 +102,9 @@ struct Reader {
   Position stmt_first;  // first byte of the buffer
   Position stmt_start;  // first token
   bool reset_pending;
+  QueryBuffer *restore_pending;  // restored once the statement sent at the end of a file is consumed
+  Buf previous;                  // the last query sent from the current file
+  bool std_strings;              // standard_conforming_strings as psql knows it
   // lexer state (psqlscan.l's PsqlScanStateData)
   Lex lex;
   int paren_depth;
@@ -359,6 +382,76 @@ bool IsCopyFromStdin(const char *s, size_t n) {
   return false;
 }
 
+// The next word of a statement (letters, digits, '_', or one other character; quotes
+// around it dropped), skipping spaces and comments; *p moves past it.
+size_t NextWord(const char *s, size_t n, size_t *p, char *out, size_t cap) {
+  size_t i = *p;
+  for (;;) {
+    while (i < n && IsSpace(s[i])) i++;
+    if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') {
+      while (i < n && s[i] != '\n') i++;
+    } else if (i + 1 < n && s[i] == '/' && s[i + 1] == '*') {
+      const char *e = nullptr;
+      for (size_t j = i + 2; j + 1 < n; j++)
+        if (s[j] == '*' && s[j + 1] == '/') {
+          e = s + j;
+          break;
+        }
+      i = e ? static_cast<size_t>(e - s) + 2 : n;
+    } else {
+      break;
+    }
+  }
+  size_t len = 0;
+  if (i < n && (s[i] == '\'' || s[i] == '"')) {
+    const char q = s[i++];
+    while (i < n && s[i] != q) {
+      if (len + 1 < cap) out[len++] = Lower(s[i]);
+      i++;
+    }
+    if (i < n) i++;
+  } else if (i < n && IdentCont(s[i])) {
+    while (i < n && IdentCont(s[i])) {
+      if (len + 1 < cap) out[len++] = Lower(s[i]);
+      i++;
+    }
+  } else if (i < n) {
+    out[len++] = s[i++];
+  }
+  out[len] = '\0';
+  *p = i;
+  return len;
+}
+
+// psql learns standard_conforming_strings from the server after each statement: the
+// script's SET [SESSION] standard_conforming_strings, RESET of it and RESET ALL change
+// how psql reads the quotes of the statements after it.  (SET LOCAL, which the server
+// undoes at the end of the transaction, is not followed.)
+void FollowStandardStrings(Reader *r, const char *text, size_t n) {
+  char w[64];
+  size_t p = 0;
+  NextWord(text, n, &p, w, sizeof w);
+  const bool reset = strcmp(w, "reset") == 0;
+  if (!reset && strcmp(w, "set") != 0) return;
+  NextWord(text, n, &p, w, sizeof w);
+  if (reset && strcmp(w, "all") == 0) {
+    r->std_strings = true;
+    return;
+  }
+  if (!reset && strcmp(w, "session") == 0) NextWord(text, n, &p, w, sizeof w);
+  if (strcmp(w, "standard_conforming_strings") != 0) return;
+  if (reset) {
+    r->std_strings = true;
+    return;
+  }
+  NextWord(text, n, &p, w, sizeof w);
+  if (strcmp(w, "to") != 0 && strcmp(w, "=") != 0) return;
+  NextWord(text, n, &p, w, sizeof w);
+  bool value;
+  if (strcmp(w, "default") == 0) r->std_strings = true;
+  else if (ParseBool(w, &value)) r->std_strings = value;
+}
+
 // psql sends the query buffer (a semicolon, \g, or the end of a file).
 void SendStatement(Reader *r) {
   if (r->stmt.len == 0) {
@@ -369,6 +462,8 @@ void SendStatement(Reader *r) {
     ResetStatement(r);
     return;
   }
+  BufSet(r, &r->previous, r->stmt.data);
+  FollowStandardStrings(r, r->stmt.data, r->stmt.len);
   Queued *q = Enqueue(r, ItemKind::Statement, r->stmt_has_start ? r->stmt_start : r->stmt_first);
   q->item.text = r->stmt.data;
   q->item.length = r->stmt.len;
@@ -380,6 +475,65 @@ void SendStatement(Reader *r) {
     f.copy_skip_at = nl ? static_cast<size_t>(nl - f.text) + 1 : f.len;
   }
   r->reset_pending = true;
+}
+
+// \g (and \gx, \gset, \gexec ...) with an empty query buffer: psql sends the previous
+// query again.  Its text is the previous statement's; errors in it are shown at the
+// command, where psql reports them.
+void SendOrResend(Reader *r, const Position &at) {
+  if (r->stmt.len == 0 && r->previous.len > 0 && CondActive(r)) {
+    BufSet(r, &r->stmt, r->previous.data);
+    r->nsegs = 0;
+    if (r->segs_cap == 0) {
+      r->segs = static_cast<Segment *>(Alloc(r, sizeof(Segment) * 16));
+      r->segs_cap = 16;
+    }
+    r->segs[r->nsegs++] = Segment{0, at.offset, true};
+    r->stmt_first = r->stmt_start = at;
+    r->stmt_has_first = r->stmt_has_start = true;
+  }
+  SendStatement(r);
+}
+
+QueryBuffer *SaveQuery(Reader *r) {
+  auto *q = static_cast<QueryBuffer *>(Alloc(r, sizeof(QueryBuffer)));
+  *q = QueryBuffer{r->stmt,          r->segs,          r->nsegs,          r->segs_cap,  r->stmt_has_first,
+                   r->stmt_has_start, r->stmt_first,   r->stmt_start,     r->paren_depth, r->begin_depth,
+                   {0},              r->identifier_count, r->previous};
+  memcpy(q->identifiers, r->identifiers, sizeof r->identifiers);
+  r->stmt = Buf{};
+  r->segs = nullptr;
+  r->nsegs = r->segs_cap = 0;
+  r->previous = Buf{};
+  ResetStatement(r);
+  return q;
+}
+
+void ReleaseQuery(Reader *r, QueryBuffer *q) {
+  Release(r, q->stmt.data);
+  Release(r, q->segs);
+  Release(r, q->previous.data);
+  Release(r, q);
+}
+
+void RestoreQuery(Reader *r, QueryBuffer *q) {
+  Release(r, r->stmt.data);
+  Release(r, r->segs);
+  Release(r, r->previous.data);
+  r->stmt = q->stmt;
+  r->segs = q->segs;
+  r->nsegs = q->nsegs;
+  r->segs_cap = q->segs_cap;
+  r->stmt_has_first = q->has_first;
+  r->stmt_has_start = q->has_start;
+  r->stmt_first = q->first;
+  r->stmt_start = q->start;
+  r->paren_depth = q->paren_depth;
+  r->begin_depth = q->begin_depth;
+  memcpy(r->identifiers, q->identifiers, sizeof r->identifiers);
+  r->identifier_count = q->identifier_count;
+  r->previous = q->previous;
+  Release(r, q);
 }
 
 void SkipCopyData(Source &f) {
@@ -517,12 +671,17 @@ void Pop(Reader *r) {
     return;
   }
   if (r->stmt.len > 0) SendStatement(r);
+  QueryBuffer *outer = s.outer;
   if (r->cond_depth > s.cond_base) {
     Note(r, PositionAt(r, s, s.len), "%s: end of file inside \\if: psql reports \"reached EOF without finding closing \\endif(s)\"",
          s.file->name);
     r->cond_depth = s.cond_base;
   }
   r->depth--;
+  if (outer != nullptr) {  // the including file's statement goes on
+    if (r->reset_pending) r->restore_pending = outer;  // after the statement just sent is consumed
+    else RestoreQuery(r, outer);
+  }
 }
 
 // ------------------------------------------------------------------ meta-commands
@@ -729,7 +888,9 @@ void Include(Reader *r, const Position &at, const char *cmd, const char *path, b
     Note(r, at, "\\%s %s: %s; psql reports an error here", cmd, path, error ? error : "cannot read the file");
     return;
   }
+  QueryBuffer *outer = SaveQuery(r);
   PushFile(r, file);
+  Top(r).outer = outer;
 }
 
 void MetaCommand(Reader *r) {
@@ -822,14 +983,14 @@ void MetaCommand(Reader *r) {
     q->item.text = q->own.data;
     q->item.length = q->own.len;
   } else if (CommandIs(c, n, "g", "gx") || CommandIs(c, n, "watch", "crosstabview")) {
-    SendStatement(r);
+    SendOrResend(r, at);
   } else if (CommandIs(c, n, "gset")) {
-    const bool any = r->stmt.len > 0;
-    SendStatement(r);
+    const bool any = r->stmt.len > 0 || r->previous.len > 0;
+    SendOrResend(r, at);
     if (any) Note(r, at, "\\gset sets variables from the query's result: their values are unknown");
   } else if (CommandIs(c, n, "gexec")) {
-    const bool any = r->stmt.len > 0;
-    SendStatement(r);
+    const bool any = r->stmt.len > 0 || r->previous.len > 0;
+    SendOrResend(r, at);
     if (any) Note(r, at, "\\gexec runs the statements its query returns: they were not judged");
   } else if (CommandIs(c, n, "gdesc")) {
     ResetStatement(r);  // describes the query without running it
@@ -926,7 +1087,8 @@ void ScanNormal(Reader *r, Source &s) {
     r->comment_depth = 1;
   } else if (c == '\'') {
     Take(r, s, 1, true);
-    r->lex = Lex::Quote;
+    // with standard_conforming_strings off, psql's lexer reads '...' as E'...'
+    r->lex = r->std_strings ? Lex::Quote : Lex::ExtQuote;
   } else if (c == '"') {
     Take(r, s, 1, true);
     r->lex = Lex::Ident;
@@ -1112,6 +1274,7 @@ Reader *NewReader(const ReaderOptions &options, const SourceFile *file) {
   r->opt = options;
   r->char_length = options.char_length ? options.char_length : Utf8CharLength;
   r->lex = Lex::Normal;
+  r->std_strings = !options.nonstandard_strings;
   SetVar(r, "AUTOCOMMIT", "on");
   SetVar(r, "ON_ERROR_STOP", "off");
   PushFile(r, file);
@@ -1125,9 +1288,13 @@ void FreeReader(Reader *r) {
     if (s.is_variable) {
       Release(r, s.owned);
       Release(r, const_cast<char *>(s.var_name));
+    } else if (s.outer != nullptr) {
+      ReleaseQuery(r, s.outer);
     }
     r->depth--;
   }
+  if (r->restore_pending != nullptr) ReleaseQuery(r, r->restore_pending);
+  Release(r, r->previous.data);
   for (int i = 0; i < r->nvars; i++) {
     Release(r, r->vars[i].name);
     Release(r, r->vars[i].value);
@@ -1154,6 +1321,10 @@ bool NextItem(Reader *r, Item *item) {
     if (r->reset_pending) {
       ResetStatement(r);
       r->reset_pending = false;
+      if (r->restore_pending != nullptr) {
+        RestoreQuery(r, r->restore_pending);
+        r->restore_pending = nullptr;
+      }
     }
     while (r->queue_len == 0 && r->depth > 0 && !r->quit) Step(r);
   }

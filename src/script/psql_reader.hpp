@@ -72,6 +72,9 @@ struct ReaderOptions {
   IncludeFn include;         // nullptr: includes become notes
   void *include_context;
   const char *no_include_reason;  // note text when include is nullptr
+  // The session's standard_conforming_strings is off when the script starts (psql reads
+  // it from the server); the script's own SET [SESSION] / RESET of it is followed.
+  bool nonstandard_strings;
 };
 
 Reader *NewReader(const ReaderOptions &options, const SourceFile *file);

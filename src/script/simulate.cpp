@@ -64,6 +64,8 @@ struct Simulation {
   ScriptObjects *objects;     // constraints, indexes, triggers ... it created on existing tables
   List *renamed_columns;      // of RenamedColumn *: columns of existing relations the script renamed
   bool renamed_any;           // the script renamed or moved an existing relation or column
+  bool nonstandard_strings;   // standard_conforming_strings off for the next statement (the script's SET followed)
+  bool session_nonstandard;   // ... off in the calling session
   int body_depth;             // judging a DO block's or a procedure's statements
   List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
   List *local_sets;           // ... SET LOCAL in the open transaction
@@ -81,14 +83,57 @@ struct ParseBatch {
   Step *steps;
   int count;
   int next;  // the step being parsed
+  bool nonstandard_strings;  // standard_conforming_strings is off for this step
+  bool session_nonstandard;  // ... as in the calling session (a \connect starts over with it)
 };
+
+// SET [SESSION] standard_conforming_strings / RESET of it / RESET ALL: how the server
+// reads '...' in the statements after it.  (SET LOCAL is not followed.)
+void FollowStandardStrings(List *parsed, bool *nonstandard) {
+  ListCell *lc;
+  foreach (lc, parsed) {
+    Node *stmt = static_cast<RawStmt *>(lfirst(lc))->stmt;
+    if (!IsA(stmt, VariableSetStmt)) continue;
+    auto *set = reinterpret_cast<VariableSetStmt *>(stmt);
+    if (set->kind == VAR_RESET_ALL) {
+      *nonstandard = false;
+      continue;
+    }
+    if (set->is_local || set->name == nullptr || pg_strcasecmp(set->name, "standard_conforming_strings") != 0) continue;
+    bool value = true;
+    if (set->kind == VAR_SET_VALUE) {
+      if (!parse_bool(ExtractSetVariableArgs(set), &value)) continue;  // the server refuses it
+    } else if (set->kind != VAR_SET_DEFAULT && set->kind != VAR_RESET) {
+      continue;
+    }
+    *nonstandard = !value;
+  }
+}
 
 void ParseSteps(void *arg) {
   auto *p = static_cast<ParseBatch *>(arg);
+  // The script's own standard_conforming_strings, in a GUC nest level this
+  // subtransaction closes (its abort restores it on an error).
+  int nest = -1;
+  auto apply = [&](bool nonstandard) {
+    // (the warnings about backslashes the server would send to the deploy's client are
+    // not check()'s to send to its caller)
+    if (nonstandard == !standard_conforming_strings && (!nonstandard || !escape_string_warning)) return;
+    if (nest < 0) nest = NewGUCNestLevel();
+    (void)set_config_option("standard_conforming_strings", nonstandard ? "off" : "on", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, ERROR, false);
+    (void)set_config_option("escape_string_warning", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, ERROR,
+                            false);
+  };
   for (; p->next < p->count; p->next++) {
     Step *st = &p->steps[p->next];
-    if (st->kind == StepKind::Sql) st->parsed = raw_parser(st->text, RAW_PARSE_DEFAULT);
+    if (st->kind == StepKind::Connect) p->nonstandard_strings = p->session_nonstandard;  // a new session
+    if (st->kind != StepKind::Sql) continue;
+    apply(p->nonstandard_strings);
+    st->parsed = raw_parser(st->text, RAW_PARSE_DEFAULT);
+    FollowStandardStrings(st->parsed, &p->nonstandard_strings);
   }
+  if (nest >= 0) AtEOXact_GUC(false, nest);
 }
 
 // Errors raw_parser() raises for bad input (syntax errors, invalid literals).
@@ -103,7 +148,7 @@ bool IsInputError(const ErrorData *e) {
 // Parse the whole batch in one subtransaction; a step that fails gets its error and
 // parsing resumes after it in a new one.
 void ParseBatchSteps(Simulation *sim) {
-  ParseBatch p = {sim->batch, sim->batch_len, 0};
+  ParseBatch p = {sim->batch, sim->batch_len, 0, sim->nonstandard_strings, sim->session_nonstandard};
   while (p.next < p.count) {
     ErrorData *error = nullptr;
     if (TryInSubtransaction(ParseSteps, &p, &error)) break;
@@ -112,6 +157,7 @@ void ParseBatchSteps(Simulation *sim) {
     p.steps[p.next].error = error;
     p.next++;
   }
+  sim->nonstandard_strings = p.nonstandard_strings;
 }
 
 // ---------------------------------------------------------------- the script's state
@@ -1833,6 +1879,7 @@ Simulation *NewSimulation(EmitFn emit, void *context) {
   sim->batch = static_cast<Step *>(MemoryContextAlloc(sim->batch_context, sizeof(Step) * kBatchSteps));
   sim->session_timeout_ms = LockTimeout;
   sim->local_timeout_ms = -1;
+  sim->nonstandard_strings = sim->session_nonstandard = !standard_conforming_strings;
   return sim;
 }
 

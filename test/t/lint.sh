@@ -58,6 +58,10 @@ out=$("$LINT" mbs_reindex.sql 2>&1); rc=$?
 ok "$rc|$(echo "$out" | grep -o '^mbs_reindex.sql:[0-9]*:[0-9]*: block\[create_index_blocking\].*musicbrainz.artist_credit' | cut -d: -f1-4)" \
    "1|mbs_reindex.sql:12:3: block[create_index_blocking]" "the \\if branch taken follows the included variable; :schema interpolated"
 ok "$(echo "$out" | grep -c lock_timeout_missing)" "0" "lock_timeout set in the included file counts"
+out=$("$LINT" "$FIX/include/0001_mid_statement.sql" 2>&1); rc=$?
+ok "$rc|$(echo "$out" | sed "s|^$FIX/include/||" | grep -o '^[a-z0-9_/]*\.sql:[0-9]*:[0-9]*: [a-z]*\[[a-z_]*\]' | tr '\n' ' ')" \
+   "1|parts/retype.sql:1:1: block[alter_column_type_rewrite] 0001_mid_statement.sql:4:1: block[create_index_blocking] 0001_mid_statement.sql:10:1: block[statement_error] " \
+   "\\ir in the middle of a statement runs the file on its own (psql's buffer per file); \\g with an empty buffer sends the previous query again"
 
 out=$("$LINT" "$FIX/change" 2>&1); rc=$?
 ok "$rc" "1" "a multi-file change (directory, sorted): exit 1"
