@@ -9,7 +9,7 @@ set +e
 DIR=${LINT_DIR:-$SG_TMP/schema_guard_lint_test}
 PORT=${LINT_PORT:-$(sg_port 54332)}
 FIX=$REPO_ROOT/test/fixtures/lint
-echo "1..59"
+echo "1..60"
 W=$(mktemp -d)
 chmod 755 "$W"  # the server reads a file of it with pg_read_file()
 # (remove_dir also stops a --schema throwaway server a killed lint left in $W/tmp)
