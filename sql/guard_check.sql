@@ -366,6 +366,31 @@ REVOKE ALL ON SCHEMA public FROM sg_check_plain;
 DROP ROLE sg_check_plain;
 RESET schema_guard.mode;
 
+-- a schema the script renames: its tables under the new name are the existing ones; a
+-- column a view, a policy or a trigger uses cannot change type (the server refuses it
+-- after the hook judged it); CREATE TABLE AS runs the functions of its query
+SET schema_guard.mode = off;
+CREATE SCHEMA shop;
+CREATE TABLE shop.orders (id int PRIMARY KEY, total numeric(10,2), note text);
+INSERT INTO shop.orders SELECT g, g, 'n' FROM generate_series(1, 100) g;
+CREATE VIEW shop.order_totals AS SELECT id, total FROM shop.orders;
+CREATE POLICY order_notes ON shop.orders USING (note <> 'x');
+CREATE FUNCTION index_items_qty() RETURNS int LANGUAGE plpgsql AS $f$ BEGIN CREATE INDEX ON items (qty); RETURN 1; END $f$;
+RESET schema_guard.mode;
+SELECT statement, line, rule, relation, message FROM schema_guard.check($$SET lock_timeout = '1s';
+ALTER SCHEMA shop RENAME TO store;
+CREATE INDEX ON store.orders (total);
+ALTER TABLE store.orders ALTER COLUMN id TYPE bigint;
+ALTER TABLE store.orders ALTER COLUMN total TYPE numeric(12,2);
+ALTER TABLE store.orders ALTER COLUMN note TYPE varchar(10);
+CREATE TABLE copied AS SELECT index_items_qty() AS x;
+CREATE MATERIALIZED VIEW later AS SELECT index_items_qty() AS x WITH NO DATA;
+$$);
+SET schema_guard.mode = off;
+DROP SCHEMA shop CASCADE;
+DROP FUNCTION index_items_qty();
+RESET schema_guard.mode;
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

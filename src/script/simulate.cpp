@@ -218,7 +218,7 @@ List *SearchPathNames() {
 
 bool SchemaUsable(const Simulation &sim, const char *schema) {
   const KnownName *k = Lookup(sim, schema, nullptr);
-  if (k != nullptr) return k->state == Known::Created;
+  if (k != nullptr) return k->state == Known::Created || k->state == Known::Renamed;
   return OidIsValid(get_namespace_oid(schema, true));
 }
 
@@ -251,6 +251,12 @@ Resolved Resolve(const Simulation &sim, const RangeVar *rv) {
       return k->state != Known::Dropped;
     }
     if (const KnownName *k = Lookup(sim, schema, nullptr); k != nullptr && k->state == Known::Dropped) return false;
+    if (const KnownName *k = Lookup(sim, schema, nullptr); k != nullptr && k->state == Known::Renamed) {
+      // ALTER SCHEMA ... RENAME: its existing relations, under the new name
+      const Oid relid = get_relname_relid(rv->relname, k->renamed_from);
+      *out = Resolved{OidIsValid(relid) ? Known::Renamed : Known::Unknown, relid, schema};
+      return OidIsValid(relid);
+    }
     const Oid nsp = get_namespace_oid(schema, true);
     const Oid relid = OidIsValid(nsp) ? get_relname_relid(rv->relname, nsp) : InvalidOid;
     *out = Resolved{Known::Unknown, relid, schema};
@@ -707,6 +713,17 @@ void TrackNames(Simulation *sim, Node *stmt) {
     }
     case T_RenameStmt: {
       auto *rn = reinterpret_cast<RenameStmt *>(stmt);
+      if (rn->renameType == OBJECT_SCHEMA && rn->subname != nullptr && rn->newname != nullptr) {
+        const KnownName *k = Lookup(*sim, rn->subname, nullptr);
+        const Oid nsp = k == nullptr                    ? get_namespace_oid(rn->subname, true)
+                        : k->state == Known::Renamed ? k->renamed_from
+                                                      : InvalidOid;
+        const bool created = k != nullptr && k->state == Known::Created;
+        if (!OidIsValid(nsp) && !created) break;  // fails
+        Mark(sim, rn->subname, nullptr, Known::Dropped);
+        Mark(sim, rn->newname, nullptr, created ? Known::Created : Known::Renamed, nsp);
+        break;
+      }
       if (rn->renameType == OBJECT_COLUMN && rn->relation != nullptr && rn->subname != nullptr &&
           rn->newname != nullptr) {
         const Oid relid = ExistingRelation(Resolve(*sim, rn->relation));
@@ -1322,6 +1339,13 @@ bool AlreadyJudged(Simulation *sim, const char *key) {
   return false;
 }
 
+bool AlreadyLooked(const Simulation &sim, const char *key) {
+  ListCell *lc;
+  foreach (lc, sim.judged_routines)
+    if (strcmp(static_cast<const char *>(lfirst(lc)), key) == 0) return true;
+  return false;
+}
+
 // A routine the script runs (CALL, or a call in a query or a body): its body from
 // the script's own CREATE if it has one, else from the catalog.  A body in a
 // language other than SQL and PL/pgSQL cannot be read: a note names it, unless it
@@ -1361,8 +1385,15 @@ void JudgeRoutine(Simulation *sim, const Step *st, List *name, int nargs, const 
     JudgeBody(sim, st, own->body, own->language, psprintf("%s (defined in the script)", shown), sim->body_depth);
     return;
   }
+  // A name called again in the same statement (every row of a VALUES list, say) was
+  // looked up already: a built-in or a missing one is not looked up again.
+  const char *called = psprintf("call %s/%d", NameListToString(name), nargs);
+  if (AlreadyLooked(*sim, called)) return;
   RoutineLookup lookup = {name, nargs, InvalidOid, 0};
-  if (!TryInSubtransaction(LookupRoutine, &lookup) || lookup.user_defined == 0) return;  // PostgreSQL will say
+  if (!TryInSubtransaction(LookupRoutine, &lookup) || lookup.user_defined == 0) {
+    sim->judged_routines = lappend(sim->judged_routines, const_cast<char *>(called));
+    return;  // a built-in one, or none: PostgreSQL will say
+  }
   if (!OidIsValid(lookup.proc) && call != nullptr && ConstantArguments(call)) {
     CallResolution resolution = {call, InvalidOid};
     if (TryInSubtransaction(ResolveCall, &resolution) && resolution.proc >= FirstNormalObjectId)
@@ -1548,7 +1579,8 @@ const char *AlreadyExists(const Simulation &sim, Node *stmt) {
       auto *c = reinterpret_cast<CreateSchemaStmt *>(stmt);
       if (c->if_not_exists || c->schemaname == nullptr) return nullptr;
       const KnownName *k = Lookup(sim, c->schemaname, nullptr);
-      if (k != nullptr ? k->state == Known::Created : OidIsValid(get_namespace_oid(c->schemaname, true)))
+      if (k != nullptr ? k->state == Known::Created || k->state == Known::Renamed
+                       : OidIsValid(get_namespace_oid(c->schemaname, true)))
         return psprintf("schema \"%s\" already exists", c->schemaname);
       return nullptr;
     }
@@ -1567,6 +1599,23 @@ const char *AlreadyExists(const Simulation &sim, Node *stmt) {
 bool RelationHasColumns(Oid relid) {
   const char kind = get_rel_relkind(relid);
   return kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE;
+}
+
+// ATExecAlterColumnType() refuses to change the type of a column a view or rule, a
+// trigger's WHEN or a policy uses (the objects that depend on it in pg_depend).
+const char *TypeChangeRefused(const Simulation &sim, Oid relid, const char *name) {
+  if (FindAddedColumn(sim, relid, name) != nullptr) return nullptr;  // nothing uses it yet
+  const AttrNumber attnum = get_attnum(relid, CatalogColumnName(sim, relid, name));
+  if (attnum <= 0) return nullptr;
+  const char *refused = nullptr;
+  const ObjectAddress column = {RelationRelationId, relid, attnum};
+  analysis::ForEachDependent(column, [&](const FormData_pg_depend &dep) {
+    if (refused != nullptr) return;
+    if (dep.classid == RewriteRelationId) refused = "cannot alter type of a column used by a view or rule";
+    else if (dep.classid == TriggerRelationId) refused = "cannot alter type of a column used in a trigger definition";
+    else if (dep.classid == PolicyRelationId) refused = "cannot alter type of a column used in a policy definition";
+  });
+  return refused;
 }
 
 // Would the server refuse an ALTER TABLE of an existing table for its columns: one it
@@ -1602,6 +1651,8 @@ const char *ColumnError(const Simulation &sim, Node *stmt) {
     } else if (NamesColumn(cmd->subtype) && cmd->name != nullptr && !cmd->missing_ok &&
                !ColumnExists(sim, relid, cmd->name)) {
       return psprintf("column \"%s\" of relation \"%s\" does not exist", cmd->name, relname);
+    } else if (cmd->subtype == AT_AlterColumnType && cmd->name != nullptr) {
+      if (const char *refused = TypeChangeRefused(sim, relid, cmd->name)) return refused;
     }
   }
   return nullptr;
@@ -1651,7 +1702,12 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       }
       TrackSet(reinterpret_cast<VariableSetStmt *>(stmt), sim);
       return;
-    case T_CreateTableAsStmt:
+    case T_CreateTableAsStmt: {
+      auto *ctas = reinterpret_cast<CreateTableAsStmt *>(stmt);
+      if (!ctas->into->skipData && IsA(ctas->query, SelectStmt)) JudgeCallsIn(sim, st, ctas->query);  // it runs
+      TrackNames(sim, stmt);
+      return;
+    }
     case T_CreateSchemaStmt:
       TrackNames(sim, stmt);
       return;
