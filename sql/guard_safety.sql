@@ -150,7 +150,7 @@ RESET schema_guard.mode;
 ALTER TABLE app_data.big SET SCHEMA repack;
 \set VERBOSITY terse
 ALTER TABLE app_data.big SET SCHEMA public;
-SELECT rule, relation FROM schema_guard.check('ALTER SCHEMA app_data RENAME TO repack2; ALTER TABLE app_data.big SET SCHEMA repack;') ORDER BY 1;
+SELECT rule, relation FROM schema_guard.check('ALTER SCHEMA app_data RENAME TO repack2; ALTER TABLE repack2.big SET SCHEMA repack;') ORDER BY 1;
 SET schema_guard.mode = off;
 ALTER EXTENSION schema_guard DROP SCHEMA repack;
 DROP SCHEMA repack CASCADE;
