@@ -391,6 +391,39 @@ DROP SCHEMA shop CASCADE;
 DROP FUNCTION index_items_qty();
 RESET schema_guard.mode;
 
+-- ROLLBACK, a failed COMMIT and ROLLBACK TO SAVEPOINT undo what the script did in the
+-- block (renamed and dropped relations, added, renamed and dropped columns); COMMIT and
+-- RELEASE keep it
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+BEGIN;
+ALTER TABLE items RENAME TO items_old;
+ROLLBACK;
+ALTER TABLE items ALTER COLUMN code TYPE varchar(5);   -- items is still there: a rewrite
+BEGIN;
+ALTER TABLE items DROP COLUMN code;
+ROLLBACK;
+ALTER TABLE items ALTER COLUMN code TYPE varchar(4);   -- code is still there
+BEGIN;
+ALTER TABLE items ADD COLUMN c int;
+ROLLBACK;
+ALTER TABLE items ALTER COLUMN c TYPE bigint;          -- fails: c was rolled back
+BEGIN;
+DROP TABLE items;
+ALTER TABLE no_such_table ADD COLUMN x int;            -- fails: the COMMIT rolls back
+COMMIT;
+ALTER TABLE items ALTER COLUMN code TYPE varchar(3);   -- items was not dropped
+BEGIN;
+SAVEPOINT s1;
+ALTER TABLE items RENAME COLUMN label TO title;
+ROLLBACK TO SAVEPOINT s1;
+ALTER TABLE items ALTER COLUMN label TYPE varchar(7);  -- label again
+SAVEPOINT s2;
+ALTER TABLE items ADD COLUMN d int;
+RELEASE SAVEPOINT s2;
+COMMIT;
+ALTER TABLE items ALTER COLUMN d TYPE bigint;          -- d was committed
+$$);
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

@@ -35,11 +35,11 @@ struct ObjectLists {
   List *checks_pending;       // ... added NOT VALID
 };
 
-struct ScriptObjects : ObjectLists {
-  // The lists as the open transaction found them (copies), to go back to on ROLLBACK.
-  ObjectLists before_transaction;
-  bool in_transaction;
-};
+struct ScriptObjects : ObjectLists {};
+
+// The lists as a transaction or savepoint found them (copies of the lists; the facts
+// themselves are never changed), to go back to on ROLLBACK (TO SAVEPOINT).
+struct ObjectsSnapshot : ObjectLists {};
 
 static_assert(std::is_trivially_destructible_v<ScriptObjects>);
 static_assert(std::is_trivially_destructible_v<ObjectLists>);
@@ -76,14 +76,14 @@ const Fact *FindFact(List *facts, Oid relid, const char *name, const char *colum
   return nullptr;
 }
 
+// In place: a new list per DROP CONSTRAINT would grow the script's memory with every one.
 List *RemoveFacts(List *facts, Oid relid, const char *name) {
-  List *kept = NIL;
   ListCell *lc;
   foreach (lc, facts) {
     auto *f = static_cast<Fact *>(lfirst(lc));
-    if (!(f->relid == relid && SameName(f->name, name))) kept = lappend(kept, f);
+    if (f->relid == relid && SameName(f->name, name)) facts = foreach_delete_current(facts, lc);
   }
-  return kept;
+  return facts;
 }
 
 Fact *NewFact(Oid relid, const char *name) {
@@ -543,15 +543,50 @@ void AdjustForScriptObjects(const ScriptObjects *objects, Node *stmt, Oid relid,
   }
 }
 
-void EndObjectsTransaction(ScriptObjects *objects, bool committed) {
-  if (objects == nullptr || !objects->in_transaction) return;
-  if (!committed) static_cast<ObjectLists &>(*objects) = objects->before_transaction;
-  objects->before_transaction = ObjectLists{};
-  objects->in_transaction = false;
+ObjectsSnapshot *SaveObjects(const ScriptObjects *objects, MemoryContext context) {
+  MemoryContext old = MemoryContextSwitchTo(context);
+  auto *snapshot = static_cast<ObjectsSnapshot *>(palloc0(sizeof(ObjectsSnapshot)));
+  if (objects != nullptr)
+    static_cast<ObjectLists &>(*snapshot) =
+        ObjectLists{list_copy(objects->not_null_proven), list_copy(objects->not_null_pending),
+                    list_copy(objects->persistence),     list_copy(objects->constrained_domains),
+                    list_copy(objects->indexes),         list_copy(objects->triggers),
+                    list_copy(objects->checks),          list_copy(objects->checks_pending)};
+  MemoryContextSwitchTo(old);
+  return snapshot;
 }
 
-void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node *stmt, Oid relid,
-                        bool in_transaction) {
+namespace {
+void FreeLists(ObjectLists *lists) {
+  list_free(lists->not_null_proven);
+  list_free(lists->not_null_pending);
+  list_free(lists->persistence);
+  list_free(lists->constrained_domains);
+  list_free(lists->indexes);
+  list_free(lists->triggers);
+  list_free(lists->checks);
+  list_free(lists->checks_pending);
+  *lists = ObjectLists{};
+}
+}  // namespace
+
+void RestoreObjects(ScriptObjects *objects, ObjectsSnapshot *snapshot) {
+  if (snapshot == nullptr) return;
+  if (objects != nullptr) {
+    FreeLists(objects);
+    static_cast<ObjectLists &>(*objects) = static_cast<ObjectLists &>(*snapshot);
+    *static_cast<ObjectLists *>(snapshot) = ObjectLists{};
+  }
+  FreeObjectsSnapshot(snapshot);
+}
+
+void FreeObjectsSnapshot(ObjectsSnapshot *snapshot) {
+  if (snapshot == nullptr) return;
+  FreeLists(snapshot);
+  pfree(snapshot);
+}
+
+void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node *stmt, Oid relid) {
   const bool relevant =
       (OidIsValid(relid) && (IsA(stmt, AlterTableStmt) || IsA(stmt, IndexStmt) || IsA(stmt, CreateTrigStmt) ||
                              IsA(stmt, DropStmt))) ||
@@ -560,15 +595,6 @@ void TrackScriptObjects(ScriptObjects **objects_in, MemoryContext context, Node 
   MemoryContext old = MemoryContextSwitchTo(context);
   if (*objects_in == nullptr) *objects_in = static_cast<ScriptObjects *>(palloc0(sizeof(ScriptObjects)));
   ScriptObjects *objects = *objects_in;
-  if (in_transaction && !objects->in_transaction) {
-    // the first change in this transaction: keep copies of the lists (lappend may
-    // extend a list in place; the facts themselves are never changed)
-    objects->before_transaction = ObjectLists{list_copy(objects->not_null_proven), list_copy(objects->not_null_pending),
-                                              list_copy(objects->persistence), list_copy(objects->constrained_domains),
-                                              list_copy(objects->indexes), list_copy(objects->triggers),
-                                              list_copy(objects->checks), list_copy(objects->checks_pending)};
-    objects->in_transaction = true;
-  }
   switch (nodeTag(stmt)) {
     case T_AlterTableStmt:
       TrackAlterTable(objects, reinterpret_cast<AlterTableStmt *>(stmt), relid);

@@ -7,7 +7,7 @@
 // column scans; an expression or partial one is rebuilt by a type change; ATTACH
 // PARTITION finds the parent's index on the table), a validated CHECK that implies a
 // partition bound (ATTACH PARTITION needs no scan), a trigger it created (DROP TRIGGER
-// locks the table).  A ROLLBACK forgets what its transaction did.
+// locks the table).  A ROLLBACK (TO SAVEPOINT) forgets what its transaction did.
 //
 // Server side only; part of the script simulation (simulate.cpp), which resolves the
 // names and passes the existing relation a statement targets.  Everything is palloc'd in
@@ -25,13 +25,17 @@ struct ScriptObjects;
 void AdjustForScriptObjects(const ScriptObjects *objects, Node *stmt, Oid relid, analysis::StatementAnalysis *result);
 
 // After the statement: remember what it created or changed on relid.  *objects is
-// allocated on first use in `context`.  in_transaction: the statement ran inside a
-// transaction block, whose ROLLBACK undoes it.
-void TrackScriptObjects(ScriptObjects **objects, MemoryContext context, Node *stmt, Oid relid, bool in_transaction);
+// allocated on first use in `context`.
+void TrackScriptObjects(ScriptObjects **objects, MemoryContext context, Node *stmt, Oid relid);
 
-// The script's transaction ended: committed, or rolled back (ROLLBACK, a COMMIT of a
-// failed transaction, \connect), which forgets what its statements created or changed.
-void EndObjectsTransaction(ScriptObjects *objects, bool committed);
+// The objects as a transaction or savepoint starts (copies of the lists, in `context`),
+// to go back to when it rolls back: RestoreObjects() puts them back and frees the
+// snapshot; FreeObjectsSnapshot() frees it when the transaction commits or the
+// savepoint is released.  objects may be nullptr (none yet).
+struct ObjectsSnapshot;
+ObjectsSnapshot *SaveObjects(const ScriptObjects *objects, MemoryContext context);
+void RestoreObjects(ScriptObjects *objects, ObjectsSnapshot *snapshot);
+void FreeObjectsSnapshot(ObjectsSnapshot *snapshot);
 
 // The existing relation a DROP TRIGGER / POLICY / RULE object name (relation..., name) is on,
 // given the resolver of the simulation, and the object's name.

@@ -69,6 +69,7 @@ struct Simulation {
   int body_depth;             // judging a DO block's or a procedure's statements
   List *session_sets;         // of ScriptSetting *: SET of a setting the analysis reads
   List *local_sets;           // ... SET LOCAL in the open transaction
+  List *levels;               // of TransactionLevel *: the open transaction, then its savepoints
   int EffectiveTimeout() const { return in_transaction && local_timeout_ms >= 0 ? local_timeout_ms : session_timeout_ms; }
 };
 
@@ -875,10 +876,139 @@ void TrackSet(VariableSetStmt *set, Simulation *sim) {
   }
 }
 
+// ---------------------------------------------------------------- transactions
+
+// The script's state as a transaction or a savepoint found it, to go back to on
+// ROLLBACK (TO SAVEPOINT): the names it created, dropped and renamed, the columns it
+// added, renamed and dropped, the objects it made on existing tables, its SETs.
+struct StateSnapshot {
+  KnownName *names;  // the entries of sim->created
+  long nnames;
+  List *added_columns;    // copies of the entries (TrackColumns changes them in place)
+  List *renamed_columns;  // ... likewise
+  bool renamed_any;
+  List *session_sets;
+  int session_timeout_ms;
+  ObjectsSnapshot *objects;
+};
+
+struct TransactionLevel {
+  const char *savepoint;  // nullptr: the transaction itself
+  StateSnapshot *before;
+};
+
+template <typename T>
+List *CopyEntries(List *list) {
+  List *out = NIL;
+  ListCell *lc;
+  foreach (lc, list) {
+    auto *copy = static_cast<T *>(palloc(sizeof(T)));
+    *copy = *static_cast<T *>(lfirst(lc));
+    out = lappend(out, copy);
+  }
+  return out;
+}
+
+StateSnapshot *SaveState(const Simulation *sim) {
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  auto *snap = static_cast<StateSnapshot *>(palloc0(sizeof(StateSnapshot)));
+  if (sim->created != nullptr && (snap->nnames = hash_get_num_entries(sim->created)) > 0) {
+    snap->names = static_cast<KnownName *>(palloc(sizeof(KnownName) * snap->nnames));
+    HASH_SEQ_STATUS seq;
+    hash_seq_init(&seq, sim->created);
+    long i = 0;
+    while (auto *entry = static_cast<KnownName *>(hash_seq_search(&seq))) {
+      if (i < snap->nnames) snap->names[i] = *entry;
+      i++;
+    }
+    snap->nnames = i < snap->nnames ? i : snap->nnames;
+  }
+  snap->added_columns = CopyEntries<analysis::ScriptColumn>(sim->added_columns);
+  snap->renamed_columns = CopyEntries<RenamedColumn>(sim->renamed_columns);
+  snap->renamed_any = sim->renamed_any;
+  snap->session_sets = list_copy(sim->session_sets);
+  snap->session_timeout_ms = sim->session_timeout_ms;
+  snap->objects = SaveObjects(sim->objects, sim->context);
+  MemoryContextSwitchTo(old);
+  return snap;
+}
+
+void FreeState(StateSnapshot *snap) {
+  if (snap == nullptr) return;
+  if (snap->names != nullptr) pfree(snap->names);
+  list_free_deep(snap->added_columns);
+  list_free_deep(snap->renamed_columns);
+  list_free(snap->session_sets);
+  FreeObjectsSnapshot(snap->objects);
+  pfree(snap);
+}
+
+// Back to the snapshot (which is consumed).
+void RestoreState(Simulation *sim, StateSnapshot *snap) {
+  if (sim->created != nullptr) {
+    HASH_SEQ_STATUS seq;
+    hash_seq_init(&seq, sim->created);
+    while (auto *entry = static_cast<KnownName *>(hash_seq_search(&seq)))
+      (void)hash_search(sim->created, entry->key, HASH_REMOVE, nullptr);  // the current one: allowed
+  }
+  for (long i = 0; i < snap->nnames; i++) {
+    auto *entry = static_cast<KnownName *>(hash_search(sim->created, snap->names[i].key, HASH_ENTER, nullptr));
+    *entry = snap->names[i];
+  }
+  list_free_deep(sim->added_columns);
+  list_free_deep(sim->renamed_columns);
+  sim->added_columns = snap->added_columns;
+  sim->renamed_columns = snap->renamed_columns;
+  sim->renamed_any = snap->renamed_any;
+  list_free(sim->session_sets);
+  sim->session_sets = snap->session_sets;
+  sim->session_timeout_ms = snap->session_timeout_ms;
+  RestoreObjects(sim->objects, snap->objects);
+  snap->added_columns = snap->renamed_columns = snap->session_sets = NIL;
+  snap->objects = nullptr;
+  FreeState(snap);
+}
+
+void PushLevel(Simulation *sim, const char *savepoint) {
+  MemoryContext old = MemoryContextSwitchTo(sim->context);
+  auto *level = static_cast<TransactionLevel *>(palloc(sizeof(TransactionLevel)));
+  *level = TransactionLevel{savepoint ? pstrdup(savepoint) : nullptr, SaveState(sim)};
+  sim->levels = lappend(sim->levels, level);
+  MemoryContextSwitchTo(old);
+}
+
+// Drop the levels from index `from` on; rolled_back: the state goes back to level `from`'s.
+void PopLevels(Simulation *sim, int from, bool rolled_back) {
+  while (list_length(sim->levels) > from) {
+    auto *level = static_cast<TransactionLevel *>(llast(sim->levels));
+    sim->levels = list_delete_last(sim->levels);
+    if (rolled_back && list_length(sim->levels) == from) RestoreState(sim, level->before);
+    else FreeState(level->before);
+    if (level->savepoint != nullptr) pfree(const_cast<char *>(level->savepoint));
+    pfree(level);
+  }
+}
+
+// The innermost savepoint of this name, or -1.
+int FindSavepoint(const Simulation *sim, const char *name) {
+  for (int i = list_length(sim->levels) - 1; i > 0; i--) {
+    auto *level = static_cast<TransactionLevel *>(list_nth(sim->levels, i));
+    if (name != nullptr && level->savepoint != nullptr && strcmp(level->savepoint, name) == 0) return i;
+  }
+  return -1;
+}
+
+void BeginTransaction(Simulation *sim, bool implicit) {
+  sim->in_transaction = true;
+  sim->implicit_transaction = implicit;
+  PopLevels(sim, 0, false);
+  PushLevel(sim, nullptr);
+}
+
 // committed: the transaction's changes stay (COMMIT of a transaction that did not fail);
-// otherwise what the script objects of it created or changed is forgotten.
+// otherwise everything the script's statements in it did is forgotten.
 void EndTransaction(Simulation *sim, bool committed) {
-  EndObjectsTransaction(sim->objects, committed);
+  PopLevels(sim, 0, !committed && sim->in_transaction);
   sim->in_transaction = false;
   sim->implicit_transaction = false;
   sim->aborted = false;
@@ -892,7 +1022,8 @@ void TrackTransaction(TransactionStmt *tx, Simulation *sim) {
   switch (tx->kind) {
     case TRANS_STMT_BEGIN:
     case TRANS_STMT_START:
-      sim->in_transaction = true;
+      if (!sim->in_transaction) BeginTransaction(sim, false);
+      else sim->implicit_transaction = false;  // BEGIN in an implicit block makes it a real one
       break;
     case TRANS_STMT_COMMIT:
     case TRANS_STMT_ROLLBACK:
@@ -902,16 +1033,29 @@ void TrackTransaction(TransactionStmt *tx, Simulation *sim) {
       if (tx->chain && sim->in_transaction) {  // AND CHAIN: a new transaction at once
         const bool was_implicit = sim->implicit_transaction;
         EndTransaction(sim, committed);
-        sim->in_transaction = true;
-        sim->implicit_transaction = was_implicit;
+        BeginTransaction(sim, was_implicit);
       } else {
         EndTransaction(sim, committed);
       }
       break;
     }
-    case TRANS_STMT_ROLLBACK_TO:
+    case TRANS_STMT_SAVEPOINT:
+      if (sim->in_transaction) PushLevel(sim, tx->savepoint_name);
+      break;
+    case TRANS_STMT_RELEASE: {
+      const int at = FindSavepoint(sim, tx->savepoint_name);
+      if (at > 0) PopLevels(sim, at, false);  // its changes now belong to the enclosing level
+      break;
+    }
+    case TRANS_STMT_ROLLBACK_TO: {
+      const int at = FindSavepoint(sim, tx->savepoint_name);
+      if (at > 0) {
+        PopLevels(sim, at, true);  // back to the savepoint's state; the savepoint stays
+        PushLevel(sim, tx->savepoint_name);
+      }
       sim->aborted = false;
       break;
+    }
     default:
       break;
   }
@@ -1748,7 +1892,7 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   }
   const Oid objects_target = ObjectsTarget(*sim, stmt);
   if (!analysis::IsJudgedStatement(stmt)) {
-    TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target, sim->in_transaction);
+    TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
     TrackNames(sim, stmt);
     return;
   }
@@ -1813,7 +1957,7 @@ void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused) {
   verdict::AddLockWaitFindings(&result, timeout, guc::CurrentSettings());
   foreach (lc, result.findings) Emit(sim, st, -1, static_cast<Finding *>(lfirst(lc)), timeout);
   if (refused) return;
-  TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target, sim->in_transaction);
+  TrackScriptObjects(&sim->objects, sim->context, stmt, objects_target);
   TrackNames(sim, stmt);
   if (sim->in_transaction) {
     MemoryContext statement_context = MemoryContextSwitchTo(sim->context);
@@ -1862,7 +2006,7 @@ void RunStep(Simulation *sim, Step *st) {
       return;
     }
     case StepKind::BeginImplicit:
-      if (!sim->in_transaction) sim->in_transaction = sim->implicit_transaction = true;
+      if (!sim->in_transaction) BeginTransaction(sim, true);
       return;
     case StepKind::EndImplicit:
       if (sim->in_transaction && sim->implicit_transaction) EndTransaction(sim, !sim->aborted);
@@ -1897,7 +2041,7 @@ void RunStep(Simulation *sim, Step *st) {
     }
     // AUTOCOMMIT off: psql opens a transaction before a statement outside one
     if (!st->autocommit && !sim->in_transaction && !IsA(stmt, TransactionStmt) && NeedsOwnTransaction(stmt) == nullptr)
-      sim->in_transaction = true;
+      BeginTransaction(sim, false);
     const int nest = ApplyScriptSettings(sim);
     sim->judged_routines = NIL;
     sim->failed = false;
