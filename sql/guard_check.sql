@@ -424,6 +424,20 @@ COMMIT;
 ALTER TABLE items ALTER COLUMN d TYPE bigint;          -- d was committed
 $$);
 
+-- a relation name the server refuses before looking anything up (too many dotted
+-- names, another database) is that statement's error, as on the server; the rest of the
+-- script is judged
+SELECT statement, line, rule, message FROM schema_guard.check($$SET lock_timeout = '1s';
+DROP TABLE a.b.c.d;
+DROP TABLE IF EXISTS nowhere.public.items;
+DROP TRIGGER t ON a.b.c.d;
+BEGIN;
+DROP VIEW IF EXISTS x.y.z.w;
+TRUNCATE items;                                        -- not judged: the block failed
+COMMIT;
+TRUNCATE items;
+$$);
+
 -- check() memory is bounded by the input: 100,000 statements in one call, and the
 -- documented size limit
 SELECT count(*) AS findings FROM schema_guard.check(repeat(E'SELECT 1;\n', 100000));

@@ -1688,6 +1688,35 @@ void StatementFails(Simulation *sim, const Step *st, Finding *f, int error_chars
 
 // Would the server refuse to create this object: it exists already, in the schema the
 // statement creates it in (IF NOT EXISTS and OR REPLACE excepted)?
+// A relation name of DROP the server refuses before it looks anything up
+// (makeRangeVarFromNameList(), RangeVarGetRelidExtended()): its error, or nullptr.
+const char *ImproperRelationName(Node *stmt) {
+  if (!IsA(stmt, DropStmt)) return nullptr;
+  auto *drop = reinterpret_cast<DropStmt *>(stmt);
+  const bool relation = drop->removeType == OBJECT_TABLE || drop->removeType == OBJECT_INDEX ||
+                        drop->removeType == OBJECT_VIEW || drop->removeType == OBJECT_MATVIEW ||
+                        drop->removeType == OBJECT_SEQUENCE || drop->removeType == OBJECT_FOREIGN_TABLE;
+  const bool on_relation = drop->removeType == OBJECT_TRIGGER || drop->removeType == OBJECT_POLICY ||
+                           drop->removeType == OBJECT_RULE;
+  if (!relation && !on_relation) return nullptr;
+  ListCell *lc;
+  foreach (lc, drop->objects) {
+    List *names = nullptr;
+    ObjectOnRelation object;
+    if (relation && IsA(lfirst(lc), List)) names = static_cast<List *>(lfirst(lc));
+    else if (on_relation && SplitObjectOnRelation(static_cast<Node *>(lfirst(lc)), &object)) names = object.relation_names;
+    if (list_length(names) > 3)
+      return psprintf("improper relation name (too many dotted names): %s", NameListToString(names));
+    if (list_length(names) == 3) {
+      const char *database = get_database_name(MyDatabaseId);
+      if (database == nullptr || strcmp(strVal(linitial(names)), database) != 0)
+        return psprintf("cross-database references are not implemented: \"%s.%s.%s\"", strVal(linitial(names)),
+                        strVal(lsecond(names)), strVal(lthird(names)));
+    }
+  }
+  return nullptr;
+}
+
 const char *AlreadyExists(const Simulation &sim, Node *stmt) {
   const RangeVar *rv = nullptr;
   bool if_not_exists = false;
@@ -1829,6 +1858,10 @@ Oid ObjectsTarget(const Simulation &sim, Node *stmt) {
 void JudgeRelations(Simulation *sim, const Step *st, Node *stmt, bool refused);
 
 void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
+  if (const char *improper = ImproperRelationName(stmt)) {  // nothing else is looked at
+    StatementFails(sim, st, ScriptFinding(RuleId::StatementError, improper, nullptr));
+    return;
+  }
   const char *refused = AlreadyExists(*sim, stmt);
   if (refused == nullptr) refused = ColumnError(*sim, stmt);
   if (refused != nullptr) {
