@@ -14,10 +14,13 @@ CREATE TABLE tap_parts (id int, at date NOT NULL) PARTITION BY RANGE (at);
 CREATE INDEX tap_parts_at ON tap_parts (at);
 CREATE TABLE tap_parts_2026 (id int, at date NOT NULL);
 INSERT INTO tap_parts_2026 SELECT g, DATE '2026-01-01' + g FROM generate_series(1, 300) g;
+-- a user's function with effects that outlive a rollback (a session advisory lock)
+CREATE OR REPLACE FUNCTION tap_runs(d date) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN PERFORM pg_advisory_lock(4242); RETURN d; END $f$;
 RESET schema_guard.mode;
 
 BEGIN;
-SELECT plan(22);
+SELECT plan(27);
 SET LOCAL lock_timeout = '2s';
 SELECT results_eq(
   $$SELECT rule, action FROM schema_guard.check('CREATE INDEX ON tap_check (v); ALTER TABLE tap_check ALTER COLUMN v TYPE varchar(20)')$$,
@@ -90,6 +93,25 @@ SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('
   ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')') ORDER BY 1, 2$$,
   $$VALUES (2, 'attach_partition_index_build'), (2, 'attach_partition_scan')$$,
   '... nor a CHECK still NOT VALID');
+-- check() executes nothing: a user's function in the script's CHECK is not folded
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= tap_runs(DATE ''2026-01-01'') AND at < DATE ''2027-01-01'');
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')') ORDER BY 1, 2$$,
+  $$VALUES (1, 'add_check_scan'), (2, 'attach_partition_index_build'), (2, 'attach_partition_scan')$$,
+  'a CHECK that calls a user''s function proves no bound (check() does not run it): the scan is reported');
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), 0::bigint,
+  '... and the function did not run (no advisory lock taken)');
+SELECT is_empty($$SELECT rule FROM schema_guard.check('
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= DATE ''2026-01-01'' AND at < DATE ''2027-01-01'' AND tap_runs(DATE ''2026-01-01'') IS NOT NULL);
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (''2026-01-01'') TO (''2027-01-01'')') WHERE rule = 'attach_partition_scan'$$,
+  'the CHECK''s other clauses still prove the bound: no scan');
+SELECT is((SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), 0::bigint,
+  '... and the function did not run');
+SELECT results_eq($$SELECT statement, rule FROM schema_guard.check('
+  ALTER TABLE tap_parts_2026 ADD CONSTRAINT bound CHECK (at >= DATE ''2026-01-01'' AND at < DATE ''2027-01-01'');
+  ALTER TABLE tap_parts ATTACH PARTITION tap_parts_2026 FOR VALUES FROM (tap_runs(DATE ''2026-01-01'')) TO (''2027-01-01'')') ORDER BY 1, 2$$,
+  $$VALUES (1, 'add_check_scan'), (2, 'attach_partition_index_build'), (2, 'attach_partition_scan')$$,
+  'a bound that calls a user''s function is not evaluated by the script simulation: no proof, the scan is reported');
 SELECT * FROM finish();
 ROLLBACK;
 SET schema_guard.mode = off;
@@ -97,3 +119,4 @@ DROP TABLE tap_check;
 DROP TABLE tap_check_nopk;
 DROP DOMAIN tap_check_dom;
 DROP TABLE tap_parts, tap_parts_2026;
+DROP FUNCTION tap_runs(date);

@@ -206,9 +206,52 @@ Node *ColumnOfRelation(ParseState *pstate, ColumnRef *cref) {
   return nullptr;  // PostgreSQL's own resolution then fails: nothing is proven
 }
 
-List *CookedClauses(Node *expr) {
-  expr = eval_const_expressions(nullptr, expr);
-  return make_ands_implicit(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
+// check() runs no code: eval_const_expressions() calls every immutable function of an
+// expression with constant arguments, a user's plpgsql one included (as check()'s
+// caller, whose locks and NOTICEs it would take and send).  Only the built-in immutable
+// functions, operators, casts and type I/O functions are folded.
+bool UserFunction(Oid func_id, void *) { return func_id >= FirstNormalObjectId; }
+
+bool UserFunctionWalker(Node *node, void *context) {
+  if (node == nullptr) return false;
+  if (check_functions_in_node(node, UserFunction, context)) return true;
+  return expression_tree_walker(node, SG_WALKER(UserFunctionWalker), context);
+}
+
+bool RunsCode(Node *expr) { return contain_mutable_functions(expr) || UserFunctionWalker(expr, nullptr); }
+
+constexpr const char *kRunsCode =
+    "check() could not prove the bound: the bound or a CHECK constraint calls a function a user created or one that "
+    "is not immutable, which check() does not run.";
+
+// The ANDed clauses of a cooked CHECK expression, folded; a clause whose folding would
+// run code is left out (nothing is proven from it), and *refused says so.
+List *CookedClauses(Node *expr, bool *refused = nullptr) {
+  List *clauses = make_ands_implicit(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
+  List *folded = NIL;
+  ListCell *lc;
+  foreach (lc, clauses) {
+    Node *clause = static_cast<Node *>(lfirst(lc));
+    if (RunsCode(clause)) {
+      if (refused != nullptr) *refused = true;
+      continue;
+    }
+    folded = lappend(folded, eval_const_expressions(nullptr, clause));
+  }
+  return folded;
+}
+
+// A bound value transformPartitionBound() turns into a Const without running anything:
+// a literal, a literal cast to a built-in type that is not a domain, MINVALUE, MAXVALUE.
+bool PlainBoundValue(Node *value) {
+  if (value == nullptr) return false;
+  if (IsA(value, A_Const)) return true;
+  if (IsA(value, ColumnRef)) {
+    List *fields = reinterpret_cast<ColumnRef *>(value)->fields;
+    return list_length(fields) == 1 && IsA(linitial(fields), String) &&
+           (strcmp(strVal(linitial(fields)), "minvalue") == 0 || strcmp(strVal(linitial(fields)), "maxvalue") == 0);
+  }
+  return false;  // a TypeCast is checked with the catalog (PlainBound)
 }
 
 struct AttachProof {
@@ -217,7 +260,38 @@ struct AttachProof {
   PartitionBoundSpec *bound;
   List *script_checks;  // of Node *: raw CHECK expressions the script validated on `attached`
   bool implied;
+  bool runs_code;       // not proven: it would have run a user's or a non-immutable function
 };
+
+// Is every value of the script's bound plain (PlainBoundValue, or a literal cast to a
+// built-in base type), and the parent's key of built-in base types (a domain's CHECK
+// would run when the value is coerced to it)?
+bool PlainBound(Relation parent, PartitionBoundSpec *bound) {
+  PartitionKey key = RelationGetPartitionKey(parent);
+  if (key == nullptr) return false;
+  auto builtin_base = [](Oid type) {
+    return OidIsValid(type) && type < FirstNormalObjectId && get_typtype(type) != TYPTYPE_DOMAIN;
+  };
+  for (int i = 0; i < key->partnatts; i++)
+    if (!builtin_base(key->parttypid[i])) return false;
+  List *values = list_concat_copy(bound->listdatums, bound->lowerdatums);
+  values = list_concat(values, bound->upperdatums);
+  ListCell *lc;
+  foreach (lc, values) {
+    Node *value = static_cast<Node *>(lfirst(lc));
+    if (value != nullptr && IsA(value, TypeCast)) {
+      auto *cast = reinterpret_cast<TypeCast *>(value);
+      if (cast->arg == nullptr || !IsA(cast->arg, A_Const)) return false;
+      Oid type = InvalidOid;
+      int32 typmod = -1;
+      typenameTypeIdAndMod(nullptr, cast->typeName, &type, &typmod);
+      if (!builtin_base(type)) return false;
+      continue;
+    }
+    if (!PlainBoundValue(value)) return false;
+  }
+  return true;
+}
 
 // ConstraintImpliedByRelConstraint() (PartConstraintImpliedByRelConstraint()) for the
 // partition bound, with the script's validated CHECK constraints added to the table's
@@ -232,10 +306,17 @@ void ProveAttach(void *arg) {
     RelationClose(parent);
     return;
   }
+  auto give_up = [&]() {
+    p->runs_code = true;
+    RelationClose(rel);
+    RelationClose(parent);
+  };
+  if (!PlainBound(parent, p->bound)) return give_up();
   ParseState *pstate = make_parsestate(nullptr);
   PartitionBoundSpec *bound =
       transformPartitionBound(pstate, parent, static_cast<PartitionBoundSpec *>(copyObjectImpl(p->bound)));
   List *constraint = list_concat_copy(get_qual_from_partbound(parent, bound), RelationGetPartitionQual(parent));
+  if (RunsCode(reinterpret_cast<Node *>(constraint))) return give_up();
   constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
   constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
   constraint = map_partition_varattnos(list_make1(make_ands_explicit(constraint)), 1, rel, parent);
@@ -254,7 +335,8 @@ void ProveAttach(void *arg) {
   if (desc->constr != nullptr)
     for (int i = 0; i < desc->constr->num_check; i++)
       if (desc->constr->check[i].ccvalid)
-        known = list_concat(known, CookedClauses(static_cast<Node *>(stringToNode(desc->constr->check[i].ccbin))));
+        known = list_concat(known, CookedClauses(static_cast<Node *>(stringToNode(desc->constr->check[i].ccbin)),
+                                                 &p->runs_code));
   ListCell *lc;
   foreach (lc, p->script_checks) {
     ParseState *cpstate = make_parsestate(nullptr);
@@ -263,7 +345,7 @@ void ProveAttach(void *arg) {
     Node *expr = transformExpr(cpstate, static_cast<Node *>(copyObjectImpl(lfirst(lc))), EXPR_KIND_CHECK_CONSTRAINT);
     expr = coerce_to_boolean(cpstate, expr, "CHECK");
     assign_expr_collations(cpstate, expr);
-    known = list_concat(known, CookedClauses(expr));
+    known = list_concat(known, CookedClauses(expr, &p->runs_code));
   }
   p->implied = predicate_implied_by(constraint, known, true);
   RelationClose(rel);
@@ -344,8 +426,17 @@ void AdjustAttach(const ScriptObjects *objects, Oid parent, PartitionCmd *pc, an
   foreach (lc, objects->indexes)
     if (static_cast<const Fact *>(lfirst(lc))->relid == attached) indexes = lappend(indexes, lfirst(lc));
   if (checks != NIL && HasFindingOf(result, RuleId::AttachPartitionScan, attached)) {
-    AttachProof proof = {parent, attached, pc->bound, checks, false};
-    if (TryInSubtransaction(ProveAttach, &proof) && proof.implied) RemoveFindingsOf(result, RuleId::AttachPartitionScan, attached);
+    AttachProof proof = {parent, attached, pc->bound, checks, false, false};
+    if (TryInSubtransaction(ProveAttach, &proof) && proof.implied) {
+      RemoveFindingsOf(result, RuleId::AttachPartitionScan, attached);
+    } else if (proof.runs_code) {
+      ListCell *fc;
+      foreach (fc, result->findings) {
+        auto *f = static_cast<Finding *>(lfirst(fc));
+        if (f->rule == RuleId::AttachPartitionScan && f->relid == attached)
+          f->reason = f->reason ? psprintf("%s %s", f->reason, kRunsCode) : kRunsCode;
+      }
+    }
   }
   const Finding *build = FindingOf(result, RuleId::AttachPartitionIndexBuild, attached);
   if (indexes != NIL && build != nullptr && build->reason != nullptr) {
