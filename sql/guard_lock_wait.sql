@@ -79,7 +79,27 @@ SELECT lock_verdict('ALTER TABLE items ADD COLUMN note2 text');
 RESET schema_guard.rules;
 RESET lock_timeout;
 SELECT dblink_exec('holder', 'ROLLBACK');
+-- CREATE SCHEMA runs its elements as sub-statements: it is judged as they would be.
+-- A FOREIGN KEY of a new table waits (SHARE ROW EXCLUSIVE) for a writer of items.
+SELECT dblink_exec('holder', 'BEGIN');
+SELECT dblink_exec('holder', 'LOCK TABLE items IN ROW EXCLUSIVE MODE');
+SET lock_timeout = 0;
+SET statement_timeout = '5s';  -- unjudged, it would wait for the holder
+SELECT lock_verdict('CREATE SCHEMA sg_lw_fk CREATE TABLE t_fk (id int REFERENCES public.items (id))');
+RESET statement_timeout;
+SELECT count(*) AS schema_created FROM pg_namespace WHERE nspname = 'sg_lw_fk';
+SELECT dblink_exec('holder', 'ROLLBACK');
 SELECT dblink_disconnect('holder');
+-- without lock_timeout, as CREATE TABLE ... REFERENCES is
+CREATE SCHEMA sg_lw_fk CREATE TABLE t_fk (id int REFERENCES public.items (id));
+-- an unqualified name the statement creates is the new table (the new schema is first
+-- on the search path while the elements run), not public.items: no warning
+CREATE SCHEMA sg_lw_own CREATE TABLE items (id int PRIMARY KEY, up int REFERENCES items) CREATE TABLE r (x int REFERENCES items (id));
+SELECT confrelid::regclass AS referenced FROM pg_constraint WHERE conrelid = 'sg_lw_own.r'::regclass AND contype = 'f';
+RESET lock_timeout;
+SET schema_guard.mode = off;
+DROP SCHEMA sg_lw_fk, sg_lw_own CASCADE;
+RESET schema_guard.mode;
 DROP FUNCTION lock_verdict(text);
 SET schema_guard.mode = off;
 DROP INDEX items_note_idx;

@@ -35,6 +35,38 @@ ALTER TABLE events_default ADD CONSTRAINT events_default_not_500 CHECK (day IS N
 RESET schema_guard.mode;
 SELECT * FROM sg_test.probe('create partition, default partition excludes the bound', 'CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)', 'events_default');
 SELECT * FROM sg_test.probe('create partition: the parent is locked', 'CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)', 'events');
+-- A bound that is not a constant is not evaluated by the guard (transformPartitionBound()
+-- would run nextval() a second time, and a rolled-back probe does not give the value
+-- back): the scans are assumed, and the partition gets the bound it gets without the guard.
+SET schema_guard.mode = off;
+CREATE SEQUENCE events_bound_seq START 700;
+RESET schema_guard.mode;
+SET lock_timeout = '5s';
+SELECT rule, relation FROM schema_guard.check($$CREATE TABLE events_6 PARTITION OF events FOR VALUES FROM (nextval('events_bound_seq')) TO (800)$$);
+SELECT rule, relation FROM schema_guard.check($$ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (nextval('events_bound_seq')) TO (800)$$);
+SELECT last_value, is_called FROM events_bound_seq;
+CREATE TABLE events_6 PARTITION OF events FOR VALUES FROM (nextval('events_bound_seq')) TO (800);
+SELECT last_value, is_called FROM events_bound_seq;
+SET schema_guard.mode = warn;
+CREATE TABLE events_6 PARTITION OF events FOR VALUES FROM (nextval('events_bound_seq')) TO (800);
+RESET schema_guard.mode;
+SELECT pg_get_expr(relpartbound, oid) AS bound FROM pg_class WHERE oid = 'events_6'::regclass;
+SELECT last_value, is_called FROM events_bound_seq;
+-- constants, casts of constants and MINVALUE / MAXVALUE are still evaluated and proven
+SELECT rule, relation FROM schema_guard.check($$CREATE TABLE events_7 PARTITION OF events FOR VALUES FROM ('500'::int) TO (600)$$);
+SELECT rule, relation FROM schema_guard.check($$CREATE TABLE events_7 PARTITION OF events FOR VALUES FROM (MINVALUE) TO (-10)$$);
+-- CREATE SCHEMA runs its elements as sub-statements: CREATE TABLE ... PARTITION OF in it
+-- is judged as on its own (ACCESS EXCLUSIVE on the parent, the default partition scanned)
+CREATE SCHEMA sg_part_s CREATE TABLE events_8 PARTITION OF public.events FOR VALUES FROM (5000) TO (6000);
+SELECT count(*) AS schema_created FROM pg_namespace WHERE nspname = 'sg_part_s';
+SELECT rule, relation FROM schema_guard.check($$CREATE SCHEMA sg_part_s CREATE TABLE events_8 PARTITION OF public.events FOR VALUES FROM (5000) TO (6000)$$);
+SELECT e FROM schema_guard.explain($$CREATE SCHEMA sg_part_s CREATE TABLE events_8 PARTITION OF public.events FOR VALUES FROM (5000) TO (6000)$$) e
+ WHERE e LIKE '%lock,%';
+RESET lock_timeout;
+SET schema_guard.mode = off;
+DROP TABLE events_6;
+DROP SEQUENCE events_bound_seq;
+RESET schema_guard.mode;
 
 -- the recipe for a partitioned index
 \set VERBOSITY default

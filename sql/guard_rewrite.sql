@@ -90,4 +90,69 @@ VACUUM FULL items;
 SELECT relfilenode <> (SELECT relfilenode FROM before_vacuum) AS rewritten_in_warn_mode FROM pg_class WHERE oid = 'items'::regclass;
 RESET schema_guard.mode;
 VACUUM items;
+-- A repeated option counts by its last value, as ExecVacuum() and ExecReindex() read
+-- them: FULL false, FULL true rewrites; CONCURRENTLY true, CONCURRENTLY false does not.
+CREATE TEMP TABLE before_repeat AS
+  SELECT relname, relfilenode FROM pg_class WHERE oid IN ('items'::regclass, 'items_label_idx'::regclass);
+VACUUM (FULL false, FULL true) items;
+VACUUM (FULL 'false', FULL 'on') items;
+REINDEX (CONCURRENTLY true, CONCURRENTLY false) TABLE items;
+SELECT c.relname, c.relfilenode = b.relfilenode AS unchanged_after_block
+  FROM pg_class c JOIN before_repeat b USING (relname) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1;
+-- the last value says no rewrite (plain VACUUM) and a concurrent rebuild: allowed
+VACUUM (FULL true, FULL false) items;
+SELECT relfilenode = (SELECT relfilenode FROM before_repeat WHERE relname = 'items') AS plain_vacuum_kept_file
+  FROM pg_class WHERE oid = 'items'::regclass;
+REINDEX (CONCURRENTLY false, CONCURRENTLY true) INDEX items_label_idx;
+SELECT relfilenode <> (SELECT relfilenode FROM before_repeat WHERE relname = 'items_label_idx') AS rebuilt_concurrently
+  FROM pg_class WHERE oid = 'items_label_idx'::regclass;
+-- VACUUM FULL of a partitioned table whose owner is someone else: PostgreSQL skips the
+-- parent with a WARNING but still vacuums every partition the caller owns
+-- (expand_vacuum_rel() adds them all, vacuum_rel() checks each).
+CREATE ROLE sg_rewrite_partowner;
+CREATE TABLE vp (id int) PARTITION BY RANGE (id);
+CREATE TABLE vp1 PARTITION OF vp FOR VALUES FROM (0) TO (100);
+CREATE TABLE vp2 PARTITION OF vp FOR VALUES FROM (100) TO (200);
+INSERT INTO vp SELECT g FROM generate_series(0, 199) g;
+ALTER TABLE vp1 OWNER TO sg_rewrite_partowner;
+CREATE TEMP TABLE before_vp AS SELECT relname, relfilenode FROM pg_class WHERE oid IN ('vp1'::regclass, 'vp2'::regclass);
+SET ROLE sg_rewrite_partowner;
+VACUUM FULL vp;
+RESET ROLE;
+SELECT c.relname, c.relfilenode = b.relfilenode AS unchanged_after_block
+  FROM pg_class c JOIN before_vp b USING (relname) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1;
+SET schema_guard.mode = warn;
+SET ROLE sg_rewrite_partowner;
+VACUUM FULL vp;
+RESET ROLE;
+RESET schema_guard.mode;
+SELECT c.relname, c.relfilenode <> b.relfilenode AS rewritten_in_warn_mode
+  FROM pg_class c JOIN before_vp b USING (relname) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1;
+SET schema_guard.mode = off;
+DROP TABLE vp;
+DROP ROLE sg_rewrite_partowner;
+RESET schema_guard.mode;
+-- REINDEX (TABLESPACE ts) asks CREATE on ts before anything else (ExecReindex()): a
+-- table's owner without it gets PostgreSQL's own error, not a verdict.
+SET schema_guard.mode = off;
+CREATE ROLE sg_rewrite_tsless;
+CREATE TABLE ts_owned (id int PRIMARY KEY);
+INSERT INTO ts_owned SELECT generate_series(1, 100);
+ALTER TABLE ts_owned OWNER TO sg_rewrite_tsless;
+RESET schema_guard.mode;
+SET ROLE sg_rewrite_tsless;
+REINDEX (TABLESPACE sg_regress_ts) TABLE ts_owned;
+RESET ROLE;
+SELECT reltablespace = 0 AS index_not_moved FROM pg_class WHERE oid = 'ts_owned_pkey'::regclass;
+-- with CREATE on the tablespace, the owner's REINDEX is judged
+GRANT CREATE ON TABLESPACE sg_regress_ts TO sg_rewrite_tsless;
+SET ROLE sg_rewrite_tsless;
+REINDEX (TABLESPACE sg_regress_ts) TABLE ts_owned;
+RESET ROLE;
+SELECT reltablespace = 0 AS index_not_moved FROM pg_class WHERE oid = 'ts_owned_pkey'::regclass;
+SET schema_guard.mode = off;
+REVOKE CREATE ON TABLESPACE sg_regress_ts FROM sg_rewrite_tsless;
+DROP TABLE ts_owned;
+DROP ROLE sg_rewrite_tsless;
+RESET schema_guard.mode;
 DROP TABLESPACE sg_regress_ts;

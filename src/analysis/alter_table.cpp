@@ -756,6 +756,7 @@ struct AttachProbe {
   bool scan_default;
   Oid default_part;
   bool evaluating;  // the bound's expressions are being evaluated (user functions may run)
+  bool opaque_bound;  // not a constant bound: it is not evaluated, both scans are assumed
   const char *built_indexes;  // parent indexes built on the attached table, or nullptr
   List *fk_validated;         // of ParentForeignKey *: created on the table and validated
   List *fk_attached;          // of ParentForeignKey *: an equivalent one of the table is attached
@@ -935,21 +936,26 @@ void ProbeAttach(void *arg) {
   auto *p = static_cast<AttachProbe *>(arg);
   Relation parent = RelationIdGetRelation(p->parent);
   if (parent == nullptr) return;
-  ParseState *pstate = make_parsestate(nullptr);
-  p->evaluating = true;  // transformPartitionBound() evaluates the bound's expressions
-  PartitionBoundSpec *bound = transformPartitionBound(pstate, parent, p->bound);
-  List *boundConstraint = get_qual_from_partbound(parent, bound);
-  List *constraint = list_concat_copy(boundConstraint, RelationGetPartitionQual(parent));
-  if (constraint != NIL && OidIsValid(p->attached)) {
-    constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
-    constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
-    constraint = list_make1(make_ands_explicit(constraint));
-    p->scan_attached = !ImpliedOnLeaves(p->attached, constraint, parent);
-  }
   p->default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
-  if (OidIsValid(p->default_part) && !bound->is_default) {
-    List *defConstraint = get_proposed_default_constraint(boundConstraint);
-    p->scan_default = !ImpliedOnLeaves(p->default_part, defConstraint, parent);
+  if (p->opaque_bound) {
+    p->scan_attached = OidIsValid(p->attached);
+    p->scan_default = OidIsValid(p->default_part) && !p->bound->is_default;
+  } else {
+    ParseState *pstate = make_parsestate(nullptr);
+    p->evaluating = true;  // transformPartitionBound() evaluates the bound's expressions
+    PartitionBoundSpec *bound = transformPartitionBound(pstate, parent, p->bound);
+    List *boundConstraint = get_qual_from_partbound(parent, bound);
+    List *constraint = list_concat_copy(boundConstraint, RelationGetPartitionQual(parent));
+    if (constraint != NIL && OidIsValid(p->attached)) {
+      constraint = reinterpret_cast<List *>(eval_const_expressions(nullptr, reinterpret_cast<Node *>(constraint)));
+      constraint = reinterpret_cast<List *>(canonicalize_qual(reinterpret_cast<Expr *>(constraint), true));
+      constraint = list_make1(make_ands_explicit(constraint));
+      p->scan_attached = !ImpliedOnLeaves(p->attached, constraint, parent);
+    }
+    if (OidIsValid(p->default_part) && !bound->is_default) {
+      List *defConstraint = get_proposed_default_constraint(boundConstraint);
+      p->scan_default = !ImpliedOnLeaves(p->default_part, defConstraint, parent);
+    }
   }
   RelationClose(parent);
   if (OidIsValid(p->attached)) p->built_indexes = IndexesBuiltOnAttach(p->parent, p->attached);
@@ -1001,6 +1007,27 @@ bool AddedForeignKeysAreValidated(List *cmds) {
 
 bool ColumnNotNullProven(Oid relid, const char *colname) { return NotNullProven(relid, colname); }
 
+bool PartitionBoundIsConstant(const PartitionBoundSpec *bound) {
+  // MINVALUE and MAXVALUE are ColumnRefs (transformPartitionRangeBounds()); any other
+  // ColumnRef is refused by transformExpr() before anything runs.
+  auto constant = [](const Node *value) {
+    if (value == nullptr) return false;
+    if (IsA(value, A_Const) || IsA(value, ColumnRef)) return true;
+    if (IsA(value, TypeCast)) {
+      const Node *arg = reinterpret_cast<const TypeCast *>(value)->arg;
+      return arg != nullptr && IsA(arg, A_Const);
+    }
+    return false;
+  };
+  List *const values[] = {bound->listdatums, bound->lowerdatums, bound->upperdatums};
+  for (List *list : values) {
+    ListCell *lc;
+    foreach (lc, list)
+      if (!constant(static_cast<const Node *>(lfirst(lc)))) return false;
+  }
+  return true;
+}
+
 void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *bound, const char *what,
                               StatementAnalysis *out) {
   // Without a partition key there is no bound to transform: PostgreSQL reports the error.
@@ -1008,11 +1035,16 @@ void AnalyzeNewPartitionBound(Oid parent, Oid attached, PartitionBoundSpec *boun
   // The attached table (and the default partition) are locked ACCESS EXCLUSIVE.
   const bool attached_exempt = !OidIsValid(attached) || IsExemptRelation(attached);
   if (!attached_exempt) AddLockTarget(out, attached, AccessExclusiveLock);
-  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid, false, nullptr, NIL, NIL, NIL};
+  AttachProbe probe = {parent, attached, bound, false, false, false, InvalidOid, false,
+                       !PartitionBoundIsConstant(bound), nullptr, NIL, NIL, NIL};
   ErrorData *probe_error = nullptr;
   const char *attached_reason = "No validated CHECK constraint on the new partition implies its partition bound.";
   const char *default_reason =
       "The default partition is scanned to prove it holds no rows of the new bound; a validated CHECK on it that excludes the bound avoids the scan.";
+  if (probe.opaque_bound)
+    attached_reason = default_reason =
+        "The guard does not evaluate a partition bound that is not a constant (evaluating it twice could "
+        "change what it is, as nextval() does), so it assumes that the tables are scanned.";
   if (!RunProbe(ProbeAttach, &probe, &probe_error)) {
     if (!probe.evaluating) return;  // PostgreSQL reports why
     // Fail closed: both scans happen unless the guard can prove otherwise.

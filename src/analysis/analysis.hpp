@@ -80,9 +80,21 @@ bool NothingToJudge(const Node *parsetree);
 // StatementAnalysis::held_locks.
 void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks = NIL, List *script_columns = NIL);
 
+// The elements of CREATE SCHEMA as the server runs them (transformCreateSchemaStmt()):
+// copies, in its order, each created object qualified with the new schema, unqualified
+// references to a relation the statement creates too; NIL when nothing runs (the schema
+// exists, or an element names another schema).
+List *CreateSchemaElements(const CreateSchemaStmt *stmt);
+
 // Is NOT NULL on the existing column proven (attnotnull, or a validated CHECK that
 // implies it, as the server's NotNullImpliedByRelConstraints() decides)?
 bool ColumnNotNullProven(Oid relid, const char *colname);
+
+// Can the partition bound be transformed without running anything?  Its values are
+// constants, casts of constants, or MINVALUE / MAXVALUE.  transformPartitionBound()
+// evaluates any other expression, volatile ones too (a nextval() would advance and
+// stay advanced), so the guard does not transform such a bound.
+bool PartitionBoundIsConstant(const PartitionBoundSpec *bound);
 
 // The column a script added to relid under that name, or nullptr (then the catalog's
 // column, if any, is the one).

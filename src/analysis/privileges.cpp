@@ -513,6 +513,13 @@ bool CallerMayRun(Node *parsetree) {
     }
     case T_ReindexStmt: {
       auto *stmt = reinterpret_cast<ReindexStmt *>(parsetree);
+      // ExecReindex(): CREATE on the TABLESPACE given (the last one, as for any option),
+      // checked before the relation's owner
+      const char *tablespace = nullptr;
+      foreach (lc, stmt->params)
+        if (strcmp(static_cast<DefElem *>(lfirst(lc))->defname, "tablespace") == 0)
+          tablespace = defGetString(static_cast<DefElem *>(lfirst(lc)));
+      if (!HasTablespaceCreate(tablespace)) return false;
       switch (stmt->kind) {
         case REINDEX_OBJECT_INDEX: {
           // RangeVarCallbackForReindexIndex(): the index's owner is its table's owner;
@@ -593,6 +600,22 @@ bool CallerMayRun(Node *parsetree) {
     case T_CreateForeignTableStmt:  // a CreateStmt with server options
       return MayCreateTable(reinterpret_cast<CreateStmt *>(parsetree));
     case T_CreateTrigStmt: return MayCreateTrigger(reinterpret_cast<CreateTrigStmt *>(parsetree));
+    case T_CreateSchemaStmt: {
+      // CreateSchemaCommand(): CREATE on the database, membership in the new owner; the
+      // elements then run as that owner (checked here when it is the caller)
+      auto *stmt = reinterpret_cast<CreateSchemaStmt *>(parsetree);
+      if (SG_DATABASE_ACLCHECK(MyDatabaseId, GetUserId(), ACL_CREATE) != ACLCHECK_OK) return false;
+      if (stmt->authrole != nullptr) {
+        const Oid owner = get_rolespec_oid(stmt->authrole, true);
+        if (!OidIsValid(owner)) return true;  // PostgreSQL reports the missing role
+        if (!is_member_of_role(GetUserId(), owner)) return false;
+        if (owner != GetUserId()) return true;
+      }
+      foreach (lc, CreateSchemaElements(stmt))
+        if (IsJudgedStatement(static_cast<Node *>(lfirst(lc))) && !CallerMayRun(static_cast<Node *>(lfirst(lc))))
+          return false;
+      return true;
+    }
     case T_CreatePolicyStmt: return Owns(reinterpret_cast<CreatePolicyStmt *>(parsetree)->table);
     case T_AlterPolicyStmt: return Owns(reinterpret_cast<AlterPolicyStmt *>(parsetree)->table);
     case T_DropOwnedStmt: return MemberOfAll(reinterpret_cast<DropOwnedStmt *>(parsetree)->roles);

@@ -10,13 +10,16 @@ namespace {
 
 using policy::RuleId;
 
+// A boolean option of VACUUM or REINDEX as the server reads it: ExecVacuum() and
+// ExecReindex() loop over every option, so a repeated one counts by its last value.
 bool HasOption(List *options, const char *name) {
+  bool value = false;
   ListCell *lc;
   foreach (lc, options) {
     auto *opt = static_cast<DefElem *>(lfirst(lc));
-    if (strcmp(opt->defname, name) == 0) return defGetBoolean(opt);
+    if (strcmp(opt->defname, name) == 0) value = defGetBoolean(opt);
   }
-  return false;
+  return value;
 }
 
 // An existing relation that others can see, or InvalidOid.
@@ -175,11 +178,10 @@ void AnalyzeVacuum(VacuumStmt *stmt, StatementAnalysis *out) {
   foreach (lc, stmt->rels) {
     auto *vrel = static_cast<VacuumRelation *>(lfirst(lc));
     const Oid relid = VisibleRelation(vrel->relation);
-    // vacuum_rel() skips, with a WARNING, a table the caller may not vacuum: it is not
-    // locked (beyond the lookup), not rewritten, and not the guard's business.
-    if (!OidIsValid(relid) || !CallerMayVacuum(relid)) continue;
+    if (!OidIsValid(relid)) continue;
     if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) {
-      // Each partition is vacuumed (or skipped) on its own: when the caller may not
+      // expand_vacuum_rel() adds every partition whoever owns the parent, and
+      // vacuum_rel() vacuums (or skips) each on its own: when the caller may not
       // vacuum them all, the ones it may are what is judged.
       List *tree = InheritanceTree(relid);
       bool all = true;
@@ -195,6 +197,10 @@ void AnalyzeVacuum(VacuumStmt *stmt, StatementAnalysis *out) {
         }
         continue;
       }
+    } else if (!CallerMayVacuum(relid)) {
+      // vacuum_rel() skips, with a WARNING, a table the caller may not vacuum: it is
+      // not rewritten, and not the guard's business.
+      continue;
     }
     AddLockTarget(out, relid, AccessExclusiveLock);
     AddFinding(out, RuleId::VacuumFull, relid, AccessExclusiveLock, kRewrite, "VACUUM FULL");
@@ -563,6 +569,7 @@ bool IsJudgedStatement(const Node *parsetree) {
     case T_AlterSeqStmt:
     case T_AlterObjectSchemaStmt:
     case T_AlterObjectDependsStmt:
+    case T_CreateSchemaStmt:
       return true;
     default:
       return false;
@@ -595,6 +602,14 @@ bool NothingToJudge(const Node *parsetree) {
     }
     case T_LockStmt: return reinterpret_cast<const LockStmt *>(parsetree)->nowait;
     case T_ViewStmt: return !reinterpret_cast<const ViewStmt *>(parsetree)->replace;  // a new view
+    case T_CreateSchemaStmt: {  // judged as its elements
+      ListCell *lc;
+      foreach (lc, reinterpret_cast<const CreateSchemaStmt *>(parsetree)->schemaElts) {
+        const Node *element = static_cast<const Node *>(lfirst(lc));
+        if (IsJudgedStatement(element) && !NothingToJudge(element)) return false;
+      }
+      return true;
+    }
     default: return false;
   }
 }
@@ -631,14 +646,12 @@ const ScriptColumn *FindScriptColumn(const StatementAnalysis *out, Oid relid, co
   return nullptr;
 }
 
-void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks, List *script_columns) {
-  out->held_locks = held_locks;
-  out->script_columns = script_columns;
-  out->findings = NIL;
-  out->lock_targets = NIL;
-  out->rewrites = NIL;
-  out->command = "statement";
-  out->statement = -1;
+namespace {
+
+void AnalyzeCreateSchema(CreateSchemaStmt *stmt, StatementAnalysis *out);
+
+// One statement's analyzer, adding to `out`.
+void Dispatch(Node *parsetree, StatementAnalysis *out) {
   switch (nodeTag(parsetree)) {
     case T_AlterTableStmt: AnalyzeAlterTable(reinterpret_cast<AlterTableStmt *>(parsetree), out); break;
     case T_IndexStmt: AnalyzeIndex(reinterpret_cast<IndexStmt *>(parsetree), out); break;
@@ -668,8 +681,114 @@ void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks,
     case T_TruncateStmt: AnalyzeTruncate(reinterpret_cast<TruncateStmt *>(parsetree), out); break;
     case T_AlterDomainStmt: AnalyzeAlterDomain(reinterpret_cast<AlterDomainStmt *>(parsetree), out); break;
     case T_AlterObjectSchemaStmt: AnalyzeSetSchema(reinterpret_cast<AlterObjectSchemaStmt *>(parsetree), out); break;
+    case T_CreateSchemaStmt: AnalyzeCreateSchema(reinterpret_cast<CreateSchemaStmt *>(parsetree), out); break;
     default: break;
   }
+}
+
+// CREATE SCHEMA ... CREATE TABLE / INDEX / TRIGGER ...: ProcessUtility runs each element
+// as a sub-statement (which the hook does not judge), so the whole is judged here, as
+// the elements would be on their own.
+void AnalyzeCreateSchema(CreateSchemaStmt *stmt, StatementAnalysis *out) {
+  ListCell *lc;
+  foreach (lc, CreateSchemaElements(stmt))
+    if (IsJudgedStatement(static_cast<Node *>(lfirst(lc)))) Dispatch(static_cast<Node *>(lfirst(lc)), out);
+  out->command = "CREATE SCHEMA";
+}
+
+}  // namespace
+
+List *CreateSchemaElements(const CreateSchemaStmt *stmt) {
+  const char *schema = stmt->schemaname;
+  if (schema == nullptr && stmt->authrole != nullptr) {
+    const Oid role = get_rolespec_oid(stmt->authrole, true);
+    schema = OidIsValid(role) ? GetUserNameFromId(role, true) : nullptr;
+  }
+  // An existing schema is an error before any element runs (and IF NOT EXISTS takes no
+  // elements).
+  if (schema == nullptr || stmt->schemaElts == NIL || OidIsValid(get_namespace_oid(schema, true))) return NIL;
+  bool refused = false;
+  // setSchemaName(): the element's own object is in the new schema (another schema named
+  // is an error).
+  auto own = [schema, &refused](RangeVar *rv) {
+    if (rv == nullptr) return;
+    if (rv->schemaname != nullptr && strcmp(rv->schemaname, schema) != 0) refused = true;
+    rv->schemaname = pstrdup(schema);
+  };
+  // transformCreateSchemaStmt()'s order: sequences, tables, views, indexes, triggers.
+  List *sequences = NIL, *tables = NIL, *views = NIL, *indexes = NIL, *triggers = NIL;
+  ListCell *lc;
+  foreach (lc, stmt->schemaElts) {
+    Node *element = static_cast<Node *>(copyObjectImpl(lfirst(lc)));
+    switch (nodeTag(element)) {
+      case T_CreateSeqStmt:
+        own(reinterpret_cast<CreateSeqStmt *>(element)->sequence);
+        sequences = lappend(sequences, element);
+        break;
+      case T_CreateStmt:
+        own(reinterpret_cast<CreateStmt *>(element)->relation);
+        tables = lappend(tables, element);
+        break;
+      case T_ViewStmt:
+        own(reinterpret_cast<ViewStmt *>(element)->view);
+        views = lappend(views, element);
+        break;
+      case T_IndexStmt:
+        own(reinterpret_cast<IndexStmt *>(element)->relation);
+        indexes = lappend(indexes, element);
+        break;
+      case T_CreateTrigStmt:
+        own(reinterpret_cast<CreateTrigStmt *>(element)->relation);
+        triggers = lappend(triggers, element);
+        break;
+      default:
+        break;  // GRANT: nothing to judge
+    }
+  }
+  if (refused) return NIL;  // PostgreSQL reports the schema mismatch
+  List *elements = list_concat(list_concat(list_concat(list_concat(sequences, tables), views), indexes), triggers);
+  // While the elements run the new schema is first on the search path: an unqualified
+  // name of a relation an earlier element created finds it there, not an existing one.
+  List *created = NIL;
+  auto reference = [schema, &created](RangeVar *rv) {
+    if (rv == nullptr || rv->schemaname != nullptr || rv->relname == nullptr) return;
+    ListCell *c;
+    foreach (c, created)
+      if (strcmp(static_cast<const char *>(lfirst(c)), rv->relname) == 0) rv->schemaname = pstrdup(schema);
+  };
+  foreach (lc, elements) {
+    Node *element = static_cast<Node *>(lfirst(lc));
+    const RangeVar *made = nullptr;
+    switch (nodeTag(element)) {
+      case T_CreateSeqStmt: made = reinterpret_cast<CreateSeqStmt *>(element)->sequence; break;
+      case T_CreateStmt: {
+        auto *create = reinterpret_cast<CreateStmt *>(element);
+        ListCell *parent;
+        foreach (parent, create->inhRelations) reference(static_cast<RangeVar *>(lfirst(parent)));
+        // its FOREIGN KEYs are added once it exists: one may reference the table itself
+        if (create->relation != nullptr && create->relation->relname != nullptr)
+          created = lappend(created, create->relation->relname);
+        ForEachForeignKey(create, [&reference](const Constraint *con) { reference(con->pktable); });
+        break;
+      }
+      case T_ViewStmt: made = reinterpret_cast<ViewStmt *>(element)->view; break;
+      case T_CreateTrigStmt: reference(reinterpret_cast<CreateTrigStmt *>(element)->constrrel); break;
+      default: break;
+    }
+    if (made != nullptr && made->relname != nullptr) created = lappend(created, made->relname);
+  }
+  return elements;
+}
+
+void AnalyzeStatement(Node *parsetree, StatementAnalysis *out, List *held_locks, List *script_columns) {
+  out->held_locks = held_locks;
+  out->script_columns = script_columns;
+  out->findings = NIL;
+  out->lock_targets = NIL;
+  out->rewrites = NIL;
+  out->command = "statement";
+  out->statement = -1;
+  Dispatch(parsetree, out);
 }
 
 }  // namespace schema_guard::analysis

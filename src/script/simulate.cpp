@@ -1866,7 +1866,8 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
   if (refused == nullptr) refused = ColumnError(*sim, stmt);
   if (refused != nullptr) {
     // The hook judges the statement before the server runs it and refuses it.
-    if (analysis::IsJudgedStatement(stmt)) JudgeRelations(sim, st, stmt, true);
+    // (CREATE SCHEMA of an existing schema runs no element: nothing to judge)
+    if (analysis::IsJudgedStatement(stmt) && !IsA(stmt, CreateSchemaStmt)) JudgeRelations(sim, st, stmt, true);
     if (!sim->failed) StatementFails(sim, st, ScriptFinding(RuleId::StatementError, refused, nullptr));
     return;
   }
@@ -1885,9 +1886,18 @@ void JudgeStatement(Simulation *sim, const Step *st, Node *stmt) {
       TrackNames(sim, stmt);
       return;
     }
-    case T_CreateSchemaStmt:
+    case T_CreateSchemaStmt: {
+      // Its elements run as statements of their own in the new schema, judged as the
+      // hook judges them (analysis::CreateSchemaElements()).
+      List *elements = analysis::CreateSchemaElements(reinterpret_cast<CreateSchemaStmt *>(stmt));
       TrackNames(sim, stmt);
+      ListCell *lc;
+      foreach (lc, elements) {
+        if (sim->failed) break;
+        JudgeStatement(sim, st, static_cast<Node *>(lfirst(lc)));
+      }
       return;
+    }
     case T_SelectStmt:
       JudgeCallsIn(sim, st, stmt);
       TrackNames(sim, stmt);
