@@ -123,7 +123,11 @@ SELECT c.relname, c.relfilenode = b.relfilenode AS unchanged_after_block
   FROM pg_class c JOIN before_vp b USING (relname) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1;
 SET schema_guard.mode = warn;
 SET ROLE sg_rewrite_partowner;
+-- SQLSTATEs only: the guard's SG001 warning for vp1, then PostgreSQL's two skipping
+-- warnings (01000), whose wording changed in 16
+\set VERBOSITY sqlstate
 VACUUM FULL vp;
+\set VERBOSITY terse
 RESET ROLE;
 RESET schema_guard.mode;
 SELECT c.relname, c.relfilenode <> b.relfilenode AS rewritten_in_warn_mode

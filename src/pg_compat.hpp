@@ -78,6 +78,18 @@ using SgClusterStmt = ClusterStmt;
 #define SG_CLUSTER_COMMAND(stmt) "CLUSTER"
 #endif
 
+// 19 has no standard_conforming_strings = off (its check hook refuses it) and no
+// escape_string_warning: string literals are always standard there.
+#if PG_VERSION_NUM >= 190000
+#define SG_NONSTANDARD_STRINGS_POSSIBLE false
+#define SG_STANDARD_CONFORMING_STRINGS true
+#define SG_ESCAPE_STRING_WARNING false
+#else
+#define SG_NONSTANDARD_STRINGS_POSSIBLE true
+#define SG_STANDARD_CONFORMING_STRINGS standard_conforming_strings
+#define SG_ESCAPE_STRING_WARNING escape_string_warning
+#endif
+
 // A syscache invalidation callback's cache id: an enum from 19 on.
 #if PG_VERSION_NUM >= 190000
 using SgSysCacheId = SysCacheIdentifier;

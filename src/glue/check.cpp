@@ -110,7 +110,7 @@ SG_SQL_FUNCTION(schema_guard_check) {
   options.allocator = &kReaderAllocator;
   options.char_length = ServerCharLength;
   options.no_include_reason = "check() does not read files: the included file was not judged (schema_guard_lint reads includes)";
-  options.nonstandard_strings = !standard_conforming_strings;
+  options.nonstandard_strings = !SG_STANDARD_CONFORMING_STRINGS;
   script::Reader *reader = script::NewReader(options, &file);
   script::SetVariable(reader, "DBNAME", get_database_name(MyDatabaseId));
   script::SetVariable(reader, "USER", GetUserNameFromId(GetUserId(), false));

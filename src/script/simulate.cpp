@@ -119,7 +119,8 @@ void ParseSteps(void *arg) {
   auto apply = [&](bool nonstandard) {
     // (the warnings about backslashes the server would send to the deploy's client are
     // not check()'s to send to its caller)
-    if (nonstandard == !standard_conforming_strings && (!nonstandard || !escape_string_warning)) return;
+    if (!SG_NONSTANDARD_STRINGS_POSSIBLE) return;  // 19: always standard, nothing to set
+    if (nonstandard == !SG_STANDARD_CONFORMING_STRINGS && (!nonstandard || !SG_ESCAPE_STRING_WARNING)) return;
     if (nest < 0) nest = NewGUCNestLevel();
     (void)set_config_option("standard_conforming_strings", nonstandard ? "off" : "on", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, ERROR, false);
@@ -2122,7 +2123,7 @@ Simulation *NewSimulation(EmitFn emit, void *context) {
   sim->batch = static_cast<Step *>(MemoryContextAlloc(sim->batch_context, sizeof(Step) * kBatchSteps));
   sim->session_timeout_ms = LockTimeout;
   sim->local_timeout_ms = -1;
-  sim->nonstandard_strings = sim->session_nonstandard = !standard_conforming_strings;
+  sim->nonstandard_strings = sim->session_nonstandard = !SG_STANDARD_CONFORMING_STRINGS;
   return sim;
 }
 
