@@ -1146,9 +1146,16 @@ void ScanQuoted(Reader *r, Source &s) {
   size_t p = s.pos;
   switch (r->lex) {
     case Lex::Quote:
-    case Lex::Ident: {
-      const char q = r->lex == Lex::Quote ? '\'' : '"';
+    case Lex::Ident:
+    case Lex::ExtQuote: {
+      // A doubled quote stands for itself; in E'' strings a backslash escapes the next byte.
+      const char q = r->lex == Lex::Ident ? '"' : '\'';
+      const bool backslash_escapes = r->lex == Lex::ExtQuote;
       while (p < s.len) {
+        if (backslash_escapes && s.text[p] == '\\') {
+          p += p + 1 < s.len ? 2 : 1;
+          continue;
+        }
         if (s.text[p] == q) {
           if (p + 1 < s.len && s.text[p + 1] == q) {
             p += 2;
@@ -1162,24 +1169,6 @@ void ScanQuoted(Reader *r, Source &s) {
       }
       break;
     }
-    case Lex::ExtQuote:
-      while (p < s.len) {
-        if (s.text[p] == '\\') {
-          p += p + 1 < s.len ? 2 : 1;
-          continue;
-        }
-        if (s.text[p] == '\'') {
-          if (p + 1 < s.len && s.text[p + 1] == '\'') {
-            p += 2;
-            continue;
-          }
-          p++;
-          r->lex = Lex::Normal;
-          break;
-        }
-        p++;
-      }
-      break;
     case Lex::Dollar: {
       const char *tag = r->dollar_tag.data;
       const size_t n = r->dollar_tag.len;

@@ -179,14 +179,17 @@ struct KnownName {
   Oid renamed_from;  // Renamed: the existing relation now under this name
 };
 
+// A hash table keyed by a qualified name (kNameKey bytes), living as long as the script.
+HTAB *NameTable(Simulation *sim, const char *what, long size, Size entry_size) {
+  HASHCTL ctl;
+  ctl.keysize = kNameKey;
+  ctl.entrysize = entry_size;
+  ctl.hcxt = sim->context;
+  return hash_create(what, size, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
 void Mark(Simulation *sim, const char *schema, const char *rel, Known state, Oid renamed_from = InvalidOid) {
-  if (sim->created == nullptr) {
-    HASHCTL ctl;
-    ctl.keysize = kNameKey;
-    ctl.entrysize = sizeof(KnownName);
-    ctl.hcxt = sim->context;
-    sim->created = hash_create("schema_guard script names", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-  }
+  if (sim->created == nullptr) sim->created = NameTable(sim, "schema_guard script names", 256, sizeof(KnownName));
   char key[kNameKey] = {0};
   snprintf(key, sizeof key, "%s.%s", schema, rel ? rel : "");
   auto *entry = static_cast<KnownName *>(hash_search(sim->created, key, HASH_ENTER, nullptr));
@@ -1614,13 +1617,7 @@ ScriptRoutine *EnterScriptRoutine(Simulation *sim, List *name) {
   if (!RoutineKey(name, list_length(name) == 1 ? FirstUsableSchema(*sim) : nullptr,
                   key))
     return nullptr;
-  if (sim->routines == nullptr) {
-    HASHCTL ctl;
-    ctl.keysize = kNameKey;
-    ctl.entrysize = sizeof(ScriptRoutine);
-    ctl.hcxt = sim->context;
-    sim->routines = hash_create("schema_guard script routines", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-  }
+  if (sim->routines == nullptr) sim->routines = NameTable(sim, "schema_guard script routines", 16, sizeof(ScriptRoutine));
   return static_cast<ScriptRoutine *>(hash_search(sim->routines, key, HASH_ENTER, nullptr));
 }
 
